@@ -1,0 +1,63 @@
+//! What can go wrong with media and the tools that read it.
+
+use std::path::PathBuf;
+
+/// An error from probing or processing media.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    /// ffprobe or ffmpeg could not be found or started.
+    #[error("`{tool}` was not found ({looked})")]
+    ToolMissing {
+        /// The tool's name.
+        tool: &'static str,
+        /// Where it was looked for.
+        looked: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tool ran and rejected the file.
+    #[error("{tool} cannot read `{}`: {detail}", path.display())]
+    Unreadable {
+        /// The tool that failed.
+        tool: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The last lines the tool printed.
+        detail: String,
+    },
+    /// The tool printed something we could not understand.
+    #[error("{tool} printed unexpected output for `{}`: {detail}", path.display())]
+    BadOutput {
+        /// The tool.
+        tool: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl MediaError {
+    /// A hint for the user on how to fix this error, when there is one.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            MediaError::ToolMissing { tool, .. } => Some(format!(
+                "install ffmpeg, which provides `{tool}`: `apt-get install ffmpeg` on Debian or Ubuntu, \
+                 `brew install ffmpeg` on macOS; or set EPISODIC_{} to its path",
+                tool.to_uppercase()
+            )),
+            MediaError::Unreadable { .. } => {
+                Some("the file may be truncated or corrupt: export it again from its source".into())
+            }
+            _ => None,
+        }
+    }
+}
