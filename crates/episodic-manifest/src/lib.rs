@@ -1,0 +1,119 @@
+//! The `episode.yaml` manifest: read it, resolve it into an [`Episode`], and explain every problem.
+//!
+//! Three stages hand typed products forward: [`yaml::parse`] (text to a spanned tree), `read`
+//! (tree to [`Manifest`], schema problems), `resolve` ([`Manifest`] to [`Episode`], cross-references
+//! and media). Every stage collects problems instead of stopping at the first, and every problem
+//! points at the YAML it is about. This crate never prints; [`Problem::diagnostic`] hands problems
+//! to miette.
+
+mod episode;
+mod inputs;
+mod manifest;
+mod problem;
+pub mod prompt;
+mod read;
+mod resolve;
+pub mod yaml;
+
+pub use episode::{Broll, CastMember, Dialogue, Episode, Listener, MediaFile, Segment, SegmentKind};
+pub use inputs::hash_file;
+pub use manifest::{BrollEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat, SegmentEntry};
+pub use problem::{ManifestSource, Problem, ProblemDiagnostic, Severity, Span, Spanned};
+
+use episodic_catalog::Catalog;
+use episodic_media::Probe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Manifests larger than this are refused before parsing: a real one is a few kilobytes, and a
+/// 10,000-segment one is about 2 MB.
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The outcome of checking one manifest.
+#[derive(Debug)]
+pub struct Checked {
+    /// The text, for rendering problems.
+    pub source: ManifestSource,
+    /// The resolved episode, when there were no errors.
+    pub episode: Option<Episode>,
+    /// Every error and warning, in the order found.
+    pub problems: Vec<Problem>,
+}
+
+impl Checked {
+    /// Whether any problem is an error.
+    pub fn has_errors(&self) -> bool {
+        self.problems.iter().any(Problem::is_error)
+    }
+}
+
+/// Reads the manifest file: a problem (with no span) when it cannot be read as UTF-8 text.
+pub fn load(path: &Path) -> Result<ManifestSource, Problem> {
+    let display_name = path.display().to_string();
+    let unreadable = |message: String, help: &str| {
+        Err(Problem::error("unreadable-manifest", message).with_help(help.to_owned()))
+    };
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return unreadable(format!("`{display_name}` does not exist"), "check the path; manifests are usually `episode.yaml`");
+        }
+        Err(err) => return unreadable(format!("cannot read `{display_name}`: {err}"), "check the file's permissions"),
+    };
+    if metadata.is_dir() {
+        let hint = path.join("episode.yaml");
+        return unreadable(
+            format!("`{display_name}` is a folder, not a manifest"),
+            &format!("name the manifest file itself, e.g. `{}`", hint.display()),
+        );
+    }
+    if metadata.len() > MAX_MANIFEST_BYTES {
+        return unreadable(
+            format!("`{display_name}` is {} MB; manifests are at most {} MB", metadata.len() / 1_000_000, MAX_MANIFEST_BYTES / 1024 / 1024),
+            "split the episode into several manifests; `episodic render a.yaml b.yaml` renders them together",
+        );
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) => return unreadable(format!("cannot read `{display_name}`: {err}"), "check the file's permissions"),
+    };
+    // A UTF-8 byte-order mark is legal YAML but confuses spans; drop it.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").map(<[u8]>::to_vec).unwrap_or(bytes);
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(ManifestSource { display_name, text: Arc::new(text) }),
+        Err(err) => {
+            let at = err.utf8_error().valid_up_to();
+            let line = err.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+            unreadable(
+                format!("`{display_name}` is not UTF-8 text (invalid byte at line {line}, byte offset {at})"),
+                "save the manifest as UTF-8; editors call it \"UTF-8\" or \"Unicode\"",
+            )
+        }
+    }
+}
+
+/// Parses and reads a manifest's text: the [`Manifest`] as written, and the problems found.
+pub fn read(source: &ManifestSource) -> (Option<Manifest>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    match yaml::parse(&source.text) {
+        Ok(root) => {
+            let manifest = read::read(&root, &mut problems);
+            (Some(manifest), problems)
+        }
+        Err(problem) => (None, vec![problem]),
+    }
+}
+
+/// Loads, reads and resolves a manifest, probing its media with `probe`.
+pub fn check(path: &Path, catalog: &Catalog, probe: &Probe) -> Result<Checked, Problem> {
+    let source = load(path)?;
+    let (manifest, mut problems) = read(&source);
+    let episode = manifest.and_then(|manifest| resolve::resolve(&manifest, path, catalog, probe, &mut problems));
+    let episode = if problems.iter().any(Problem::is_error) { None } else { episode };
+    Ok(Checked { source, episode, problems })
+}
+
+/// The folder paths in a manifest are relative to.
+pub fn manifest_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}

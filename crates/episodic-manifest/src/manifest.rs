@@ -1,0 +1,185 @@
+//! The manifest as written: every value keeps its place, nothing is resolved yet.
+//!
+//! Fields are optional even where the format requires them: a value that was missing or invalid
+//! has already been reported by the reader, and later stages skip what depends on it instead of
+//! reporting it again.
+
+use crate::{Span, Spanned};
+use episodic_catalog::{AspectRatio, Tier};
+
+/// How speaker and listener share the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// Speaker and listener next to each other (hstack).
+    SideBySide,
+    /// One above the other (vstack).
+    Stacked,
+    /// The speaker alone fills the frame.
+    Solo,
+}
+
+impl Layout {
+    /// Every layout, in the order docs list them.
+    pub const ALL: [Layout; 3] = [Layout::SideBySide, Layout::Stacked, Layout::Solo];
+
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::SideBySide => "side_by_side",
+            Layout::Stacked => "stacked",
+            Layout::Solo => "solo",
+        }
+    }
+}
+
+/// Where a cast member sits when two share the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Seat {
+    /// Left in side-by-side, top when stacked.
+    Left,
+    /// Right in side-by-side, bottom when stacked.
+    Right,
+}
+
+impl Seat {
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Seat::Left => "left",
+            Seat::Right => "right",
+        }
+    }
+}
+
+/// A prompt as written: one string, or the notes' four parts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptSpec {
+    /// A whole prompt.
+    Text(Spanned<String>),
+    /// Subject, expression, movement, style; any may be left out.
+    Parts {
+        /// Who and where.
+        subject: Option<Spanned<String>>,
+        /// Emotional range.
+        expression: Option<Spanned<String>>,
+        /// Animation intensity.
+        movement: Option<Spanned<String>>,
+        /// Source aesthetics.
+        style: Option<Spanned<String>>,
+        /// The whole mapping.
+        span: Span,
+    },
+}
+
+/// The top level of `episode.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    /// `episode`: the id that names outputs and state.
+    pub episode: Option<Spanned<String>>,
+    /// `title`.
+    pub title: Option<Spanned<String>>,
+    /// `aspect_ratio`.
+    pub aspect_ratio: Option<Spanned<AspectRatio>>,
+    /// `quality`.
+    pub quality: Option<Spanned<Tier>>,
+    /// `layout`.
+    pub layout: Option<Spanned<Layout>>,
+    /// `budget_usd`.
+    pub budget_usd: Option<Spanned<f64>>,
+    /// `output`.
+    pub output: Option<Spanned<String>>,
+    /// `defaults`.
+    pub defaults: Defaults,
+    /// `cast`, in written order.
+    pub cast: Vec<CastEntry>,
+    /// Where `cast` was written.
+    pub cast_span: Option<Span>,
+    /// `segments`, in written order.
+    pub segments: Vec<SegmentEntry>,
+    /// Where `segments` was written.
+    pub segments_span: Option<Span>,
+}
+
+/// `defaults`: values every segment inherits.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    /// Speaker model.
+    pub model: Option<Spanned<String>>,
+    /// Listener model.
+    pub listener_model: Option<Spanned<String>>,
+    /// Speaker prompt.
+    pub prompt: Option<PromptSpec>,
+    /// Negative prompt.
+    pub negative_prompt: Option<Spanned<String>>,
+    /// Listener prompt.
+    pub listener_prompt: Option<Spanned<String>>,
+    /// Guidance strength.
+    pub cfg_scale: Option<Spanned<f64>>,
+}
+
+/// One member of `cast`.
+#[derive(Debug, Clone)]
+pub struct CastEntry {
+    /// The key naming the member.
+    pub name: Spanned<String>,
+    /// `image`.
+    pub image: Option<Spanned<String>>,
+    /// `seat`.
+    pub seat: Option<Spanned<Seat>>,
+    /// `preset`.
+    pub preset: Option<Spanned<String>>,
+    /// `prompt`.
+    pub prompt: Option<PromptSpec>,
+}
+
+/// One item of `segments`.
+#[derive(Debug, Clone, Default)]
+pub struct SegmentEntry {
+    /// Where the item starts.
+    pub span: Span,
+    /// `id`.
+    pub id: Option<Spanned<String>>,
+    /// `speaker`.
+    pub speaker: Option<Spanned<String>>,
+    /// `audio`.
+    pub audio: Option<Spanned<String>>,
+    /// `listener`.
+    pub listener: Option<Spanned<String>>,
+    /// `prompt`.
+    pub prompt: Option<PromptSpec>,
+    /// `negative_prompt`.
+    pub negative_prompt: Option<Spanned<String>>,
+    /// `listener_prompt`.
+    pub listener_prompt: Option<Spanned<String>>,
+    /// `cfg_scale`.
+    pub cfg_scale: Option<Spanned<f64>>,
+    /// `model`.
+    pub model: Option<Spanned<String>>,
+    /// `listener_model`.
+    pub listener_model: Option<Spanned<String>>,
+    /// `layout`.
+    pub layout: Option<Spanned<Layout>>,
+    /// `broll`.
+    pub broll: Option<BrollEntry>,
+}
+
+/// A `broll` block.
+#[derive(Debug, Clone, Default)]
+pub struct BrollEntry {
+    /// Where the block is.
+    pub span: Span,
+    /// `model`.
+    pub model: Option<Spanned<String>>,
+    /// `prompt`.
+    pub prompt: Option<Spanned<String>>,
+    /// `duration`, in seconds.
+    pub duration: Option<Spanned<f64>>,
+    /// `image`.
+    pub image: Option<Spanned<String>>,
+    /// `generate_audio`.
+    pub generate_audio: Option<Spanned<bool>>,
+    /// `negative_prompt`.
+    pub negative_prompt: Option<Spanned<String>>,
+}

@@ -1,0 +1,386 @@
+//! Walks the YAML tree into a [`Manifest`], collecting every schema problem in one pass.
+
+use crate::manifest::{BrollEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat, SegmentEntry};
+use crate::yaml::{Node, Value};
+use crate::{Problem, Span, Spanned};
+use episodic_catalog::{AspectRatio, Tier, closest};
+
+const TOP_KEYS: &[&str] =
+    &["episode", "title", "aspect_ratio", "quality", "layout", "budget_usd", "output", "defaults", "cast", "segments"];
+const DEFAULTS_KEYS: &[&str] = &["model", "listener_model", "prompt", "negative_prompt", "listener_prompt", "cfg_scale"];
+const CAST_KEYS: &[&str] = &["image", "seat", "preset", "prompt"];
+const SEGMENT_KEYS: &[&str] = &[
+    "id",
+    "speaker",
+    "audio",
+    "listener",
+    "prompt",
+    "negative_prompt",
+    "listener_prompt",
+    "cfg_scale",
+    "model",
+    "listener_model",
+    "layout",
+    "broll",
+];
+const BROLL_KEYS: &[&str] = &["model", "prompt", "duration", "image", "generate_audio", "negative_prompt"];
+const PROMPT_KEYS: &[&str] = &["subject", "expression", "movement", "style"];
+
+/// Reads the whole manifest; problems are appended to `problems`.
+pub(crate) fn read(root: &Node, problems: &mut Vec<Problem>) -> Manifest {
+    let mut reader = Reader { problems };
+    reader.manifest(root)
+}
+
+struct Reader<'p> {
+    problems: &'p mut Vec<Problem>,
+}
+
+/// The entries of one mapping, with the keys already taken.
+struct Fields<'a> {
+    entries: &'a [(Node, Node)],
+    span: Span,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a Node> {
+        self.entries.iter().find(|(name, _)| name.value == Value::Str(key.to_owned())).map(|(_, value)| value)
+    }
+
+    /// Where to point when a required key is missing: the mapping, or its first key.
+    fn anchor(&self) -> Span {
+        match self.entries.first() {
+            Some((key, _)) if self.span.len == 0 => key.span,
+            _ => self.span,
+        }
+    }
+}
+
+impl Reader<'_> {
+    fn manifest(&mut self, root: &Node) -> Manifest {
+        let Some(fields) = self.fields(root, "the manifest", TOP_KEYS, None) else {
+            return Manifest::default();
+        };
+        let mut manifest = Manifest {
+            episode: self.required(&fields, "episode", "the manifest", |r, n| r.string(n, "episode")),
+            title: fields.get("title").and_then(|n| self.string(n, "title")),
+            aspect_ratio: fields.get("aspect_ratio").and_then(|n| self.aspect_ratio(n)),
+            quality: fields.get("quality").and_then(|n| {
+                self.choice(n, "quality", &[("pro", Tier::Pro), ("standard", Tier::Standard)])
+            }),
+            layout: fields.get("layout").and_then(|n| self.layout(n)),
+            budget_usd: fields.get("budget_usd").and_then(|n| self.number(n, "budget_usd")),
+            output: fields.get("output").and_then(|n| self.string(n, "output")),
+            ..Manifest::default()
+        };
+        if let Some(node) = fields.get("defaults") {
+            manifest.defaults = self.defaults(node);
+        }
+        match fields.get("cast") {
+            Some(node) => {
+                manifest.cast_span = Some(node.span);
+                manifest.cast = self.cast(node);
+            }
+            None => self.missing(&fields, "cast", "the manifest", "add a `cast:` mapping of characters, each with an `image`"),
+        }
+        match fields.get("segments") {
+            Some(node) => {
+                manifest.segments_span = Some(node.span);
+                manifest.segments = self.segments(node);
+            }
+            None => self.missing(&fields, "segments", "the manifest", "add a `segments:` list; each segment has an `id`, a `speaker` and its `audio`"),
+        }
+        manifest
+    }
+
+    fn defaults(&mut self, node: &Node) -> Defaults {
+        let Some(fields) = self.fields(node, "`defaults`", DEFAULTS_KEYS, None) else {
+            return Defaults::default();
+        };
+        Defaults {
+            model: fields.get("model").and_then(|n| self.string(n, "model")),
+            listener_model: fields.get("listener_model").and_then(|n| self.string(n, "listener_model")),
+            prompt: fields.get("prompt").and_then(|n| self.prompt(n, "prompt")),
+            negative_prompt: fields.get("negative_prompt").and_then(|n| self.string(n, "negative_prompt")),
+            listener_prompt: fields.get("listener_prompt").and_then(|n| self.string(n, "listener_prompt")),
+            cfg_scale: fields.get("cfg_scale").and_then(|n| self.number(n, "cfg_scale")),
+        }
+    }
+
+    fn cast(&mut self, node: &Node) -> Vec<CastEntry> {
+        let Value::Map(entries) = &node.value else {
+            self.wrong_type(node, "cast", "a mapping of names to characters", "write `cast:` then one indented `name:` per character, each with an `image:`");
+            return Vec::new();
+        };
+        let mut cast = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let Value::Str(name) = &key.value else { continue };
+            let name = Spanned::new(name.clone(), key.span);
+            let context = format!("cast member `{}`", name.value);
+            let Some(fields) = self.fields(value, &context, CAST_KEYS, Some(key.span)) else { continue };
+            cast.push(CastEntry {
+                image: self.required(&fields, "image", &context, |r, n| r.string(n, "image")),
+                seat: fields.get("seat").and_then(|n| self.seat(n)),
+                preset: fields.get("preset").and_then(|n| self.string(n, "preset")),
+                prompt: fields.get("prompt").and_then(|n| self.prompt(n, "prompt")),
+                name,
+            });
+        }
+        cast
+    }
+
+    fn segments(&mut self, node: &Node) -> Vec<SegmentEntry> {
+        let Value::Seq(items) = &node.value else {
+            self.wrong_type(node, "segments", "a list", "write each segment as a list item starting with `- id: ...`");
+            return Vec::new();
+        };
+        items.iter().enumerate().filter_map(|(index, item)| self.segment(index, item)).collect()
+    }
+
+    fn segment(&mut self, index: usize, node: &Node) -> Option<SegmentEntry> {
+        let context = format!("segment {}", index + 1);
+        let fields = self.fields(node, &context, SEGMENT_KEYS, None)?;
+        let mut segment = SegmentEntry {
+            span: fields.anchor(),
+            id: self.required(&fields, "id", &context, |r, n| r.identifier(n, "id")),
+            listener: fields.get("listener").and_then(|n| self.string(n, "listener")),
+            prompt: fields.get("prompt").and_then(|n| self.prompt(n, "prompt")),
+            negative_prompt: fields.get("negative_prompt").and_then(|n| self.string(n, "negative_prompt")),
+            listener_prompt: fields.get("listener_prompt").and_then(|n| self.string(n, "listener_prompt")),
+            cfg_scale: fields.get("cfg_scale").and_then(|n| self.number(n, "cfg_scale")),
+            model: fields.get("model").and_then(|n| self.string(n, "model")),
+            listener_model: fields.get("listener_model").and_then(|n| self.string(n, "listener_model")),
+            layout: fields.get("layout").and_then(|n| self.layout(n)),
+            ..SegmentEntry::default()
+        };
+        let context = match &segment.id {
+            Some(id) => format!("segment `{}`", id.value),
+            None => context,
+        };
+        if let Some(broll) = fields.get("broll") {
+            segment.broll = self.broll(broll, &context);
+            for key in ["speaker", "audio", "listener"] {
+                if let Some(node) = fields.get(key) {
+                    self.problems.push(
+                        Problem::error("broll-with-speech", format!("{context} has both `broll` and `{key}`"))
+                            .with_span(node.span, format!("`{key}` here"))
+                            .with_related(broll.span, "`broll` here")
+                            .with_help("a segment is either speech (speaker + audio) or b-roll: split it into two segments"),
+                    );
+                }
+            }
+        } else {
+            segment.speaker = self.required(&fields, "speaker", &context, |r, n| r.string(n, "speaker"));
+            segment.audio = self.required(&fields, "audio", &context, |r, n| r.string(n, "audio"));
+        }
+        Some(segment)
+    }
+
+    fn broll(&mut self, node: &Node, segment: &str) -> Option<BrollEntry> {
+        let context = format!("the `broll` of {segment}");
+        let fields = self.fields(node, &context, BROLL_KEYS, None)?;
+        Some(BrollEntry {
+            span: fields.anchor(),
+            model: self.required(&fields, "model", &context, |r, n| r.string(n, "model")),
+            prompt: self.required(&fields, "prompt", &context, |r, n| r.string(n, "prompt")),
+            duration: self.required(&fields, "duration", &context, |r, n| r.number(n, "duration")),
+            image: fields.get("image").and_then(|n| self.string(n, "image")),
+            generate_audio: fields.get("generate_audio").and_then(|n| self.boolean(n, "generate_audio")),
+            negative_prompt: fields.get("negative_prompt").and_then(|n| self.string(n, "negative_prompt")),
+        })
+    }
+
+    fn prompt(&mut self, node: &Node, key: &str) -> Option<PromptSpec> {
+        match &node.value {
+            Value::Str(text) => Some(PromptSpec::Text(Spanned::new(text.clone(), node.span))),
+            Value::Map(_) => {
+                let fields = self.fields(node, &format!("`{key}`"), PROMPT_KEYS, None)?;
+                Some(PromptSpec::Parts {
+                    subject: fields.get("subject").and_then(|n| self.string(n, "subject")),
+                    expression: fields.get("expression").and_then(|n| self.string(n, "expression")),
+                    movement: fields.get("movement").and_then(|n| self.string(n, "movement")),
+                    style: fields.get("style").and_then(|n| self.string(n, "style")),
+                    span: fields.anchor(),
+                })
+            }
+            _ => {
+                self.wrong_type(node, key, "a string or a mapping of subject, expression, movement and style", "write the prompt as one quoted string, or as the four parts `subject`, `expression`, `movement`, `style`");
+                None
+            }
+        }
+    }
+
+    /// The entries of a mapping; keys not in `allowed` are reported with a suggestion.
+    fn fields<'a>(&mut self, node: &'a Node, context: &str, allowed: &[&str], key_span: Option<Span>) -> Option<Fields<'a>> {
+        let Value::Map(entries) = &node.value else {
+            let span = if node.span.len == 0 { key_span.unwrap_or(node.span) } else { node.span };
+            self.problems.push(
+                Problem::error("wrong-type", format!("{context} must be a mapping, but this is {}", node.value.type_name()))
+                    .with_span(span, node.value.type_name())
+                    .with_help(format!("{context} takes the keys {}", list(allowed))),
+            );
+            return None;
+        };
+        for (key, _) in entries {
+            let Value::Str(name) = &key.value else {
+                self.problems.push(Problem::error("wrong-type", format!("keys in {context} must be strings")).with_span(key.span, "not a string"));
+                continue;
+            };
+            if !allowed.contains(&name.as_str()) {
+                let mut problem = Problem::error("unknown-field", format!("unknown field `{name}` in {context}"))
+                    .with_span(key.span, "unknown field");
+                problem = match closest(name, allowed.iter().copied()) {
+                    Some(suggestion) => problem.with_help(format!("did you mean `{suggestion}`?")),
+                    None => problem.with_help(format!("{context} takes the keys {}", list(allowed))),
+                };
+                self.problems.push(problem);
+            }
+        }
+        Some(Fields { entries, span: if node.span.len == 0 { key_span.unwrap_or(node.span) } else { node.span } })
+    }
+
+    fn required<T>(
+        &mut self,
+        fields: &Fields<'_>,
+        key: &str,
+        context: &str,
+        read: impl FnOnce(&mut Self, &Node) -> Option<T>,
+    ) -> Option<T> {
+        match fields.get(key) {
+            Some(node) => read(self, node),
+            None => {
+                let help = match key {
+                    "episode" => "add `episode: <id>`: lowercase letters, digits, `-` and `_`; it names the output and the state",
+                    "image" => "add `image: <path to a PNG, JPEG or WebP, at least 512x512>`, relative to the manifest",
+                    "speaker" => "add `speaker: <cast member>`, or a `broll:` block for a segment without speech",
+                    "audio" => "add `audio: <path to an MP3, WAV or AAC file of 2-60 s>`, relative to the manifest",
+                    "id" => "add `id: <name>`; ids name clips in plans and reports and must be unique",
+                    "model" => "add `model: <name>`; `episodic models` lists them",
+                    "prompt" => "add `prompt: \"...\"` describing the shot",
+                    "duration" => "add `duration: <seconds>` allowed by the model (`episodic models` shows the rules)",
+                    _ => "add it",
+                };
+                self.missing(fields, key, context, help);
+                None
+            }
+        }
+    }
+
+    fn missing(&mut self, fields: &Fields<'_>, key: &str, context: &str, help: &str) {
+        self.problems.push(
+            Problem::error("missing-field", format!("{context} has no `{key}`"))
+                .with_span(fields.anchor(), format!("`{key}` is missing"))
+                .with_help(help),
+        );
+    }
+
+    fn string(&mut self, node: &Node, key: &str) -> Option<Spanned<String>> {
+        match &node.value {
+            Value::Str(text) => Some(Spanned::new(text.clone(), node.span)),
+            _ => {
+                self.wrong_type(node, key, "a string", "put the value in quotes");
+                None
+            }
+        }
+    }
+
+    /// Ids may be written as numbers (`id: 3`); they are names all the same.
+    fn identifier(&mut self, node: &Node, key: &str) -> Option<Spanned<String>> {
+        match &node.value {
+            Value::Int(number) => Some(Spanned::new(number.to_string(), node.span)),
+            _ => self.string(node, key),
+        }
+    }
+
+    fn number(&mut self, node: &Node, key: &str) -> Option<Spanned<f64>> {
+        match node.value {
+            Value::Int(number) => Some(Spanned::new(number as f64, node.span)),
+            Value::Float(number) if number.is_finite() => Some(Spanned::new(number, node.span)),
+            _ => {
+                let example = match key {
+                    "budget_usd" => "`budget_usd: 15` (dollars)",
+                    "duration" => "`duration: 5` (seconds)",
+                    "cfg_scale" => "`cfg_scale: 0.5`",
+                    _ => "a plain number",
+                };
+                self.wrong_type(node, key, "a number", &format!("write a number without quotes, e.g. {example}"));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, key: &str) -> Option<Spanned<bool>> {
+        match node.value {
+            Value::Bool(value) => Some(Spanned::new(value, node.span)),
+            _ => {
+                self.wrong_type(node, key, "true or false", "write `true` or `false` (YAML 1.2: `yes`/`no` are strings)");
+                None
+            }
+        }
+    }
+
+    fn aspect_ratio(&mut self, node: &Node) -> Option<Spanned<AspectRatio>> {
+        let choices: Vec<(&str, AspectRatio)> = AspectRatio::ALL.iter().map(|ratio| (ratio.as_str(), *ratio)).collect();
+        if let Value::Int(_) | Value::Float(_) = node.value {
+            self.problems.push(
+                Problem::error("wrong-type", "`aspect_ratio` must be a quoted string")
+                    .with_span(node.span, "read as a number")
+                    .with_help("quote it: `aspect_ratio: \"16:9\"`, `\"9:16\"` or `\"1:1\"`"),
+            );
+            return None;
+        }
+        self.choice(node, "aspect_ratio", &choices)
+    }
+
+    fn layout(&mut self, node: &Node) -> Option<Spanned<Layout>> {
+        let choices: Vec<(&str, Layout)> = Layout::ALL.iter().map(|layout| (layout.as_str(), *layout)).collect();
+        self.choice(node, "layout", &choices)
+    }
+
+    fn seat(&mut self, node: &Node) -> Option<Spanned<Seat>> {
+        self.choice(
+            node,
+            "seat",
+            &[("left", Seat::Left), ("right", Seat::Right), ("top", Seat::Left), ("bottom", Seat::Right)],
+        )
+    }
+
+    fn choice<T: Copy>(&mut self, node: &Node, key: &str, choices: &[(&str, T)]) -> Option<Spanned<T>> {
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        let Value::Str(text) = &node.value else {
+            self.wrong_type(node, key, &format!("one of {}", list(&names)), &format!("write one of {}", list(&names)));
+            return None;
+        };
+        if let Some((_, value)) = choices.iter().find(|(name, _)| *name == text) {
+            return Some(Spanned::new(*value, node.span));
+        }
+        let help = match closest(text, names.iter().copied()) {
+            Some(suggestion) => format!("did you mean `{suggestion}`? `{key}` is one of {}", list(&names)),
+            None => format!("`{key}` is one of {}", list(&names)),
+        };
+        self.problems.push(
+            Problem::error("invalid-value", format!("`{text}` is not a valid `{key}`"))
+                .with_span(node.span, "not allowed here")
+                .with_help(help),
+        );
+        None
+    }
+
+    fn wrong_type(&mut self, node: &Node, key: &str, expected: &str, help: &str) {
+        self.problems.push(
+            Problem::error("wrong-type", format!("`{key}` must be {expected}, but this is {}", node.value.type_name()))
+                .with_span(node.span, node.value.type_name())
+                .with_help(help),
+        );
+    }
+}
+
+/// `a`, `b` and `c`
+fn list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
+    }
+}
