@@ -1,0 +1,54 @@
+//! Errors that end a command, and the exit code each maps to.
+
+use std::process::ExitCode;
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    /// Something was wrong with the input or the run; details were printed.
+    pub const FAILURE: u8 = 1;
+    /// The command line itself was wrong (clap also exits 2).
+    pub const USAGE: u8 = 2;
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// One or more manifests have errors, already printed as diagnostics.
+    #[error("{summary}")]
+    Invalid {
+        /// "`x.yaml` has 2 errors" and what was not done.
+        summary: String,
+    },
+    /// A price file could not be used.
+    #[error("cannot use the price file `{path}`: {message}")]
+    Prices {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        help: Option<String>,
+    },
+    /// ffprobe or ffmpeg is missing.
+    #[error("{0}")]
+    Media(#[from] episodic_media::MediaError),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            CliError::Prices { .. } => exit::USAGE,
+            CliError::Invalid { .. } | CliError::Media(_) => exit::FAILURE,
+        })
+    }
+
+    /// A `help:` line, when there is one.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            CliError::Invalid { .. } => None,
+            CliError::Prices { help, .. } => help.clone(),
+            CliError::Media(err) => err.help(),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! `episodic`: plan, validate and render talking-avatar episodes from a manifest.
+//!
+//! `main` parses arguments, runs one command and turns its outcome into an exit code; everything
+//! else lives in the modules below.
+
+mod args;
+mod commands;
+mod diagnostics;
+mod env;
+mod error;
+mod printer;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = args::Args::parse();
+    let printer = printer::Printer::new();
+    match commands::run(args, &printer) {
+        Ok(code) => code,
+        Err(err) => {
+            printer.error(&err);
+            err.exit_code()
+        }
+    }
+}

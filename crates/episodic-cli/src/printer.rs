@@ -1,0 +1,52 @@
+//! The only place that writes to stdout and stderr: the command's product on stdout, everything
+//! human (diagnostics, notices, errors) on stderr.
+
+use crate::diagnostics::DiagnosticRenderer;
+use crate::error::CliError;
+use episodic_manifest::{ManifestSource, Problem};
+use std::io::Write;
+
+/// Writes output.
+pub struct Printer {
+    diagnostics: DiagnosticRenderer,
+}
+
+impl Printer {
+    /// A printer for this process's stdout and stderr.
+    pub fn new() -> Self {
+        Self { diagnostics: DiagnosticRenderer::for_stderr() }
+    }
+
+    /// The command's product. A closed pipe (`episodic plan --json | head`) ends the process quietly.
+    pub fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
+            && err.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            std::process::exit(0);
+        }
+    }
+
+    /// A line for the human at the terminal.
+    pub fn note(&self, text: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
+
+    /// Manifest problems, each as a diagnostic.
+    pub fn problems(&self, source: &ManifestSource, problems: &[Problem]) {
+        let mut stderr = std::io::stderr().lock();
+        for problem in problems {
+            let _ = write!(stderr, "{}", self.diagnostics.render(source, problem));
+            let _ = writeln!(stderr);
+        }
+    }
+
+    /// The error that ended the command.
+    pub fn error(&self, err: &CliError) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "error: {err}");
+        if let Some(help) = err.help() {
+            let _ = writeln!(stderr, "  help: {help}");
+        }
+    }
+}

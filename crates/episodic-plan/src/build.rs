@@ -1,0 +1,474 @@
+//! Building the DAG from an episode.
+
+use crate::node::{
+    ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail, RenderRole, RenderSpec,
+    UploadSpec,
+};
+use crate::{NodeKey, Plan};
+use episodic_catalog::{ArgKind, ArgSource, Catalog, DurationRule, Model, OutputSize, Tier, Usd};
+use episodic_manifest::{Broll, Dialogue, Episode, Layout, MediaFile, Problem, Segment, SegmentKind};
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
+
+/// How listener clips cover the speech, stated once for docs and `plan` output.
+pub const LISTENER_POLICY: &str = "a listener clip is the shortest length the model offers that covers the speech \
+(5 s up to 5 s of speech, 10 s up to 10 s), trimmed to fit; longer speech gets one 10 s clip that starts and ends \
+on the character's image and is looped, so a reaction shot never costs more than 10 s of video";
+
+/// Choices that change the plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Render every avatar on the standard tier, for a cheap preview.
+    pub draft: bool,
+}
+
+impl Plan {
+    /// Builds the plan for an episode.
+    pub fn build(episode: &Episode, catalog: &Catalog, options: PlanOptions) -> Plan {
+        let mut plan = Builder::new(catalog, options.draft).build(episode);
+        if options.draft {
+            let full = Builder::new(catalog, false).build(episode);
+            plan.draft_savings = Some(full.total_cost().saturating_sub(plan.total_cost()));
+        }
+        plan
+    }
+}
+
+struct Builder<'a> {
+    catalog: &'a Catalog,
+    draft: bool,
+    graph: DiGraph<Node, ()>,
+    uploads: HashMap<String, NodeIndex>,
+    ids: HashSet<String>,
+    warnings: Vec<Problem>,
+    warned: HashSet<(String, &'static str)>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(catalog: &'a Catalog, draft: bool) -> Self {
+        Self {
+            catalog,
+            draft,
+            graph: DiGraph::new(),
+            uploads: HashMap::new(),
+            ids: HashSet::new(),
+            warnings: Vec::new(),
+            warned: HashSet::new(),
+        }
+    }
+
+    fn build(mut self, episode: &Episode) -> Plan {
+        let quality = if self.draft { Tier::Standard } else { episode.quality };
+        let canvas_size = match quality {
+            Tier::Pro => OutputSize::P1080,
+            Tier::Standard => OutputSize::P720,
+        };
+        let canvas = canvas_size.resolution(episode.aspect_ratio);
+        let fps = self.catalog.default_avatar(quality).fps;
+
+        let mut composes = Vec::with_capacity(episode.segments.len());
+        for segment in &episode.segments {
+            let compose = match &segment.kind {
+                SegmentKind::Dialogue(dialogue) => self.dialogue(episode, segment, dialogue, canvas, fps),
+                SegmentKind::Broll(broll) => self.broll(episode, segment, broll, canvas, fps),
+            };
+            composes.push(compose);
+        }
+
+        let segments: Vec<String> = composes.iter().map(|index| self.graph[*index].id.clone()).collect();
+        let keys: Vec<&str> = composes.iter().map(|index| self.graph[*index].key.as_str()).collect();
+        let key = NodeKey::of_json(&json!({"concat": 1, "segments": keys}));
+        let concat = self.add(
+            format!("concat/{}", episode.id),
+            key,
+            format!("{} segments → {}", segments.len(), file_name(&episode.output)),
+            Usd::ZERO,
+            NodeDetail::Concat(ConcatSpec { segments, output: episode.output.clone() }),
+        );
+        for compose in composes {
+            self.graph.add_edge(compose, concat, ());
+        }
+
+        // Every node is added after the nodes it needs, so insertion order is a dependency order,
+        // and the one a reader expects: each segment's uploads, renders and compose together.
+        let order: Vec<NodeIndex> = self.graph.node_indices().collect();
+        debug_assert!(self.graph.raw_edges().iter().all(|edge| edge.source() < edge.target()));
+        Plan {
+            episode: episode.id.clone(),
+            title: episode.title.clone(),
+            manifest: episode.manifest_path.clone(),
+            output: episode.output.clone(),
+            canvas,
+            fps,
+            layout: episode.layout,
+            quality,
+            draft: self.draft,
+            draft_savings: None,
+            budget: episode.budget.as_ref().map(|budget| (budget.value, budget.span)),
+            graph: self.graph,
+            order,
+            warnings: self.warnings,
+        }
+    }
+
+    fn dialogue(
+        &mut self,
+        episode: &Episode,
+        segment: &Segment,
+        dialogue: &Dialogue,
+        canvas: episodic_catalog::Resolution,
+        fps: u32,
+    ) -> NodeIndex {
+        let speaker = episode.member(dialogue.speaker);
+        let model = self.speaker_model(&dialogue.model);
+        let image = self.upload(&speaker.image);
+        let audio = self.upload(&dialogue.audio);
+
+        let mut args = Map::new();
+        put_file(&mut args, model.image_arg(), &speaker.image);
+        put_file(&mut args, model.audio_arg(), &dialogue.audio);
+        if !dialogue.prompt.is_empty() && model.schema_arg("prompt").is_some() {
+            args.insert("prompt".into(), Value::String(dialogue.prompt.clone()));
+        }
+        self.optional_arg(
+            &mut args,
+            model,
+            segment,
+            "negative_prompt",
+            Value::String(dialogue.negative_prompt.clone()),
+            dialogue.negative_prompt_explicit,
+        );
+        if let Some(cfg) = dialogue.cfg_scale {
+            self.optional_arg(&mut args, model, segment, "cfg_scale", json!(cfg), true);
+        }
+        put_required_defaults(&mut args, model);
+        let seconds = dialogue.audio_seconds;
+        let speaker_render =
+            self.render(segment, RenderRole::Speaker, model, args, seconds, false, &[image, audio]);
+        let main = self.download(speaker_render);
+
+        let mut listener_download = None;
+        let mut fill = None;
+        if let (Some(listener), Layout::SideBySide | Layout::Stacked) = (&dialogue.listener, segment.layout) {
+            let member = episode.member(listener.member);
+            let model = self.catalog.get(&listener.model).unwrap_or(self.catalog.default_listener());
+            let (clip_seconds, listener_fill) = listener_length(&model.duration, seconds);
+            let image = self.upload(&member.image);
+            let mut args = Map::new();
+            put_file(&mut args, model.image_arg(), &member.image);
+            args.insert("prompt".into(), Value::String(listener.prompt.clone()));
+            if model.schema_arg("duration").is_some() {
+                args.insert("duration".into(), Value::String(clip_seconds.to_string()));
+            }
+            if model.schema_arg("negative_prompt").is_some() {
+                args.insert("negative_prompt".into(), Value::String(listener.negative_prompt.clone()));
+            }
+            if model.schema_arg("generate_audio").is_some() {
+                args.insert("generate_audio".into(), Value::Bool(false));
+            }
+            if listener_fill == ListenerFill::Loop && model.schema_arg("end_image_url").is_some() {
+                put_file(&mut args, Some("end_image_url"), &member.image);
+            }
+            put_required_defaults(&mut args, model);
+            let render = self.render(
+                segment,
+                RenderRole::Listener,
+                model,
+                args,
+                f64::from(clip_seconds),
+                false,
+                &[image],
+            );
+            listener_download = Some(self.download(render));
+            fill = Some(listener_fill);
+        }
+
+        let spec = ComposeSpec {
+            segment: segment.id.clone(),
+            layout: if listener_download.is_some() { segment.layout } else { Layout::Solo },
+            canvas,
+            fps,
+            seconds,
+            main: self.graph[main].id.clone(),
+            speaker_seat: listener_download.map(|_| speaker.seat),
+            listener: listener_download.map(|index| self.graph[index].id.clone()),
+            listener_fill: fill,
+        };
+        let inputs: Vec<NodeIndex> = [Some(main), listener_download].into_iter().flatten().collect();
+        self.compose(spec, &inputs)
+    }
+
+    fn broll(
+        &mut self,
+        episode: &Episode,
+        segment: &Segment,
+        broll: &Broll,
+        canvas: episodic_catalog::Resolution,
+        fps: u32,
+    ) -> NodeIndex {
+        let model = self.catalog.get(&broll.model).unwrap_or(self.catalog.default_listener());
+        let mut args = Map::new();
+        let mut inputs = Vec::new();
+        args.insert("prompt".into(), Value::String(broll.prompt.clone()));
+        if let Some(image) = &broll.image {
+            inputs.push(self.upload(image));
+            put_file(&mut args, model.image_arg(), image);
+        }
+        if model.schema_arg("duration").is_some() {
+            args.insert("duration".into(), Value::String(broll.duration.to_string()));
+        }
+        if model.schema_arg("aspect_ratio").is_some() {
+            args.insert("aspect_ratio".into(), Value::String(episode.aspect_ratio.as_str().to_owned()));
+        }
+        if model.schema_arg("generate_audio").is_some() {
+            args.insert("generate_audio".into(), Value::Bool(broll.generate_audio));
+        }
+        if let Some(negative) = &broll.negative_prompt {
+            self.optional_arg(
+                &mut args,
+                model,
+                segment,
+                "negative_prompt",
+                Value::String(negative.clone()),
+                true,
+            );
+        }
+        put_required_defaults(&mut args, model);
+        let seconds = f64::from(broll.duration);
+        let render =
+            self.render(segment, RenderRole::Broll, model, args, seconds, broll.generate_audio, &inputs);
+        let main = self.download(render);
+        let spec = ComposeSpec {
+            segment: segment.id.clone(),
+            layout: Layout::Solo,
+            canvas,
+            fps,
+            seconds,
+            main: self.graph[main].id.clone(),
+            speaker_seat: None,
+            listener: None,
+            listener_fill: None,
+        };
+        self.compose(spec, &[main])
+    }
+
+    fn speaker_model(&self, name: &str) -> &'a Model {
+        let model = self.catalog.get(name).unwrap_or(self.catalog.default_avatar(Tier::Pro));
+        if self.draft { self.catalog.draft_avatar() } else { model }
+    }
+
+    /// Sends an argument the model's schema has; sends one only the notes list when the manifest
+    /// set it explicitly (with a warning, once per model); drops anything else (with a warning).
+    fn optional_arg(
+        &mut self,
+        args: &mut Map<String, Value>,
+        model: &Model,
+        segment: &Segment,
+        name: &'static str,
+        value: Value,
+        explicit: bool,
+    ) {
+        match model.arg(name).map(|arg| arg.source) {
+            Some(ArgSource::Schema) => {
+                args.insert(name.into(), value);
+            }
+            Some(ArgSource::NotesOnly) if explicit => {
+                args.insert(name.into(), value);
+                self.warn_once(model, name, || {
+                    Problem::warning("extra-argument", format!("`{name}` is not in fal's schema for {}; it is sent because the manifest sets it, and fal may ignore it", model.name))
+                        .with_span(segment.span, format!("segment `{}`", segment.id))
+                        .with_help(format!("remove `{name}` to send only what {} documents", model.endpoint))
+                });
+            }
+            Some(ArgSource::NotesOnly) => {}
+            None if explicit => {
+                self.warn_once(model, name, || {
+                    Problem::warning(
+                        "ignored-argument",
+                        format!("{} takes no `{name}`; it is not sent", model.name),
+                    )
+                    .with_span(segment.span, format!("segment `{}`", segment.id))
+                    .with_help(format!("remove `{name}` for this model"))
+                });
+            }
+            None => {}
+        }
+    }
+
+    fn warn_once(&mut self, model: &Model, name: &'static str, problem: impl FnOnce() -> Problem) {
+        if self.warned.insert((model.name.clone(), name)) {
+            self.warnings.push(problem());
+        }
+    }
+
+    fn upload(&mut self, file: &MediaFile) -> NodeIndex {
+        if let Some(index) = self.uploads.get(&file.sha256) {
+            return *index;
+        }
+        let name = file_name(&file.path);
+        let mut id = format!("upload/{name}");
+        if self.ids.contains(&id) {
+            id = format!("upload/{name}~{}", &file.sha256[..8]);
+        }
+        let label = format!("{name} ({})", human_bytes(file.size));
+        let index = self.add(
+            id,
+            NodeKey::of_file(&file.sha256),
+            label,
+            Usd::ZERO,
+            NodeDetail::Upload(UploadSpec { file: file.clone() }),
+        );
+        self.uploads.insert(file.sha256.clone(), index);
+        index
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render(
+        &mut self,
+        segment: &Segment,
+        role: RenderRole,
+        model: &Model,
+        args: Map<String, Value>,
+        seconds: f64,
+        generate_audio: bool,
+        inputs: &[NodeIndex],
+    ) -> NodeIndex {
+        let args = Value::Object(args);
+        let key = NodeKey::of_json(&json!({"endpoint": model.endpoint, "args": args}));
+        let cost = model.cost(seconds, generate_audio);
+        let spec = RenderSpec {
+            segment: segment.id.clone(),
+            role,
+            model: model.name.clone(),
+            endpoint: model.endpoint.clone(),
+            args,
+            seconds,
+            generate_audio,
+        };
+        let label = format!("{} {:.1} s on {}", role.as_str(), seconds, model.name);
+        let index = self.add(
+            format!("render/{}/{}", segment.id, role.as_str()),
+            key,
+            label,
+            cost,
+            NodeDetail::Render(spec),
+        );
+        for input in inputs {
+            self.graph.update_edge(*input, index, ());
+        }
+        index
+    }
+
+    fn download(&mut self, render: NodeIndex) -> NodeIndex {
+        let render_node = &self.graph[render];
+        let id = render_node.id.replacen("render/", "download/", 1);
+        let key = NodeKey::of_json(&json!({"download": render_node.key.as_str()}));
+        let detail = NodeDetail::Download { render: render_node.id.clone() };
+        let label = "result → artifacts".to_owned();
+        let index = self.add(id, key, label, Usd::ZERO, detail);
+        self.graph.add_edge(render, index, ());
+        index
+    }
+
+    fn compose(&mut self, spec: ComposeSpec, inputs: &[NodeIndex]) -> NodeIndex {
+        let input_keys: Vec<&str> = inputs.iter().map(|index| self.graph[*index].key.as_str()).collect();
+        let key = NodeKey::of_json(&json!({
+            "compose": 1,
+            "inputs": input_keys,
+            "layout": spec.layout,
+            "canvas": [spec.canvas.width, spec.canvas.height],
+            "fps": spec.fps,
+            "milliseconds": (spec.seconds * 1000.0).round() as u64,
+            "speaker_seat": spec.speaker_seat,
+            "listener_fill": spec.listener_fill,
+        }));
+        let label = format!("{} {} {:.1} s", spec.layout.as_str(), spec.canvas, spec.seconds);
+        let index =
+            self.add(format!("compose/{}", spec.segment), key, label, Usd::ZERO, NodeDetail::Compose(spec));
+        for input in inputs {
+            self.graph.add_edge(*input, index, ());
+        }
+        index
+    }
+
+    fn add(&mut self, id: String, key: NodeKey, label: String, cost: Usd, detail: NodeDetail) -> NodeIndex {
+        self.ids.insert(id.clone());
+        self.graph.add_node(Node { id, key, label, cost, detail })
+    }
+}
+
+/// How long a listener clip is, and how it covers `speech` seconds.
+fn listener_length(rule: &DurationRule, speech: f64) -> (u32, ListenerFill) {
+    match rule {
+        DurationRule::Choices { seconds } => {
+            let mut choices = seconds.clone();
+            choices.sort_unstable();
+            match choices.iter().find(|choice| f64::from(**choice) >= speech) {
+                Some(choice) => (*choice, ListenerFill::Trim),
+                None => (choices.last().copied().unwrap_or(5), ListenerFill::Loop),
+            }
+        }
+        DurationRule::Range { min, max } => {
+            let wanted = speech.ceil().max(f64::from(*min));
+            if wanted <= f64::from(*max) {
+                (wanted as u32, ListenerFill::Trim)
+            } else {
+                (*max, ListenerFill::Loop)
+            }
+        }
+        DurationRule::FollowsAudio { .. } => (speech.ceil() as u32, ListenerFill::Trim),
+    }
+}
+
+fn put_file(args: &mut Map<String, Value>, key: Option<&str>, file: &MediaFile) {
+    if let Some(key) = key {
+        args.insert(key.to_owned(), json!({ FILE_PLACEHOLDER: file.sha256 }));
+    }
+}
+
+/// Required arguments that are not media or prompt (VEED Fabric's `resolution`) get the catalog's value.
+fn put_required_defaults(args: &mut Map<String, Value>, model: &Model) {
+    for arg in &model.args {
+        if arg.required
+            && !args.contains_key(&arg.name)
+            && !matches!(arg.kind, ArgKind::ImageUrl | ArgKind::AudioUrl | ArgKind::Text)
+            && let Some(value) = arg.default.as_deref().and_then(|text| serde_json::from_str(text).ok())
+        {
+            args.insert(arg.name.clone(), value);
+        }
+    }
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.0} KB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_lengths() {
+        let kling = DurationRule::Choices { seconds: vec![5, 10] };
+        assert_eq!(listener_length(&kling, 3.2), (5, ListenerFill::Trim));
+        assert_eq!(listener_length(&kling, 5.0), (5, ListenerFill::Trim));
+        assert_eq!(listener_length(&kling, 7.3), (10, ListenerFill::Trim));
+        assert_eq!(listener_length(&kling, 10.0), (10, ListenerFill::Trim));
+        assert_eq!(listener_length(&kling, 42.0), (10, ListenerFill::Loop));
+        let range = DurationRule::Range { min: 3, max: 15 };
+        assert_eq!(listener_length(&range, 2.1), (3, ListenerFill::Trim));
+        assert_eq!(listener_length(&range, 7.3), (8, ListenerFill::Trim));
+        assert_eq!(listener_length(&range, 20.0), (15, ListenerFill::Loop));
+    }
+}

@@ -1,0 +1,39 @@
+//! `plan --dot`: the DAG for Graphviz.
+
+use crate::{NodeKind, Plan};
+use std::fmt::Write;
+
+/// The plan as a Graphviz digraph, one box per node, coloured by kind, renders with their cost.
+pub fn to_dot(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph \"{}\" {{", escape(&plan.episode));
+    let _ = writeln!(out, "  rankdir=LR;");
+    let _ = writeln!(out, "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];");
+    for index in &plan.order {
+        let node = &plan.graph[*index];
+        let color = match node.kind() {
+            NodeKind::Upload => "#dbeafe",
+            NodeKind::Render => "#fde68a",
+            NodeKind::Download => "#e5e7eb",
+            NodeKind::Compose => "#bbf7d0",
+            NodeKind::Concat => "#fbcfe8",
+        };
+        let mut label = format!("{}\\n{}", escape(&node.id), escape(&node.label));
+        if node.kind() == NodeKind::Render {
+            let _ = write!(label, "\\n{}", node.cost);
+        }
+        let _ = writeln!(out, "  \"{}\" [label=\"{label}\", fillcolor=\"{color}\"];", escape(&node.id));
+    }
+    for edge in plan.graph.raw_edges() {
+        let from = &plan.graph[edge.source()].id;
+        let to = &plan.graph[edge.target()].id;
+        let _ = writeln!(out, "  \"{}\" -> \"{}\";", escape(from), escape(to));
+    }
+    let _ = writeln!(out, "  label=\"{} · total {}\";", escape(&plan.episode), plan.total_cost());
+    out.push_str("}\n");
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}

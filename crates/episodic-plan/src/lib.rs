@@ -1,0 +1,112 @@
+//! The plan: an episode turned into a DAG of nodes (upload → render → download → compose →
+//! concat), each with a stable key that names what determines its output, and a cost estimate.
+//!
+//! Planning is pure: it reads a resolved [`episodic_manifest::Episode`] and the catalog, and does
+//! no I/O, so `plan` can show the whole job and its price before anything is spent.
+
+mod build;
+mod dot;
+mod json;
+mod key;
+mod node;
+
+pub use build::{LISTENER_POLICY, PlanOptions};
+pub use dot::to_dot;
+pub use json::{PlanJson, SCHEMA_VERSION};
+pub use key::NodeKey;
+pub use node::{
+    ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail, NodeKind, RenderRole,
+    RenderSpec, UploadSpec,
+};
+
+use episodic_catalog::{Resolution, Tier, Usd};
+use episodic_manifest::{Layout, Problem, Span};
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::path::PathBuf;
+
+/// An episode's DAG with costs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The episode id.
+    pub episode: String,
+    /// Its title.
+    pub title: Option<String>,
+    /// The manifest it came from.
+    pub manifest: PathBuf,
+    /// Where the episode is written.
+    pub output: PathBuf,
+    /// The frame every segment is composed onto.
+    pub canvas: Resolution,
+    /// Its frame rate.
+    pub fps: u32,
+    /// The episode's layout.
+    pub layout: Layout,
+    /// The tier avatars render at.
+    pub quality: Tier,
+    /// Whether `--draft` switched avatars to the standard tier.
+    pub draft: bool,
+    /// What `--draft` saves against the full-quality plan.
+    pub draft_savings: Option<Usd>,
+    /// The manifest's budget and where it was written.
+    pub budget: Option<(Usd, Span)>,
+    /// The DAG; edges point from a node to the nodes that need it.
+    pub graph: DiGraph<Node, ()>,
+    /// Node indices in an order where every node comes after its inputs.
+    pub order: Vec<NodeIndex>,
+    /// Things worth knowing that planning found.
+    pub warnings: Vec<Problem>,
+}
+
+impl Plan {
+    /// Nodes in dependency order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.order.iter().map(|index| &self.graph[*index])
+    }
+
+    /// The ids of the nodes a node needs.
+    pub fn deps(&self, index: NodeIndex) -> Vec<&str> {
+        let mut deps: Vec<&str> = self
+            .graph
+            .neighbors_directed(index, petgraph::Direction::Incoming)
+            .map(|dep| self.graph[dep].id.as_str())
+            .collect();
+        deps.sort_unstable();
+        deps
+    }
+
+    /// The estimated cost of the whole plan: the sum of its nodes' costs.
+    pub fn total_cost(&self) -> Usd {
+        self.nodes().map(|node| node.cost).sum()
+    }
+
+    /// Seconds of video that will be rendered (and billed).
+    pub fn total_seconds(&self) -> f64 {
+        self.nodes().filter_map(|node| node.render().map(|render| render.seconds)).sum()
+    }
+
+    /// How many nodes of a kind the plan has.
+    pub fn count(&self, kind: NodeKind) -> usize {
+        self.nodes().filter(|node| node.kind() == kind).count()
+    }
+
+    /// An error when the estimate exceeds the manifest's budget.
+    pub fn budget_problem(&self) -> Option<Problem> {
+        let (budget, span) = self.budget?;
+        let total = self.total_cost();
+        if total <= budget {
+            return None;
+        }
+        let mut help = format!(
+            "raise `budget_usd` to at least {}, or cut segments; `episodic plan` shows the cost of each clip",
+            total
+        );
+        if !self.draft && self.quality == Tier::Pro {
+            help.push_str("; `--draft` renders avatars on the cheaper standard tier");
+        }
+        Some(
+            Problem::error("over-budget", format!("the estimate, {total}, is over the budget of {budget}"))
+                .with_span(span, format!("budget {budget}"))
+                .with_help(help),
+        )
+    }
+}

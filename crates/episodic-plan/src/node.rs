@@ -1,0 +1,191 @@
+//! The nodes of a plan.
+
+use crate::NodeKey;
+use episodic_catalog::{Resolution, Usd};
+use episodic_manifest::{Layout, MediaFile, Seat};
+use serde::Serialize;
+use std::fmt;
+
+/// The JSON key that marks an input file inside render arguments: `{"$file": "<sha256>"}`.
+/// The engine replaces each with the file's uploaded URL just before submitting.
+pub const FILE_PLACEHOLDER: &str = "$file";
+
+/// One step of the plan.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// A readable id, unique in the plan and stable across runs: `render/cold-open/speaker`.
+    pub id: String,
+    /// What determines the node's output.
+    pub key: NodeKey,
+    /// A short description for tables.
+    pub label: String,
+    /// The estimated cost (renders only; everything else is free).
+    pub cost: Usd,
+    /// What the node does.
+    pub detail: NodeDetail,
+}
+
+/// What a node does.
+#[derive(Debug, Clone)]
+pub enum NodeDetail {
+    /// Upload one input file.
+    Upload(UploadSpec),
+    /// Render one clip on fal.
+    Render(RenderSpec),
+    /// Download a render's result into the artifact store.
+    Download {
+        /// The id of the render node.
+        render: String,
+    },
+    /// Lay a segment's clips onto the canvas.
+    Compose(ComposeSpec),
+    /// Join the segments into the episode.
+    Concat(ConcatSpec),
+}
+
+/// The kind of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    /// Upload.
+    Upload,
+    /// Render.
+    Render,
+    /// Download.
+    Download,
+    /// Compose.
+    Compose,
+    /// Concat.
+    Concat,
+}
+
+impl NodeKind {
+    /// The name used in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Upload => "upload",
+            NodeKind::Render => "render",
+            NodeKind::Download => "download",
+            NodeKind::Compose => "compose",
+            NodeKind::Concat => "concat",
+        }
+    }
+}
+
+impl fmt::Display for NodeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An input file to upload.
+#[derive(Debug, Clone)]
+pub struct UploadSpec {
+    /// The file, hashed.
+    pub file: MediaFile,
+}
+
+/// Which shot a render is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderRole {
+    /// The speaking avatar.
+    Speaker,
+    /// The silent listener.
+    Listener,
+    /// A b-roll clip.
+    Broll,
+}
+
+impl RenderRole {
+    /// The name used in node ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RenderRole::Speaker => "speaker",
+            RenderRole::Listener => "listener",
+            RenderRole::Broll => "broll",
+        }
+    }
+}
+
+/// A clip to render.
+#[derive(Debug, Clone)]
+pub struct RenderSpec {
+    /// The segment it belongs to.
+    pub segment: String,
+    /// Speaker, listener or b-roll.
+    pub role: RenderRole,
+    /// The catalog name of the model.
+    pub model: String,
+    /// The fal endpoint id.
+    pub endpoint: String,
+    /// The arguments, with input files as `{"$file": sha256}` placeholders.
+    pub args: serde_json::Value,
+    /// Seconds of output that will be billed.
+    pub seconds: f64,
+    /// Whether the model generates audio (billed at its audio rate).
+    pub generate_audio: bool,
+}
+
+/// How a listener clip is fitted to the speaker's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerFill {
+    /// The clip is at least as long as the speech: cut it.
+    Trim,
+    /// The clip starts and ends on the same image: play it again until the speech ends.
+    Loop,
+}
+
+/// How one segment is composed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComposeSpec {
+    /// The segment id.
+    pub segment: String,
+    /// Side by side, stacked or solo.
+    pub layout: Layout,
+    /// The frame size.
+    pub canvas: Resolution,
+    /// The frame rate.
+    pub fps: u32,
+    /// The segment's length: the speech, or the b-roll's duration.
+    pub seconds: f64,
+    /// The id of the main clip's download (speaker or b-roll); its audio is the segment's audio.
+    pub main: String,
+    /// Where the speaker sits, for two-shot layouts.
+    pub speaker_seat: Option<Seat>,
+    /// The id of the listener clip's download, if any.
+    pub listener: Option<String>,
+    /// How the listener clip is fitted.
+    pub listener_fill: Option<ListenerFill>,
+}
+
+/// How the episode is joined.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConcatSpec {
+    /// Compose node ids, in episode order.
+    pub segments: Vec<String>,
+    /// The output path.
+    pub output: std::path::PathBuf,
+}
+
+impl Node {
+    /// The node's kind.
+    pub fn kind(&self) -> NodeKind {
+        match self.detail {
+            NodeDetail::Upload(_) => NodeKind::Upload,
+            NodeDetail::Render(_) => NodeKind::Render,
+            NodeDetail::Download { .. } => NodeKind::Download,
+            NodeDetail::Compose(_) => NodeKind::Compose,
+            NodeDetail::Concat(_) => NodeKind::Concat,
+        }
+    }
+
+    /// The render spec, for render nodes.
+    pub fn render(&self) -> Option<&RenderSpec> {
+        match &self.detail {
+            NodeDetail::Render(render) => Some(render),
+            _ => None,
+        }
+    }
+}
