@@ -39,9 +39,17 @@ impl<'a> Inputs<'a> {
         let file = &inspected.file;
         let Some(format) = image_format(file.kind) else {
             problems.push(
-                Problem::error("image-format", format!("{role} is {}, not PNG, JPEG or WebP", describe(file.kind)))
-                    .with_span(written.span, file.kind.name())
-                    .with_help(format!("convert it, e.g. `ffmpeg -i {} image.png`", written.value)),
+                Problem::error(
+                    "image-format",
+                    match file.kind {
+                        FileKind::Unknown => {
+                            format!("{role} is not an image: its bytes are not PNG, JPEG or WebP, whatever its name says")
+                        }
+                        other => format!("{role} is really {}; models take PNG, JPEG or WebP", other.name()),
+                    },
+                )
+                .with_span(written.span, file.kind.name())
+                .with_help(format!("convert it, e.g. `ffmpeg -i {} image.png`", written.value)),
             );
             return None;
         };
@@ -53,11 +61,8 @@ impl<'a> Inputs<'a> {
             return None;
         }
         warn_misnamed(written, file.kind, problems);
-        let (width, height) = inspected
-            .info
-            .video()
-            .and_then(|video| Some((video.width?, video.height?)))
-            .unwrap_or((0, 0));
+        let (width, height) =
+            inspected.info.video().and_then(|video| Some((video.width?, video.height?))).unwrap_or((0, 0));
         if width < limits.min_width || height < limits.min_height {
             problems.push(
                 Problem::error("image-too-small", format!("{role} is {width}x{height}; the model needs at least {}x{}", limits.min_width, limits.min_height))
@@ -81,33 +86,66 @@ impl<'a> Inputs<'a> {
         let file = &inspected.file;
         let Some(format) = audio_format(file.kind) else {
             problems.push(
-                Problem::error("audio-format", format!("`{}` is {}, not MP3, WAV or AAC", written.value, describe(file.kind)))
-                    .with_span(written.span, file.kind.name())
-                    .with_help(format!("convert it: `ffmpeg -i {} -c:a libmp3lame -q:a 2 speech.mp3`", written.value)),
+                Problem::error(
+                    "audio-format",
+                    match file.kind {
+                        FileKind::Unknown => format!(
+                            "`{}` is not audio: its bytes are not MP3, WAV or AAC, whatever its name says",
+                            written.value
+                        ),
+                        other => format!(
+                            "`{}` is really {}; avatars take MP3, WAV or AAC",
+                            written.value,
+                            other.name()
+                        ),
+                    },
+                )
+                .with_span(written.span, file.kind.name())
+                .with_help(format!(
+                    "convert it: `ffmpeg -i {} -c:a libmp3lame -q:a 2 speech.mp3`",
+                    written.value
+                )),
             );
             return None;
         };
         if !limits.formats.contains(&format) {
             problems.push(
-                Problem::error("audio-format", format!("`{}` is {format}, which {model} does not take", written.value))
-                    .with_span(written.span, format.as_str()),
+                Problem::error(
+                    "audio-format",
+                    format!("`{}` is {format}, which {model} does not take", written.value),
+                )
+                .with_span(written.span, format.as_str()),
             );
             return None;
         }
         warn_misnamed(written, file.kind, problems);
         if file.size > limits.max_bytes {
             problems.push(
-                Problem::error("audio-too-large", format!("`{}` is {}; the limit is {}", written.value, megabytes(file.size), megabytes(limits.max_bytes)))
-                    .with_span(written.span, "too large")
-                    .with_help(format!("compress it to MP3: `ffmpeg -i {} -ac 1 -b:a 96k speech.mp3` (speech needs no more)", written.value)),
+                Problem::error(
+                    "audio-too-large",
+                    format!(
+                        "`{}` is {}; the limit is {}",
+                        written.value,
+                        megabytes(file.size),
+                        megabytes(limits.max_bytes)
+                    ),
+                )
+                .with_span(written.span, "too large")
+                .with_help(format!(
+                    "compress it to MP3: `ffmpeg -i {} -ac 1 -b:a 96k speech.mp3` (speech needs no more)",
+                    written.value
+                )),
             );
             return None;
         }
         let Some(seconds) = inspected.info.audio().and(inspected.info.audio_seconds()) else {
             problems.push(
-                Problem::error("audio-unreadable", format!("`{}` has no audio that ffprobe can measure", written.value))
-                    .with_span(written.span, "no audio stream")
-                    .with_help("the file may be truncated or corrupt: export it again from its source"),
+                Problem::error(
+                    "audio-unreadable",
+                    format!("`{}` has no audio that ffprobe can measure", written.value),
+                )
+                .with_span(written.span, "no audio stream")
+                .with_help("the file may be truncated or corrupt: export it again from its source"),
             );
             return None;
         };
@@ -123,17 +161,28 @@ impl<'a> Inputs<'a> {
             let (code, message, help) = if limits.max_seconds < 60.0 {
                 (
                     "over-model-cap",
-                    format!("`{}` lasts {seconds:.2} s, longer than {model} renders ({} s at most)", written.value, limits.max_seconds),
-                    "split the line into shorter segments, or use `model: kling-avatar-v2-pro` (up to 60 s)".to_owned(),
+                    format!(
+                        "`{}` lasts {seconds:.2} s, longer than {model} renders ({} s at most)",
+                        written.value, limits.max_seconds
+                    ),
+                    "split the line into shorter segments, or use `model: kling-avatar-v2-pro` (up to 60 s)"
+                        .to_owned(),
                 )
             } else {
                 (
                     "audio-too-long",
-                    format!("`{}` lasts {seconds:.2} s; avatars take at most {} s", written.value, limits.max_seconds),
+                    format!(
+                        "`{}` lasts {seconds:.2} s; avatars take at most {} s",
+                        written.value, limits.max_seconds
+                    ),
                     "split the speech into two segments at a pause".to_owned(),
                 )
             };
-            problems.push(Problem::error(code, message).with_span(written.span, format!("{seconds:.2} s")).with_help(help));
+            problems.push(
+                Problem::error(code, message)
+                    .with_span(written.span, format!("{seconds:.2} s"))
+                    .with_help(help),
+            );
             return None;
         }
         Some((file.clone(), seconds))
@@ -150,14 +199,21 @@ impl<'a> Inputs<'a> {
         outcome
     }
 
-    fn inspect_new(&self, path: &Path, written: &Spanned<String>, problems: &mut Vec<Problem>) -> Option<Inspected> {
+    fn inspect_new(
+        &self,
+        path: &Path,
+        written: &Spanned<String>,
+        problems: &mut Vec<Problem>,
+    ) -> Option<Inspected> {
         let metadata = match std::fs::metadata(path) {
             Ok(metadata) => metadata,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 problems.push(
                     Problem::error("missing-file", format!("`{}` does not exist", written.value))
                         .with_span(written.span, "no such file")
-                        .with_help("paths are relative to the folder of the manifest; check the name and the folder"),
+                        .with_help(
+                            "paths are relative to the folder of the manifest; check the name and the folder",
+                        ),
                 );
                 return None;
             }
@@ -189,26 +245,31 @@ impl<'a> Inputs<'a> {
             }
         };
         let info = match kind {
-            FileKind::Unknown => MediaInfo { format_name: String::new(), duration: None, streams: Vec::new() },
-            _ => match self.probe.probe(path) {
-                Ok(info) => info,
-                Err(MediaError::Unreadable { detail, .. }) => {
-                    problems.push(
+            FileKind::Unknown => {
+                MediaInfo { format_name: String::new(), duration: None, streams: Vec::new() }
+            }
+            _ => {
+                match self.probe.probe(path) {
+                    Ok(info) => info,
+                    Err(MediaError::Unreadable { detail, .. }) => {
+                        problems.push(
                         Problem::error("media-unreadable", format!("`{}` looks like {} but cannot be decoded", written.value, kind.name()))
                             .with_span(written.span, "unreadable")
                             .with_help(format!("ffprobe says: {detail}. The file may be truncated or corrupt: export it again")),
                     );
-                    return None;
-                }
-                Err(err) => {
-                    let mut problem = Problem::error("probe-failed", err.to_string()).with_span(written.span, "while probing this");
-                    if let Some(help) = err.help() {
-                        problem = problem.with_help(help);
+                        return None;
                     }
-                    problems.push(problem);
-                    return None;
+                    Err(err) => {
+                        let mut problem = Problem::error("probe-failed", err.to_string())
+                            .with_span(written.span, "while probing this");
+                        if let Some(help) = err.help() {
+                            problem = problem.with_help(help);
+                        }
+                        problems.push(problem);
+                        return None;
+                    }
                 }
-            },
+            }
         };
         let file = MediaFile { path: path.to_path_buf(), written: written.value.clone(), sha256, size, kind };
         Some(Inspected { file, info })
@@ -247,13 +308,6 @@ fn audio_format(kind: FileKind) -> Option<AudioFormat> {
     }
 }
 
-fn describe(kind: FileKind) -> String {
-    match kind {
-        FileKind::Unknown => "not a media file episodic recognises".to_owned(),
-        other => format!("really {}", other.name()),
-    }
-}
-
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }
@@ -274,9 +328,16 @@ fn warn_misnamed(written: &Spanned<String>, kind: FileKind, problems: &mut Vec<P
         && !expected.contains(&extension.as_str())
     {
         problems.push(
-            Problem::warning("misnamed-file", format!("`{}` is really {} despite its name", written.value, kind.name()))
-                .with_span(written.span, kind.name())
-                .with_help(format!("it will be uploaded as {}; rename it to end in .{} to avoid confusion", kind.mime(), expected[0])),
+            Problem::warning(
+                "misnamed-file",
+                format!("`{}` is really {} despite its name", written.value, kind.name()),
+            )
+            .with_span(written.span, kind.name())
+            .with_help(format!(
+                "it will be uploaded as {}; rename it to end in .{} to avoid confusion",
+                kind.mime(),
+                expected[0]
+            )),
         );
     }
 }

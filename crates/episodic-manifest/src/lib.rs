@@ -56,9 +56,17 @@ pub fn load(path: &Path) -> Result<ManifestSource, Problem> {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return unreadable(format!("`{display_name}` does not exist"), "check the path; manifests are usually `episode.yaml`");
+            return unreadable(
+                format!("`{display_name}` does not exist"),
+                "check the path; manifests are usually `episode.yaml`",
+            );
         }
-        Err(err) => return unreadable(format!("cannot read `{display_name}`: {err}"), "check the file's permissions"),
+        Err(err) => {
+            return unreadable(
+                format!("cannot read `{display_name}`: {err}"),
+                "check the file's permissions",
+            );
+        }
     };
     if metadata.is_dir() {
         let hint = path.join("episode.yaml");
@@ -69,13 +77,22 @@ pub fn load(path: &Path) -> Result<ManifestSource, Problem> {
     }
     if metadata.len() > MAX_MANIFEST_BYTES {
         return unreadable(
-            format!("`{display_name}` is {} MB; manifests are at most {} MB", metadata.len() / 1_000_000, MAX_MANIFEST_BYTES / 1024 / 1024),
+            format!(
+                "`{display_name}` is {} MB; manifests are at most {} MB",
+                metadata.len() / 1_000_000,
+                MAX_MANIFEST_BYTES / 1024 / 1024
+            ),
             "split the episode into several manifests; `episodic render a.yaml b.yaml` renders them together",
         );
     }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(err) => return unreadable(format!("cannot read `{display_name}`: {err}"), "check the file's permissions"),
+        Err(err) => {
+            return unreadable(
+                format!("cannot read `{display_name}`: {err}"),
+                "check the file's permissions",
+            );
+        }
     };
     // A UTF-8 byte-order mark is legal YAML but confuses spans; drop it.
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").map(<[u8]>::to_vec).unwrap_or(bytes);
@@ -108,7 +125,8 @@ pub fn read(source: &ManifestSource) -> (Option<Manifest>, Vec<Problem>) {
 pub fn check(path: &Path, catalog: &Catalog, probe: &Probe) -> Result<Checked, Problem> {
     let source = load(path)?;
     let (manifest, mut problems) = read(&source);
-    let episode = manifest.and_then(|manifest| resolve::resolve(&manifest, path, catalog, probe, &mut problems));
+    let episode =
+        manifest.and_then(|manifest| resolve::resolve(&manifest, path, catalog, probe, &mut problems));
     let episode = if problems.iter().any(Problem::is_error) { None } else { episode };
     Ok(Checked { source, episode, problems })
 }

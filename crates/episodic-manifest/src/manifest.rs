@@ -128,6 +128,8 @@ pub struct CastEntry {
     pub image: Option<Spanned<String>>,
     /// `seat`.
     pub seat: Option<Spanned<Seat>>,
+    /// Whether `seat` was written at all (it may have been written wrong).
+    pub seat_written: bool,
     /// `preset`.
     pub preset: Option<Spanned<String>>,
     /// `prompt`.

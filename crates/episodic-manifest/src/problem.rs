@@ -89,7 +89,15 @@ impl Problem {
     }
 
     fn new(severity: Severity, code: &'static str, message: impl Into<String>) -> Self {
-        Self { severity, code, message: message.into(), span: None, label: String::new(), help: None, related: Vec::new() }
+        Self {
+            severity,
+            code,
+            message: message.into(),
+            span: None,
+            label: String::new(),
+            help: None,
+            related: Vec::new(),
+        }
     }
 
     /// Points the problem at a place, with a label drawn under it.

@@ -58,8 +58,7 @@ pub fn listener_prompt(base: &str) -> String {
 /// A listener negative prompt with "talking, speaking, mouth movement" guaranteed.
 pub fn listener_negative(base: &str) -> String {
     let lower = base.to_lowercase();
-    let missing: Vec<&str> =
-        LISTENER_MUST_NOT.split(", ").filter(|word| !lower.contains(word)).collect();
+    let missing: Vec<&str> = LISTENER_MUST_NOT.split(", ").filter(|word| !lower.contains(word)).collect();
     let base = base.trim().trim_end_matches(',');
     match (base.is_empty(), missing.is_empty()) {
         (_, true) => base.to_owned(),
@@ -87,13 +86,34 @@ pub(crate) fn span(spec: &PromptSpec) -> Span {
 }
 
 const VAGUE: &[&str] = &["good", "nice", "great", "cool", "okay", "ok", "fine", "normal", "awesome"];
-const HAND_WORDS: &[&str] =
-    &["hand", "hands", "gesture", "gestures", "gesturing", "gesticulating", "waving", "wave", "waves", "pointing", "thumbs", "clapping", "fingers"];
-const HANDS_AWAY: &[&str] = &["hands below frame", "hands out of shot", "hands out of frame", "hands off screen", "no hands"];
-const EXPRESSIVE: &[&str] = &["expressive", "micro-expressions", "led eyes", "lively", "enthusiastic", "emotes"];
+const HAND_WORDS: &[&str] = &[
+    "hand",
+    "hands",
+    "gesture",
+    "gestures",
+    "gesturing",
+    "gesticulating",
+    "waving",
+    "wave",
+    "waves",
+    "pointing",
+    "thumbs",
+    "clapping",
+    "fingers",
+];
+const HANDS_AWAY: &[&str] =
+    &["hands below frame", "hands out of shot", "hands out of frame", "hands off screen", "no hands"];
+const EXPRESSIVE: &[&str] =
+    &["expressive", "micro-expressions", "led eyes", "lively", "enthusiastic", "emotes"];
 const CONTRADICTIONS: &[(&[&str], &[&str])] = &[
-    (&["serious", "solemn", "stern", "grave"], &["smiling", "smile", "smiles", "laughing", "cheerful", "playful", "grinning"]),
-    (&["still", "motionless", "static", "frozen"], &["lively", "energetic", "bouncing", "dancing", "nodding"]),
+    (
+        &["serious", "solemn", "stern", "grave"],
+        &["smiling", "smile", "smiles", "laughing", "cheerful", "playful", "grinning"],
+    ),
+    (
+        &["still", "motionless", "static", "frozen"],
+        &["lively", "energetic", "bouncing", "dancing", "nodding"],
+    ),
     (&["sad", "somber", "gloomy"], &["happy", "joyful", "cheerful", "excited"]),
     (&["calm", "relaxed"], &["frantic", "hyper", "manic"]),
 ];
@@ -106,13 +126,18 @@ pub(crate) fn lint(spec: &PromptSpec, standard_tier: bool, problems: &mut Vec<Pr
 
     let aspects = match spec {
         PromptSpec::Parts { .. } => pieces(spec).len(),
-        PromptSpec::Text(_) => text.split(['.', ';', '!', '?']).filter(|s| !s.trim().is_empty()).count(),
+        PromptSpec::Text(_) => aspect_count(&text),
     };
     if aspects > 5 {
         problems.push(
-            Problem::warning("prompt-too-many-aspects", format!("this prompt asks for {aspects} things at once"))
-                .with_span(span, "over-specified")
-                .with_help("the notes advise 3-5 aspects per prompt; models follow fewer instructions more faithfully"),
+            Problem::warning(
+                "prompt-too-many-aspects",
+                format!("this prompt asks for {aspects} things at once"),
+            )
+            .with_span(span, "over-specified")
+            .with_help(
+                "the notes advise 3-5 aspects per prompt; models follow fewer instructions more faithfully",
+            ),
         );
     }
 
@@ -121,9 +146,12 @@ pub(crate) fn lint(spec: &PromptSpec, standard_tier: bool, problems: &mut Vec<Pr
         for word in words_of(&lower) {
             if VAGUE.contains(&word) {
                 problems.push(
-                    Problem::warning("prompt-vague", format!("`{word}` is too vague to direct a performance"))
-                        .with_span(sub_span(piece, &lower, word), "vague")
-                        .with_help("say what you mean: `professional`, `enthusiastic`, `contemplative`, ..."),
+                    Problem::warning(
+                        "prompt-vague",
+                        format!("`{word}` is too vague to direct a performance"),
+                    )
+                    .with_span(sub_span(piece, &lower, word), "vague")
+                    .with_help("say what you mean: `professional`, `enthusiastic`, `contemplative`, ..."),
                 );
             }
         }
@@ -142,20 +170,36 @@ pub(crate) fn lint(spec: &PromptSpec, standard_tier: bool, problems: &mut Vec<Pr
         let second = words.iter().find(|word| other.contains(&word.as_str()));
         if let (Some(first), Some(second)) = (first, second) {
             problems.push(
-                Problem::warning("prompt-contradiction", format!("`{first}` and `{second}` pull in opposite directions"))
-                    .with_span(span, "contradictory")
-                    .with_help("pick one, or say when each happens: `begin serious, smile at the punchline`"),
+                Problem::warning(
+                    "prompt-contradiction",
+                    format!("`{first}` and `{second}` pull in opposite directions"),
+                )
+                .with_span(span, "contradictory")
+                .with_help("pick one, or say when each happens: `begin serious, smile at the punchline`"),
             );
         }
     }
 
     if standard_tier && let Some(word) = EXPRESSIVE.iter().find(|word| text.to_lowercase().contains(*word)) {
         problems.push(
-            Problem::warning("prompt-needs-pro", format!("`{word}`: the standard tier lacks the expressiveness this prompt asks for"))
-                .with_span(span, "expressiveness prompt")
-                .with_help("render with `quality: pro` (or a pro model), or keep this prompt for the final render only"),
+            Problem::warning(
+                "prompt-needs-pro",
+                format!("`{word}`: the standard tier lacks the expressiveness this prompt asks for"),
+            )
+            .with_span(span, "expressiveness prompt")
+            .with_help(
+                "render with `quality: pro` (or a pro model), or keep this prompt for the final render only",
+            ),
         );
     }
+}
+
+/// Clauses separated by sentence ends or commas; one that starts with "and" continues the last.
+fn aspect_count(text: &str) -> usize {
+    text.split(['.', ';', '!', '?', ','])
+        .map(str::trim)
+        .filter(|clause| !clause.is_empty() && !clause.to_lowercase().starts_with("and "))
+        .count()
 }
 
 fn words(text: &str) -> Vec<String> {
@@ -207,7 +251,10 @@ mod tests {
             style: part("preserve the 3D render quality."),
             span: Span::new(0, 0),
         };
-        assert_eq!(compose(&spec), "Animated ninja at a news desk. Friendly, engaging. Preserve the 3D render quality.");
+        assert_eq!(
+            compose(&spec),
+            "Animated ninja at a news desk. Friendly, engaging. Preserve the 3D render quality."
+        );
     }
 
     #[test]
@@ -226,6 +273,12 @@ mod tests {
         assert!(codes(&text("Presenter, hands below frame"), false).is_empty());
         assert_eq!(codes(&text("Serious anchor, frequent smiling"), false), ["prompt-contradiction"]);
         assert_eq!(codes(&text("A. B. C. D. E. F."), false), ["prompt-too-many-aspects"]);
+        assert_eq!(
+            codes(&text("Excited, blinking, eyebrows raised, head tilts, nodding, leaning in"), false),
+            ["prompt-too-many-aspects"]
+        );
+        let proven = episodic_catalog::Preset::get("gaming-news").map(|p| p.speaker).unwrap_or_default();
+        assert_eq!(aspect_count(proven), 5, "the notes' proven prompt is within their own advice");
         assert_eq!(codes(&text("Expressive digital LED eyes"), true), ["prompt-needs-pro"]);
         assert!(codes(&text("Expressive digital LED eyes"), false).is_empty());
         assert!(codes(&text("Begin neutral, widen eyes with excitement at the headline."), false).is_empty());

@@ -5,9 +5,20 @@ use crate::yaml::{Node, Value};
 use crate::{Problem, Span, Spanned};
 use episodic_catalog::{AspectRatio, Tier, closest};
 
-const TOP_KEYS: &[&str] =
-    &["episode", "title", "aspect_ratio", "quality", "layout", "budget_usd", "output", "defaults", "cast", "segments"];
-const DEFAULTS_KEYS: &[&str] = &["model", "listener_model", "prompt", "negative_prompt", "listener_prompt", "cfg_scale"];
+const TOP_KEYS: &[&str] = &[
+    "episode",
+    "title",
+    "aspect_ratio",
+    "quality",
+    "layout",
+    "budget_usd",
+    "output",
+    "defaults",
+    "cast",
+    "segments",
+];
+const DEFAULTS_KEYS: &[&str] =
+    &["model", "listener_model", "prompt", "negative_prompt", "listener_prompt", "cfg_scale"];
 const CAST_KEYS: &[&str] = &["image", "seat", "preset", "prompt"];
 const SEGMENT_KEYS: &[&str] = &[
     "id",
@@ -65,9 +76,9 @@ impl Reader<'_> {
             episode: self.required(&fields, "episode", "the manifest", |r, n| r.string(n, "episode")),
             title: fields.get("title").and_then(|n| self.string(n, "title")),
             aspect_ratio: fields.get("aspect_ratio").and_then(|n| self.aspect_ratio(n)),
-            quality: fields.get("quality").and_then(|n| {
-                self.choice(n, "quality", &[("pro", Tier::Pro), ("standard", Tier::Standard)])
-            }),
+            quality: fields
+                .get("quality")
+                .and_then(|n| self.choice(n, "quality", &[("pro", Tier::Pro), ("standard", Tier::Standard)])),
             layout: fields.get("layout").and_then(|n| self.layout(n)),
             budget_usd: fields.get("budget_usd").and_then(|n| self.number(n, "budget_usd")),
             output: fields.get("output").and_then(|n| self.string(n, "output")),
@@ -78,17 +89,32 @@ impl Reader<'_> {
         }
         match fields.get("cast") {
             Some(node) => {
-                manifest.cast_span = Some(node.span);
+                // Only a well-formed cast counts: a broken one was reported, and names cannot be checked against it.
+                if matches!(node.value, Value::Map(_)) {
+                    manifest.cast_span = Some(node.span);
+                }
                 manifest.cast = self.cast(node);
             }
-            None => self.missing(&fields, "cast", "the manifest", "add a `cast:` mapping of characters, each with an `image`"),
+            None => self.missing(
+                &fields,
+                "cast",
+                "the manifest",
+                "add a `cast:` mapping of characters, each with an `image`",
+            ),
         }
         match fields.get("segments") {
             Some(node) => {
-                manifest.segments_span = Some(node.span);
+                if matches!(node.value, Value::Seq(_)) {
+                    manifest.segments_span = Some(node.span);
+                }
                 manifest.segments = self.segments(node);
             }
-            None => self.missing(&fields, "segments", "the manifest", "add a `segments:` list; each segment has an `id`, a `speaker` and its `audio`"),
+            None => self.missing(
+                &fields,
+                "segments",
+                "the manifest",
+                "add a `segments:` list; each segment has an `id`, a `speaker` and its `audio`",
+            ),
         }
         manifest
     }
@@ -109,7 +135,12 @@ impl Reader<'_> {
 
     fn cast(&mut self, node: &Node) -> Vec<CastEntry> {
         let Value::Map(entries) = &node.value else {
-            self.wrong_type(node, "cast", "a mapping of names to characters", "write `cast:` then one indented `name:` per character, each with an `image:`");
+            self.wrong_type(
+                node,
+                "cast",
+                "a mapping of names to characters",
+                "write `cast:` then one indented `name:` per character, each with an `image:`",
+            );
             return Vec::new();
         };
         let mut cast = Vec::with_capacity(entries.len());
@@ -121,6 +152,7 @@ impl Reader<'_> {
             cast.push(CastEntry {
                 image: self.required(&fields, "image", &context, |r, n| r.string(n, "image")),
                 seat: fields.get("seat").and_then(|n| self.seat(n)),
+                seat_written: fields.get("seat").is_some(),
                 preset: fields.get("preset").and_then(|n| self.string(n, "preset")),
                 prompt: fields.get("prompt").and_then(|n| self.prompt(n, "prompt")),
                 name,
@@ -131,14 +163,22 @@ impl Reader<'_> {
 
     fn segments(&mut self, node: &Node) -> Vec<SegmentEntry> {
         let Value::Seq(items) = &node.value else {
-            self.wrong_type(node, "segments", "a list", "write each segment as a list item starting with `- id: ...`");
+            self.wrong_type(
+                node,
+                "segments",
+                "a list",
+                "write each segment as a list item starting with `- id: ...`",
+            );
             return Vec::new();
         };
         items.iter().enumerate().filter_map(|(index, item)| self.segment(index, item)).collect()
     }
 
     fn segment(&mut self, index: usize, node: &Node) -> Option<SegmentEntry> {
-        let context = format!("segment {}", index + 1);
+        let context = match written_id(node) {
+            Some(id) => format!("segment `{id}`"),
+            None => format!("segment {}", index + 1),
+        };
         let fields = self.fields(node, &context, SEGMENT_KEYS, None)?;
         let mut segment = SegmentEntry {
             span: fields.anchor(),
@@ -153,10 +193,6 @@ impl Reader<'_> {
             layout: fields.get("layout").and_then(|n| self.layout(n)),
             ..SegmentEntry::default()
         };
-        let context = match &segment.id {
-            Some(id) => format!("segment `{}`", id.value),
-            None => context,
-        };
         if let Some(broll) = fields.get("broll") {
             segment.broll = self.broll(broll, &context);
             for key in ["speaker", "audio", "listener"] {
@@ -169,6 +205,12 @@ impl Reader<'_> {
                     );
                 }
             }
+        } else if fields.get("speaker").is_none() && fields.get("audio").is_none() {
+            self.problems.push(
+                Problem::error("empty-segment", format!("{context} has neither a `speaker` with `audio` nor a `broll` block"))
+                    .with_span(fields.anchor(), "nothing to show")
+                    .with_help("add `speaker: <cast member>` and `audio: <file>`, or a `broll:` block with a model, prompt and duration"),
+            );
         } else {
             segment.speaker = self.required(&fields, "speaker", &context, |r, n| r.string(n, "speaker"));
             segment.audio = self.required(&fields, "audio", &context, |r, n| r.string(n, "audio"));
@@ -211,24 +253,37 @@ impl Reader<'_> {
     }
 
     /// The entries of a mapping; keys not in `allowed` are reported with a suggestion.
-    fn fields<'a>(&mut self, node: &'a Node, context: &str, allowed: &[&str], key_span: Option<Span>) -> Option<Fields<'a>> {
+    fn fields<'a>(
+        &mut self,
+        node: &'a Node,
+        context: &str,
+        allowed: &[&str],
+        key_span: Option<Span>,
+    ) -> Option<Fields<'a>> {
         let Value::Map(entries) = &node.value else {
             let span = if node.span.len == 0 { key_span.unwrap_or(node.span) } else { node.span };
             self.problems.push(
-                Problem::error("wrong-type", format!("{context} must be a mapping, but this is {}", node.value.type_name()))
-                    .with_span(span, node.value.type_name())
-                    .with_help(format!("{context} takes the keys {}", list(allowed))),
+                Problem::error(
+                    "wrong-type",
+                    format!("{context} must be a mapping, but this is {}", node.value.type_name()),
+                )
+                .with_span(span, node.value.type_name())
+                .with_help(format!("{context} takes the keys {}", list(allowed))),
             );
             return None;
         };
         for (key, _) in entries {
             let Value::Str(name) = &key.value else {
-                self.problems.push(Problem::error("wrong-type", format!("keys in {context} must be strings")).with_span(key.span, "not a string"));
+                self.problems.push(
+                    Problem::error("wrong-type", format!("keys in {context} must be strings"))
+                        .with_span(key.span, "not a string"),
+                );
                 continue;
             };
             if !allowed.contains(&name.as_str()) {
-                let mut problem = Problem::error("unknown-field", format!("unknown field `{name}` in {context}"))
-                    .with_span(key.span, "unknown field");
+                let mut problem =
+                    Problem::error("unknown-field", format!("unknown field `{name}` in {context}"))
+                        .with_span(key.span, "unknown field");
                 problem = match closest(name, allowed.iter().copied()) {
                     Some(suggestion) => problem.with_help(format!("did you mean `{suggestion}`?")),
                     None => problem.with_help(format!("{context} takes the keys {}", list(allowed))),
@@ -236,7 +291,10 @@ impl Reader<'_> {
                 self.problems.push(problem);
             }
         }
-        Some(Fields { entries, span: if node.span.len == 0 { key_span.unwrap_or(node.span) } else { node.span } })
+        Some(Fields {
+            entries,
+            span: if node.span.len == 0 { key_span.unwrap_or(node.span) } else { node.span },
+        })
     }
 
     fn required<T>(
@@ -250,14 +308,24 @@ impl Reader<'_> {
             Some(node) => read(self, node),
             None => {
                 let help = match key {
-                    "episode" => "add `episode: <id>`: lowercase letters, digits, `-` and `_`; it names the output and the state",
-                    "image" => "add `image: <path to a PNG, JPEG or WebP, at least 512x512>`, relative to the manifest",
-                    "speaker" => "add `speaker: <cast member>`, or a `broll:` block for a segment without speech",
-                    "audio" => "add `audio: <path to an MP3, WAV or AAC file of 2-60 s>`, relative to the manifest",
+                    "episode" => {
+                        "add `episode: <id>`: lowercase letters, digits, `-` and `_`; it names the output and the state"
+                    }
+                    "image" => {
+                        "add `image: <path to a PNG, JPEG or WebP, at least 512x512>`, relative to the manifest"
+                    }
+                    "speaker" => {
+                        "add `speaker: <cast member>`, or a `broll:` block for a segment without speech"
+                    }
+                    "audio" => {
+                        "add `audio: <path to an MP3, WAV or AAC file of 2-60 s>`, relative to the manifest"
+                    }
                     "id" => "add `id: <name>`; ids name clips in plans and reports and must be unique",
                     "model" => "add `model: <name>`; `episodic models` lists them",
                     "prompt" => "add `prompt: \"...\"` describing the shot",
-                    "duration" => "add `duration: <seconds>` allowed by the model (`episodic models` shows the rules)",
+                    "duration" => {
+                        "add `duration: <seconds>` allowed by the model (`episodic models` shows the rules)"
+                    }
                     _ => "add it",
                 };
                 self.missing(fields, key, context, help);
@@ -303,7 +371,12 @@ impl Reader<'_> {
                     "cfg_scale" => "`cfg_scale: 0.5`",
                     _ => "a plain number",
                 };
-                self.wrong_type(node, key, "a number", &format!("write a number without quotes, e.g. {example}"));
+                self.wrong_type(
+                    node,
+                    key,
+                    "a number",
+                    &format!("write a number without quotes, e.g. {example}"),
+                );
                 None
             }
         }
@@ -313,14 +386,20 @@ impl Reader<'_> {
         match node.value {
             Value::Bool(value) => Some(Spanned::new(value, node.span)),
             _ => {
-                self.wrong_type(node, key, "true or false", "write `true` or `false` (YAML 1.2: `yes`/`no` are strings)");
+                self.wrong_type(
+                    node,
+                    key,
+                    "true or false",
+                    "write `true` or `false` (YAML 1.2: `yes`/`no` are strings)",
+                );
                 None
             }
         }
     }
 
     fn aspect_ratio(&mut self, node: &Node) -> Option<Spanned<AspectRatio>> {
-        let choices: Vec<(&str, AspectRatio)> = AspectRatio::ALL.iter().map(|ratio| (ratio.as_str(), *ratio)).collect();
+        let choices: Vec<(&str, AspectRatio)> =
+            AspectRatio::ALL.iter().map(|ratio| (ratio.as_str(), *ratio)).collect();
         if let Value::Int(_) | Value::Float(_) = node.value {
             self.problems.push(
                 Problem::error("wrong-type", "`aspect_ratio` must be a quoted string")
@@ -333,7 +412,8 @@ impl Reader<'_> {
     }
 
     fn layout(&mut self, node: &Node) -> Option<Spanned<Layout>> {
-        let choices: Vec<(&str, Layout)> = Layout::ALL.iter().map(|layout| (layout.as_str(), *layout)).collect();
+        let choices: Vec<(&str, Layout)> =
+            Layout::ALL.iter().map(|layout| (layout.as_str(), *layout)).collect();
         self.choice(node, "layout", &choices)
     }
 
@@ -348,7 +428,12 @@ impl Reader<'_> {
     fn choice<T: Copy>(&mut self, node: &Node, key: &str, choices: &[(&str, T)]) -> Option<Spanned<T>> {
         let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
         let Value::Str(text) = &node.value else {
-            self.wrong_type(node, key, &format!("one of {}", list(&names)), &format!("write one of {}", list(&names)));
+            self.wrong_type(
+                node,
+                key,
+                &format!("one of {}", list(&names)),
+                &format!("write one of {}", list(&names)),
+            );
             return None;
         };
         if let Some((_, value)) = choices.iter().find(|(name, _)| *name == text) {
@@ -368,11 +453,26 @@ impl Reader<'_> {
 
     fn wrong_type(&mut self, node: &Node, key: &str, expected: &str, help: &str) {
         self.problems.push(
-            Problem::error("wrong-type", format!("`{key}` must be {expected}, but this is {}", node.value.type_name()))
-                .with_span(node.span, node.value.type_name())
-                .with_help(help),
+            Problem::error(
+                "wrong-type",
+                format!("`{key}` must be {expected}, but this is {}", node.value.type_name()),
+            )
+            .with_span(node.span, node.value.type_name())
+            .with_help(help),
         );
     }
+}
+
+/// The `id` of a segment as written, to name it in messages before it is read.
+fn written_id(node: &Node) -> Option<String> {
+    let Value::Map(entries) = &node.value else { return None };
+    entries.iter().find(|(key, _)| key.value == Value::Str("id".into())).and_then(|(_, value)| {
+        match &value.value {
+            Value::Str(id) => Some(id.clone()),
+            Value::Int(id) => Some(id.to_string()),
+            _ => None,
+        }
+    })
 }
 
 /// `a`, `b` and `c`

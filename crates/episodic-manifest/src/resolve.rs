@@ -64,11 +64,7 @@ type CastSlot = (Option<CastMember>, usize);
 impl<'a> Resolver<'a> {
     fn episode_id(&mut self) -> Option<String> {
         let id = self.manifest.episode.as_ref()?;
-        let valid = !id.value.is_empty()
-            && id.value.len() <= 64
-            && id.value.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && id.value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !valid {
+        if !is_id(&id.value) {
             let suggestion = slug(&id.value);
             self.problems.push(
                 Problem::error("bad-episode-id", format!("`{}` cannot be an episode id", id.value))
@@ -176,19 +172,37 @@ impl<'a> Resolver<'a> {
         let mut first_use: HashMap<&str, Span> = HashMap::new();
         let mut segments = Vec::with_capacity(manifest.segments.len());
         for entry in &manifest.segments {
-            if let Some(id) = &entry.id {
+            if let Some(id) = &entry.id
+                && !is_id(&id.value)
+            {
+                self.problems.push(
+                    Problem::error("bad-segment-id", format!("`{}` cannot be a segment id", id.value))
+                        .with_span(id.span, "not an id")
+                        .with_help(format!("segment ids name clips and files: lowercase letters, digits, `-` and `_`, e.g. `id: {}`", slug(&id.value))),
+                );
+            } else if let Some(id) = &entry.id {
                 if let Some(first) = first_use.get(id.value.as_str()) {
                     self.problems.push(
-                        Problem::error("duplicate-segment-id", format!("two segments are called `{}`", id.value))
-                            .with_span(id.span, "used again here")
-                            .with_related(*first, "first used here")
-                            .with_help("segment ids name clips in plans, reports and the state: make each unique"),
+                        Problem::error(
+                            "duplicate-segment-id",
+                            format!("two segments are called `{}`", id.value),
+                        )
+                        .with_span(id.span, "used again here")
+                        .with_related(*first, "first used here")
+                        .with_help(
+                            "segment ids name clips in plans, reports and the state: make each unique",
+                        ),
                     );
                 } else {
                     first_use.insert(&id.value, id.span);
                 }
             }
-            let layout = entry.layout.as_ref().or(manifest.layout.as_ref()).map(|l| l.value).unwrap_or(Layout::SideBySide);
+            let layout = entry
+                .layout
+                .as_ref()
+                .or(manifest.layout.as_ref())
+                .map(|l| l.value)
+                .unwrap_or(Layout::SideBySide);
             let kind = match &entry.broll {
                 Some(_) => self.broll(entry).map(SegmentKind::Broll),
                 None => self.dialogue(entry, cast, quality, layout).map(SegmentKind::Dialogue),
@@ -205,7 +219,13 @@ impl<'a> Resolver<'a> {
         segments
     }
 
-    fn dialogue(&mut self, entry: &SegmentEntry, cast: &[CastSlot], quality: Tier, layout: Layout) -> Option<Dialogue> {
+    fn dialogue(
+        &mut self,
+        entry: &SegmentEntry,
+        cast: &[CastSlot],
+        quality: Tier,
+        layout: Layout,
+    ) -> Option<Dialogue> {
         let manifest = self.manifest;
         let defaults = &manifest.defaults;
         let speaker = entry.speaker.as_ref().and_then(|name| self.cast_member(name, "speaker"));
@@ -214,10 +234,13 @@ impl<'a> Resolver<'a> {
             && speaker_name.value == listener_name.value
         {
             self.problems.push(
-                Problem::error("speaker-is-listener", format!("`{}` cannot listen to themself", listener_name.value))
-                    .with_span(listener_name.span, "also the speaker")
-                    .with_related(speaker_name.span, "speaker")
-                    .with_help("name another cast member as `listener`, or remove the line for a solo shot"),
+                Problem::error(
+                    "speaker-is-listener",
+                    format!("`{}` cannot listen to themself", listener_name.value),
+                )
+                .with_span(listener_name.span, "also the speaker")
+                .with_related(speaker_name.span, "speaker")
+                .with_help("name another cast member as `listener`, or remove the line for a solo shot"),
             );
         }
 
@@ -237,7 +260,9 @@ impl<'a> Resolver<'a> {
             self.problems.push(
                 Problem::error("bad-cfg-scale", format!("`cfg_scale` is {}, outside 0 to 1", cfg.value))
                     .with_span(cfg.span, "out of range")
-                    .with_help("classifier-free guidance runs from 0 (loose) to 1 (strict); the default is 0.5"),
+                    .with_help(
+                        "classifier-free guidance runs from 0 (loose) to 1 (strict); the default is 0.5",
+                    ),
             );
         }
         let speaker_prompt_spec = entry.prompt.as_ref();
@@ -269,13 +294,34 @@ impl<'a> Resolver<'a> {
         let listener = match (listener, listener_model) {
             (Some((listener_index, _)), Some(listener_model)) => {
                 let member = cast.iter().find(|(_, index)| *index == listener_index)?.0.as_ref()?;
-                if member.seat == speaker_member.seat {
-                    let mut problem = Problem::error("seat-conflict", format!("`{}` and `{}` both sit on the {}", speaker_member.name, member.name, member.seat.as_str()))
-                        .with_span(entry.listener.as_ref().map(|l| l.span).unwrap_or(entry.span), "same seat as the speaker")
-                        .with_help("give the two characters different seats in `cast` (`seat: left` and `seat: right`)");
+                // A seat written wrong was reported already; its default would only invent a conflict.
+                let seat_known =
+                    |index: usize| !manifest.cast[index].seat_written || manifest.cast[index].seat.is_some();
+                let seats_known = seat_known(speaker_index) && seat_known(listener_index);
+                if speaker_index == listener_index {
+                    return None;
+                }
+                if seats_known && member.seat == speaker_member.seat {
+                    let mut problem = Problem::error(
+                        "seat-conflict",
+                        format!(
+                            "`{}` and `{}` both sit on the {}",
+                            speaker_member.name,
+                            member.name,
+                            member.seat.as_str()
+                        ),
+                    )
+                    .with_span(
+                        entry.listener.as_ref().map(|l| l.span).unwrap_or(entry.span),
+                        "same seat as the speaker",
+                    )
+                    .with_help(
+                        "give the two characters different seats in `cast` (`seat: left` and `seat: right`)",
+                    );
                     for cast_entry in [&manifest.cast[speaker_index], &manifest.cast[listener_index]] {
                         if let Some(seat) = &cast_entry.seat {
-                            problem = problem.with_related(seat.span, format!("seat of `{}`", cast_entry.name.value));
+                            problem = problem
+                                .with_related(seat.span, format!("seat of `{}`", cast_entry.name.value));
                         }
                     }
                     self.problems.push(problem);
@@ -328,11 +374,18 @@ impl<'a> Resolver<'a> {
         let broll = entry.broll.as_ref()?;
         let fallback = self.catalog.get("kling-o3-standard-t2v").unwrap_or(self.catalog.default_listener());
         let model = match &broll.model {
-            Some(name) => self.model(Some(name), fallback, &[ModelKind::TextToVideo, ModelKind::ImageToVideo], "b-roll")?,
+            Some(name) => self.model(
+                Some(name),
+                fallback,
+                &[ModelKind::TextToVideo, ModelKind::ImageToVideo],
+                "b-roll",
+            )?,
             None => return None,
         };
         let duration = broll.duration.as_ref().and_then(|duration| {
-            let whole = duration.value.fract() == 0.0 && duration.value >= 0.0 && duration.value <= f64::from(u32::MAX);
+            let whole = duration.value.fract() == 0.0
+                && duration.value >= 0.0
+                && duration.value <= f64::from(u32::MAX);
             let seconds = duration.value as u32;
             if whole && model.duration.allows(seconds) {
                 return Some(seconds);
@@ -363,9 +416,12 @@ impl<'a> Resolver<'a> {
             }
             (_, Some(image)) => {
                 self.problems.push(
-                    Problem::error("unused-image", format!("{} is text-to-video and takes no image", model.name))
-                        .with_span(image.span, "ignored by this model")
-                        .with_help("remove `image`, or use an image-to-video model such as `kling-i2v-v2.6-pro`"),
+                    Problem::error(
+                        "unused-image",
+                        format!("{} is text-to-video and takes no image", model.name),
+                    )
+                    .with_span(image.span, "ignored by this model")
+                    .with_help("remove `image`, or use an image-to-video model such as `kling-i2v-v2.6-pro`"),
                 );
                 return None;
             }
@@ -385,7 +441,13 @@ impl<'a> Resolver<'a> {
     }
 
     /// The model a manifest names, or the fallback; it must be of one of `kinds`.
-    fn model(&mut self, written: Option<&Spanned<String>>, fallback: &'a Model, kinds: &[ModelKind], role: &str) -> Option<&'a Model> {
+    fn model(
+        &mut self,
+        written: Option<&Spanned<String>>,
+        fallback: &'a Model,
+        kinds: &[ModelKind],
+        role: &str,
+    ) -> Option<&'a Model> {
         let Some(written) = written else { return Some(fallback) };
         let catalog = self.catalog;
         let Some(model) = catalog.get(&written.value) else {
@@ -406,9 +468,15 @@ impl<'a> Resolver<'a> {
         if !kinds.contains(&model.kind) {
             let wanted: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
             self.problems.push(
-                Problem::error("wrong-model-kind", format!("`{}` is {} and cannot render {role}", written.value, model.kind))
-                    .with_span(written.span, model.kind.as_str())
-                    .with_help(format!("{role} needs a model of kind {}; `episodic models` shows each model's kind", wanted.join(" or "))),
+                Problem::error(
+                    "wrong-model-kind",
+                    format!("`{}` is {} and cannot render {role}", written.value, model.kind),
+                )
+                .with_span(written.span, model.kind.as_str())
+                .with_help(format!(
+                    "{role} needs a model of kind {}; `episodic models` shows each model's kind",
+                    wanted.join(" or ")
+                )),
             );
             return None;
         }
@@ -416,22 +484,37 @@ impl<'a> Resolver<'a> {
     }
 
     /// The index and entry of a named cast member, reporting an unknown name.
-    fn cast_member(&mut self, name: &Spanned<String>, role: &str) -> Option<(usize, &'a crate::manifest::CastEntry)> {
+    fn cast_member(
+        &mut self,
+        name: &Spanned<String>,
+        role: &str,
+    ) -> Option<(usize, &'a crate::manifest::CastEntry)> {
         let manifest = self.manifest;
-        if let Some(found) = manifest.cast.iter().enumerate().find(|(_, entry)| entry.name.value == name.value) {
+        if let Some(found) =
+            manifest.cast.iter().enumerate().find(|(_, entry)| entry.name.value == name.value)
+        {
             return Some(found);
+        }
+        if manifest.cast_span.is_none() {
+            // The cast is missing or malformed, which was reported; names cannot be checked.
+            return None;
         }
         let names = manifest.cast.iter().map(|entry| entry.name.value.as_str());
         let help = match closest(&name.value, names.clone()) {
             Some(suggestion) => format!("did you mean `{suggestion}`?"),
             None => {
                 let known: Vec<String> = names.map(|n| format!("`{n}`")).collect();
-                if known.is_empty() { "add them to `cast` first".to_owned() } else { format!("the cast is {}", known.join(", ")) }
+                if known.is_empty() {
+                    "add them to `cast` first".to_owned()
+                } else {
+                    format!("the cast is {}", known.join(", "))
+                }
             }
         };
-        let mut problem = Problem::error("unknown-cast-member", format!("the {role} `{}` is not in the cast", name.value))
-            .with_span(name.span, "not in the cast")
-            .with_help(help);
+        let mut problem =
+            Problem::error("unknown-cast-member", format!("the {role} `{}` is not in the cast", name.value))
+                .with_span(name.span, "not in the cast")
+                .with_help(help);
         if let Some(span) = manifest.cast_span.filter(|span| span.len > 0) {
             problem = problem.with_related(Span::new(span.offset, 0), "cast defined here");
         }
@@ -446,7 +529,8 @@ impl<'a> Resolver<'a> {
             let entry = &manifest.cast[*index];
             let speaks_on_standard = segments.iter().any(|segment| match &segment.kind {
                 SegmentKind::Dialogue(dialogue) => {
-                    dialogue.speaker == slot && self.catalog.get(&dialogue.model).is_some_and(|m| m.tier == Tier::Standard)
+                    dialogue.speaker == slot
+                        && self.catalog.get(&dialogue.model).is_some_and(|m| m.tier == Tier::Standard)
                 }
                 SegmentKind::Broll(_) => false,
             });
@@ -457,9 +541,12 @@ impl<'a> Resolver<'a> {
                 && Preset::get(&preset.value).is_some_and(|p| p.needs_pro)
             {
                 self.problems.push(
-                    Problem::warning("preset-needs-pro", format!("preset `{}` asks for expressiveness the standard tier lacks", preset.value))
-                        .with_span(preset.span, "made for pro")
-                        .with_help("render with `quality: pro` for the final cut; standard is fine for drafts"),
+                    Problem::warning(
+                        "preset-needs-pro",
+                        format!("preset `{}` asks for expressiveness the standard tier lacks", preset.value),
+                    )
+                    .with_span(preset.span, "made for pro")
+                    .with_help("render with `quality: pro` for the final cut; standard is fine for drafts"),
                 );
             }
         }
@@ -467,6 +554,13 @@ impl<'a> Resolver<'a> {
             prompt::lint(spec, false, self.problems);
         }
     }
+}
+
+/// Ids name files and nodes: lowercase letters, digits, `-` and `_`, at most 64.
+fn is_id(text: &str) -> bool {
+    text.len() <= 64
+        && text.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// A best-effort id from a title: `Ninja News!` → `ninja-news`.

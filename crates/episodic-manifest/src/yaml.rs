@@ -80,7 +80,9 @@ pub fn parse(text: &str) -> Result<Node, Problem> {
         Ok(Some(root)) => Ok(convert(root)),
         Ok(None) => Err(Problem::error("empty-manifest", "the manifest is empty")
             .with_span(Span::new(0, 0), "nothing here")
-            .with_help("start from pipelines/demo/episode.yaml, or see the manifest reference in the README")),
+            .with_help(
+                "start from pipelines/demo/episode.yaml, or see the manifest reference in the README",
+            )),
         Err(err) => Err(syntax_problem(text, &err)),
     }
 }
@@ -88,10 +90,12 @@ pub fn parse(text: &str) -> Result<Node, Problem> {
 fn syntax_problem(text: &str, err: &serde_saphyr::Error) -> Problem {
     let rendered = err.without_snippet().to_string();
     let message = strip_location_prefix(rendered.lines().next().unwrap_or("invalid YAML")).to_owned();
-    let span = err.location().and_then(|location| byte_offset(text, location.line(), location.column())).map(|offset| {
-        let len = text[offset..].chars().next().map(char::len_utf8).unwrap_or(0);
-        Span::new(offset, len)
-    });
+    let span = err.location().and_then(|location| byte_offset(text, location.line(), location.column())).map(
+        |offset| {
+            let len = text[offset..].chars().next().map(char::len_utf8).unwrap_or(0);
+            Span::new(offset, len)
+        },
+    );
     let (help, label) = if message.contains("budget") || message.contains("limit") {
         ("remove the deep nesting or repeated aliases: a manifest never needs them", "here")
     } else if message.contains("duplicate mapping key") {
@@ -112,11 +116,7 @@ fn syntax_problem(text: &str, err: &serde_saphyr::Error) -> Problem {
 fn byte_offset(text: &str, line: u64, column: u64) -> Option<usize> {
     let line = usize::try_from(line).ok()?.checked_sub(1)?;
     let column = usize::try_from(column).ok()?.saturating_sub(1);
-    let start = if line == 0 {
-        0
-    } else {
-        text.match_indices('\n').nth(line - 1).map(|(at, _)| at + 1)?
-    };
+    let start = if line == 0 { 0 } else { text.match_indices('\n').nth(line - 1).map(|(at, _)| at + 1)? };
     let rest = &text[start..];
     let within = rest.char_indices().nth(column).map(|(at, _)| at).unwrap_or(rest.len());
     Some(start + within)
@@ -268,7 +268,9 @@ mod tests {
     #[test]
     fn alias_bombs_are_refused() {
         let mut text = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
-        for (name, prev) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"]) {
+        for (name, prev) in
+            ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
             let refs = vec![format!("*{prev}"); 10].join(",");
             text.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }

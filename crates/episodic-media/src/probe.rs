@@ -96,11 +96,10 @@ impl Probe {
                 looked: format!("could not run `{}`: {err}", self.tool.path.display()),
             })?;
         if !output.status.success() {
-            return Err(MediaError::Unreadable {
-                tool: "ffprobe",
-                path: path.to_path_buf(),
-                detail: stderr_tail(&output.stderr),
-            });
+            // ffprobe names the absolute `file:` target; show the path as the caller gave it.
+            let detail =
+                stderr_tail(&output.stderr).replace(&*target.to_string_lossy(), &path.display().to_string());
+            return Err(MediaError::Unreadable { tool: "ffprobe", path: path.to_path_buf(), detail });
         }
         let raw: RawProbe = serde_json::from_slice(&output.stdout).map_err(|err| MediaError::BadOutput {
             tool: "ffprobe",
@@ -118,9 +117,18 @@ fn absolute(path: &Path) -> PathBuf {
 /// The last few non-empty lines a tool printed, for an error message.
 pub(crate) fn stderr_tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    let lines: Vec<&str> = text.lines().map(strip_context).filter(|line| !line.is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(3)..].join("; ");
     if tail.is_empty() { "no details printed".into() } else { tail }
+}
+
+/// ffmpeg prefixes lines with `[demuxer @ 0x55d0c3a1b2c0]`; the address changes every run.
+fn strip_context(line: &str) -> &str {
+    let line = line.trim();
+    match line.strip_prefix('[').and_then(|rest| rest.split_once("] ")) {
+        Some((context, message)) if context.contains(" @ 0x") => message.trim(),
+        _ => line,
+    }
 }
 
 #[derive(Deserialize)]
@@ -208,5 +216,6 @@ mod tests {
     fn tail_keeps_last_lines() {
         assert_eq!(stderr_tail(b"a\n\nb\nc\nd\n"), "b; c; d");
         assert_eq!(stderr_tail(b""), "no details printed");
+        assert_eq!(stderr_tail(b"[mp3 @ 0x557c1cf45180] Invalid frame size\n"), "Invalid frame size");
     }
 }
