@@ -495,10 +495,8 @@ impl<'a> Resolver<'a> {
         {
             return Some(found);
         }
-        if manifest.cast_span.is_none() {
-            // The cast is missing or malformed, which was reported; names cannot be checked.
-            return None;
-        }
+        // The cast is missing or malformed, which was reported; names cannot be checked.
+        manifest.cast_span?;
         let names = manifest.cast.iter().map(|entry| entry.name.value.as_str());
         let help = match closest(&name.value, names.clone()) {
             Some(suggestion) => format!("did you mean `{suggestion}`?"),

@@ -1,0 +1,126 @@
+//! `episodic plan` on the shipped pipelines: the table, the JSON schema, the DOT graph.
+
+use crate::support::{episodic, repo};
+use serde_json::Value;
+use std::collections::HashSet;
+
+fn plan_json(manifest: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["plan", manifest, "--json"];
+    args.extend_from_slice(extra);
+    let output = episodic(&repo(), &args);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    serde_json::from_str(&output.stdout).expect("plan --json is JSON")
+}
+
+#[test]
+fn demo_plan_table() {
+    let output = episodic(&repo(), &["plan", "pipelines/demo/episode.yaml"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    insta::assert_snapshot!(output.transcript());
+}
+
+#[test]
+fn json_totals_are_the_sum_of_the_nodes() {
+    for manifest in
+        ["pipelines/demo/episode.yaml", "pipelines/short/episode.yaml", "pipelines/longform/episode.yaml"]
+    {
+        let plan = plan_json(manifest, &[]);
+        assert_eq!(plan["schema_version"], 1);
+        let nodes = plan["nodes"].as_array().expect("nodes");
+        let sum: u64 = nodes.iter().map(|node| node["cost_micros"].as_u64().expect("micros")).sum();
+        assert_eq!(plan["totals"]["cost_micros"].as_u64(), Some(sum), "{manifest}");
+        assert!(sum > 0);
+        let renders = nodes.iter().filter(|node| node["kind"] == "render").count();
+        assert_eq!(plan["totals"]["renders"].as_u64(), Some(renders as u64));
+        // Every dependency names a node listed before it.
+        let mut seen = HashSet::new();
+        for node in nodes {
+            for dep in node["deps"].as_array().expect("deps") {
+                assert!(seen.contains(dep.as_str().expect("id")), "{} needs {dep} before it", node["id"]);
+            }
+            seen.insert(node["id"].as_str().expect("id"));
+        }
+    }
+}
+
+#[test]
+fn uploads_are_deduplicated_by_content_hash() {
+    let plan = plan_json("pipelines/longform/episode.yaml", &[]);
+    let nodes = plan["nodes"].as_array().expect("nodes");
+    let uploads: Vec<&Value> = nodes.iter().filter(|node| node["kind"] == "upload").collect();
+    let keys: HashSet<&str> = uploads.iter().map(|node| node["key"].as_str().expect("key")).collect();
+    assert_eq!(keys.len(), uploads.len(), "one upload per unique file");
+    // Every `$file` placeholder in render arguments names an upload node's key.
+    let mut references = 0;
+    for node in nodes.iter().filter(|node| node["kind"] == "render") {
+        for value in node["args"].as_object().expect("args").values() {
+            if let Some(hash) = value.get("$file").and_then(Value::as_str) {
+                assert!(keys.contains(hash), "{hash} is not an upload key");
+                references += 1;
+            }
+        }
+    }
+    assert!(
+        references > uploads.len(),
+        "the long-form episode reuses files: {references} references, {} uploads",
+        uploads.len()
+    );
+}
+
+#[test]
+fn draft_is_cheaper_and_says_by_how_much() {
+    let full = plan_json("pipelines/demo/episode.yaml", &[]);
+    let draft = plan_json("pipelines/demo/episode.yaml", &["--draft"]);
+    let full_cost = full["totals"]["cost_micros"].as_u64().expect("cost");
+    let draft_cost = draft["totals"]["cost_micros"].as_u64().expect("cost");
+    assert!(draft_cost < full_cost);
+    let savings = draft["totals"]["draft_savings_usd"].as_f64().expect("savings");
+    assert!((savings - (full_cost - draft_cost) as f64 / 1e6).abs() < 1e-9);
+    for node in draft["nodes"].as_array().expect("nodes") {
+        if node["kind"] == "render" && node["id"].as_str().is_some_and(|id| id.ends_with("/speaker")) {
+            assert_eq!(node["model"], "kling-avatar-v2-standard");
+        }
+    }
+}
+
+#[test]
+fn render_arguments_follow_the_schema() {
+    let plan = plan_json("pipelines/demo/episode.yaml", &[]);
+    for node in plan["nodes"].as_array().expect("nodes").iter().filter(|node| node["kind"] == "render") {
+        let args = node["args"].as_object().expect("args");
+        let id = node["id"].as_str().expect("id");
+        if id.ends_with("/speaker") {
+            // Avatar v2 takes image_url, audio_url and prompt only (fal-protocol.md §7.11).
+            assert!(
+                args.keys().all(|key| ["image_url", "audio_url", "prompt"].contains(&key.as_str())),
+                "{id}: {args:?}"
+            );
+        }
+        if id.ends_with("/listener") {
+            assert!(args["prompt"].as_str().expect("prompt").to_lowercase().contains("mouth closed"));
+            assert!(
+                args["negative_prompt"]
+                    .as_str()
+                    .expect("negative")
+                    .contains("talking, speaking, mouth movement")
+            );
+            assert_eq!(args["generate_audio"], false);
+            assert!(args.contains_key("start_image_url"));
+            assert!(["5", "10"].contains(&args["duration"].as_str().expect("duration")));
+        }
+    }
+}
+
+#[test]
+fn dot_is_a_digraph_with_every_node() {
+    let output = episodic(&repo(), &["plan", "pipelines/demo/episode.yaml", "--dot"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(output.stdout.starts_with("digraph \"ninja-news-demo\" {"));
+    assert!(output.stdout.trim_end().ends_with('}'));
+    let plan = plan_json("pipelines/demo/episode.yaml", &[]);
+    for node in plan["nodes"].as_array().expect("nodes") {
+        let id = node["id"].as_str().expect("id");
+        assert!(output.stdout.contains(&format!("\"{id}\" [label=")), "{id} missing from DOT");
+    }
+    assert!(output.stdout.contains("\"compose/cold-open\" -> \"concat/ninja-news-demo\""));
+}

@@ -1,0 +1,41 @@
+# episodic's tasks. `just` alone lists them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+episodic := "cargo run --quiet --locked --bin episodic --"
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Render an episode. The render engine is not built yet: until it is, this shows the plan.
+render +MANIFESTS:
+    @echo "episodic: the render engine is not built yet; showing the plan (nothing is spent)." >&2
+    for manifest in {{MANIFESTS}}; do {{episodic}} plan "$manifest"; done
+
+# Show the render DAG and its cost (add --json, --dot or --draft).
+plan MANIFEST *ARGS:
+    {{episodic}} plan {{MANIFEST}} {{ARGS}}
+
+# Check manifests and their media.
+validate +MANIFESTS:
+    {{episodic}} validate {{MANIFESTS}}
+
+# The whole test suite: formatting, lints, hygiene, then every test.
+test: forbid
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo test --workspace --locked
+
+# Fail on debugging leftovers in the sources.
+forbid:
+    ! grep -rnE '\bdbg!|\btodo!\(|\bunimplemented!\(' crates --include '*.rs'
+
+# Benchmarks (not written yet: they come with the benchmark issue).
+bench:
+    @echo "No benchmarks yet: they arrive with the engine and the benchmark issue." >&2
+
+# The local fal-compatible studio (not written yet: it comes with the fal client and studio issue).
+studio:
+    @echo "The local studio is not built yet." >&2
+    @exit 1
