@@ -1,0 +1,1 @@
+//! The fal.ai HTTP client of episodic (under construction).
