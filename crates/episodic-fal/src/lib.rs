@@ -19,4 +19,5 @@
 //! [`error`], [`client`] (queue calls and the retry loop), [`handle`], [`poll`], [`upload`],
 //! [`download`], [`webhook`], [`pyjson`] (Python-compatible JSON for webhook bodies).
 
+pub mod endpoint;
 pub mod wire;
