@@ -20,4 +20,5 @@
 //! [`download`], [`webhook`], [`pyjson`] (Python-compatible JSON for webhook bodies).
 
 pub mod endpoint;
+pub mod key;
 pub mod wire;
