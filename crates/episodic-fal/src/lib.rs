@@ -21,4 +21,6 @@
 
 pub mod endpoint;
 pub mod key;
+pub mod retry;
+mod timefmt;
 pub mod wire;
