@@ -19,6 +19,7 @@
 //! [`error`], [`client`] (queue calls and the retry loop), [`handle`], [`poll`], [`upload`],
 //! [`download`], [`webhook`], [`pyjson`] (Python-compatible JSON for webhook bodies).
 
+pub mod config;
 pub mod endpoint;
 pub mod key;
 pub mod retry;
