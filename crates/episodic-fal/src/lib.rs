@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod endpoint;
+pub mod error;
 pub mod key;
 pub mod retry;
 mod timefmt;
