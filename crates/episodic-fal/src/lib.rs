@@ -23,6 +23,8 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod key;
+pub mod pyjson;
 pub mod retry;
 mod timefmt;
+pub mod webhook;
 pub mod wire;
