@@ -22,6 +22,7 @@
 pub mod config;
 pub mod endpoint;
 pub mod error;
+pub mod handle;
 pub mod key;
 pub mod pyjson;
 pub mod retry;
