@@ -19,13 +19,32 @@
 //! [`error`], [`client`] (queue calls and the retry loop), [`handle`], [`poll`], [`upload`],
 //! [`download`], [`webhook`], [`pyjson`] (Python-compatible JSON for webhook bodies).
 
+pub mod client;
 pub mod config;
+pub mod download;
 pub mod endpoint;
 pub mod error;
 pub mod handle;
 pub mod key;
+pub mod poll;
 pub mod pyjson;
 pub mod retry;
 mod timefmt;
+pub mod upload;
 pub mod webhook;
 pub mod wire;
+
+pub use client::{FalClient, Priority, SubmitOptions};
+pub use config::{ConfigError, FalConfig};
+pub use endpoint::{EndpointError, EndpointId};
+pub use error::{FalError, FalErrorKind};
+pub use handle::RequestHandle;
+pub use key::{FalKey, KeyError, KeySource};
+pub use poll::{Completion, PollEvent, PollOptions};
+pub use retry::{Backoff, Operation, RetryPolicy};
+pub use upload::{UploadedFile, content_type_for};
+pub use webhook::{
+    WebhookError, WebhookHeaderValues, WebhookHeaders, WebhookSigningKey, sign_webhook,
+    verify_and_parse_webhook, verify_webhook, webhook_body_bytes,
+};
+pub use wire::{CancelStatus, QueueState, QueueStatus, SubmitResponse};
