@@ -105,7 +105,7 @@ impl FalClient {
     /// Builds a client; `key` may be `None` for public models or an emulator without auth.
     pub fn new(config: FalConfig, key: Option<FalKey>) -> Result<Self, FalError> {
         let invalid = |message: String| {
-            FalError::new(Operation::Submit, FalErrorKind::InvalidArgument(message))
+            FalError::new(Operation::Setup, FalErrorKind::InvalidArgument(message))
         };
         config.validate().map_err(|e| invalid(e.to_string()))?;
         let origin = |base: &str| {

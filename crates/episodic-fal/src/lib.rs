@@ -47,4 +47,7 @@ pub use webhook::{
     WebhookError, WebhookHeaderValues, WebhookHeaders, WebhookSigningKey, sign_webhook,
     verify_and_parse_webhook, verify_webhook, webhook_body_bytes,
 };
-pub use wire::{CancelStatus, QueueState, QueueStatus, SubmitResponse};
+pub use wire::{
+    AvatarOutput, CancelStatus, LogEntry, ObjectLifecycle, QueueState, QueueStatus, SubmitResponse,
+    VideoOutput,
+};

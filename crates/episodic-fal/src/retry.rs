@@ -44,6 +44,8 @@ pub enum Operation {
     Upload,
     /// Downloading an output file.
     Download,
+    /// Building the client from its configuration; never retried.
+    Setup,
 }
 
 impl fmt::Display for Operation {
@@ -56,6 +58,7 @@ impl fmt::Display for Operation {
             Self::Token => "getting an upload token",
             Self::Upload => "uploading a file",
             Self::Download => "downloading an output",
+            Self::Setup => "setting up the fal client",
         })
     }
 }
@@ -137,6 +140,7 @@ impl RetryPolicy {
             return false;
         }
         match op {
+            Operation::Setup => false,
             Operation::Submit => match r.status {
                 408 | 429 => true,
                 503 => r.is_ingress_error(),
@@ -165,6 +169,7 @@ impl RetryPolicy {
         had_start_timeout: bool,
     ) -> bool {
         match failure {
+            _ if op == Operation::Setup => false,
             TransportFailure::Connect => true,
             TransportFailure::Timeout if had_start_timeout => false,
             TransportFailure::Timeout | TransportFailure::Other => op != Operation::Submit,
