@@ -99,20 +99,18 @@ pub(crate) struct Inner {
     pub(crate) token: TokenCache,
     /// Set once the v3 upload flow answered 404/405, so later uploads go straight to legacy.
     pub(crate) legacy_upload: AtomicBool,
+    /// Retries made by every call of this client, successful or not, for reports.
+    retries: std::sync::atomic::AtomicU64,
 }
 
 impl FalClient {
     /// Builds a client; `key` may be `None` for public models or an emulator without auth.
     pub fn new(config: FalConfig, key: Option<FalKey>) -> Result<Self, FalError> {
-        let invalid = |message: String| {
-            FalError::new(Operation::Setup, FalErrorKind::InvalidArgument(message))
-        };
+        let invalid =
+            |message: String| FalError::new(Operation::Setup, FalErrorKind::InvalidArgument(message));
         config.validate().map_err(|e| invalid(e.to_string()))?;
-        let origin = |base: &str| {
-            Url::parse(base)
-                .map(|u| u.origin())
-                .map_err(|e| invalid(format!("{base}: {e}")))
-        };
+        let origin =
+            |base: &str| Url::parse(base).map(|u| u.origin()).map_err(|e| invalid(format!("{base}: {e}")));
         let key_origins = [origin(&config.queue_url)?, origin(&config.rest_url)?];
         let auth = match &key {
             Some(k) => {
@@ -139,6 +137,7 @@ impl FalClient {
                 key_origins,
                 token: TokenCache::default(),
                 legacy_upload: AtomicBool::new(false),
+                retries: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -151,6 +150,12 @@ impl FalClient {
     /// Whether a key is configured.
     pub fn has_key(&self) -> bool {
         self.inner.key.is_some()
+    }
+
+    /// How many times this client (and its clones) retried a call so far, including calls that
+    /// then succeeded: the faults a run survived.
+    pub fn retries(&self) -> u64 {
+        self.inner.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Enqueues a request on `endpoint` with `input` as the JSON body.
@@ -177,9 +182,8 @@ impl FalClient {
             }
         }
         let headers = submit_headers(options).map_err(invalid)?;
-        let body = Bytes::from(
-            serde_json::to_vec(input).map_err(|e| invalid(format!("input is not JSON: {e}")))?,
-        );
+        let body =
+            Bytes::from(serde_json::to_vec(input).map_err(|e| invalid(format!("input is not JSON: {e}")))?);
         let answer = self
             .send_with_retry(op, options.start_timeout.is_some(), || {
                 self.api_request(Method::POST, url.clone())
@@ -201,18 +205,11 @@ impl FalClient {
     }
 
     /// Reads the status once; `with_logs` asks for the log lines so far.
-    pub async fn status(
-        &self,
-        handle: &RequestHandle,
-        with_logs: bool,
-    ) -> Result<QueueStatus, FalError> {
+    pub async fn status(&self, handle: &RequestHandle, with_logs: bool) -> Result<QueueStatus, FalError> {
         let op = Operation::Status;
         let mut url = handle.status_url.clone();
-        url.query_pairs_mut()
-            .append_pair("logs", if with_logs { "1" } else { "0" });
-        let answer = self
-            .send_with_retry(op, false, || self.api_request(Method::GET, url.clone()))
-            .await?;
+        url.query_pairs_mut().append_pair("logs", if with_logs { "1" } else { "0" });
+        let answer = self.send_with_retry(op, false, || self.api_request(Method::GET, url.clone())).await?;
         if !answer.is_success() {
             return Err(self.error_from_answer(op, &answer));
         }
@@ -226,9 +223,7 @@ impl FalClient {
     pub async fn result(&self, handle: &RequestHandle) -> Result<Value, FalError> {
         let op = Operation::Result;
         let url = handle.response_url.clone();
-        let answer = self
-            .send_with_retry(op, false, || self.api_request(Method::GET, url.clone()))
-            .await?;
+        let answer = self.send_with_retry(op, false, || self.api_request(Method::GET, url.clone())).await?;
         if !answer.is_success() {
             return Err(self.error_from_answer(op, &answer));
         }
@@ -236,10 +231,7 @@ impl FalClient {
     }
 
     /// As [`FalClient::result`], parsed into `T` (e.g. [`crate::wire::AvatarOutput`]).
-    pub async fn result_as<T: DeserializeOwned>(
-        &self,
-        handle: &RequestHandle,
-    ) -> Result<T, FalError> {
+    pub async fn result_as<T: DeserializeOwned>(&self, handle: &RequestHandle) -> Result<T, FalError> {
         let value = self.result(handle).await?;
         let text = excerpt(value.to_string().as_bytes());
         serde_json::from_value(value).map_err(|e| {
@@ -259,8 +251,7 @@ impl FalClient {
         let url = handle.cancel_url.clone();
         let answer = self
             .send_with_retry(op, false, || {
-                self.api_request(Method::PUT, url.clone())
-                    .header(reqwest::header::CONTENT_LENGTH, "0")
+                self.api_request(Method::PUT, url.clone()).header(reqwest::header::CONTENT_LENGTH, "0")
             })
             .await?;
         if matches!(answer.status, 200..=299 | 400 | 404)
@@ -320,14 +311,13 @@ impl FalClient {
                         let facts = ResponseFacts {
                             status: answer.status,
                             has_fal_request_id: answer.headers.contains_key(X_FAL_REQUEST_ID),
-                            has_timeout_type: answer
-                                .headers
-                                .contains_key(X_FAL_REQUEST_TIMEOUT_TYPE),
+                            has_timeout_type: answer.headers.contains_key(X_FAL_REQUEST_TIMEOUT_TYPE),
                             body: &answer.body,
                         };
                         if policy.should_retry_response(op, &facts)
                             && let Some(delay) = next_delay(&mut backoff, retry_after(&answer))
                         {
+                            self.count_retry();
                             tokio::time::sleep(delay).await;
                             continue;
                         }
@@ -339,31 +329,31 @@ impl FalClient {
                 Err(e) => {
                     let failure = classify_transport(&e);
                     if e.is_builder() {
-                        return Err(FalError::new(
-                            op,
-                            FalErrorKind::InvalidArgument(transport_message(&e)),
-                        ));
+                        return Err(FalError::new(op, FalErrorKind::InvalidArgument(transport_message(&e))));
                     }
                     if policy.should_retry_transport(op, failure, had_start_timeout)
                         && let Some(delay) = next_delay(&mut backoff, None)
                     {
+                        self.count_retry();
                         tokio::time::sleep(delay).await;
                         continue;
                     }
                     let kind = match failure {
                         TransportFailure::Timeout => FalErrorKind::Timeout,
-                        _ => FalErrorKind::Transport {
-                            message: scrub(&transport_message(&e), self.secret()),
-                        },
+                        _ => {
+                            FalErrorKind::Transport { message: scrub(&transport_message(&e), self.secret()) }
+                        }
                     };
-                    let mut err =
-                        FalError::new(op, kind).with_retries(backoff.retries(), started.elapsed());
-                    err.maybe_submitted =
-                        op == Operation::Submit && failure != TransportFailure::Connect;
+                    let mut err = FalError::new(op, kind).with_retries(backoff.retries(), started.elapsed());
+                    err.maybe_submitted = op == Operation::Submit && failure != TransportFailure::Connect;
                     return Err(err);
                 }
             }
         }
+    }
+
+    pub(crate) fn count_retry(&self) {
+        self.inner.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn secret(&self) -> Option<&str> {
@@ -373,13 +363,10 @@ impl FalClient {
     /// Turns a non-2xx answer into a typed error carrying its retry count.
     pub(crate) fn error_from_answer(&self, op: Operation, answer: &Answer) -> FalError {
         let body = scrub(&String::from_utf8_lossy(&answer.body), self.secret());
-        let mut err = FalError::new(op, error_kind(op, answer, &body))
-            .with_retries(answer.retries, answer.elapsed);
-        err.fal_request_id = answer
-            .headers
-            .get(X_FAL_REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let mut err =
+            FalError::new(op, error_kind(op, answer, &body)).with_retries(answer.retries, answer.elapsed);
+        err.fal_request_id =
+            answer.headers.get(X_FAL_REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
         err
     }
 }
@@ -441,13 +428,7 @@ async fn read_answer(mut response: Response) -> Result<Answer, reqwest::Error> {
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Answer {
-        status,
-        headers,
-        body: Bytes::from(body),
-        retries: 0,
-        elapsed: Duration::ZERO,
-    })
+    Ok(Answer { status, headers, body: Bytes::from(body), retries: 0, elapsed: Duration::ZERO })
 }
 
 fn submit_headers(options: &SubmitOptions) -> Result<HeaderMap, String> {
@@ -464,14 +445,9 @@ fn submit_headers(options: &SubmitOptions) -> Result<HeaderMap, String> {
     }
     if let Some(timeout) = options.start_timeout {
         if timeout <= Duration::from_secs(1) {
-            return Err(format!(
-                "start_timeout must be more than one second, got {timeout:?}"
-            ));
+            return Err(format!("start_timeout must be more than one second, got {timeout:?}"));
         }
-        headers.insert(
-            "x-fal-request-timeout",
-            value(&timeout.as_secs_f64().to_string(), "start_timeout")?,
-        );
+        headers.insert("x-fal-request-timeout", value(&timeout.as_secs_f64().to_string(), "start_timeout")?);
     }
     if let Some(hint) = &options.runner_hint {
         headers.insert("x-fal-runner-hint", value(hint, "runner_hint")?);
@@ -484,10 +460,7 @@ fn submit_headers(options: &SubmitOptions) -> Result<HeaderMap, String> {
     }
     if let Some(lifecycle) = &options.object_lifecycle {
         let json = serde_json::to_string(lifecycle).map_err(|e| e.to_string())?;
-        headers.insert(
-            "x-fal-object-lifecycle-preference",
-            value(&json, "object_lifecycle")?,
-        );
+        headers.insert("x-fal-object-lifecycle-preference", value(&json, "object_lifecycle")?);
     }
     Ok(headers)
 }
@@ -500,9 +473,7 @@ fn submit_may_have_queued(answer: &Answer) -> bool {
         400..=499 => false,
         503 => {
             answer.headers.contains_key(X_FAL_REQUEST_ID)
-                || !String::from_utf8_lossy(&answer.body)
-                    .to_ascii_lowercase()
-                    .contains("nginx")
+                || !String::from_utf8_lossy(&answer.body).to_ascii_lowercase().contains("nginx")
         }
         _ => true,
     }
@@ -510,11 +481,7 @@ fn submit_may_have_queued(answer: &Answer) -> bool {
 
 /// Reads a submit answer; a body with a `request_id` but without the URLs is completed with
 /// the rebuilt ones (what the JS client does) rather than losing a queued, paid request.
-fn parse_submit(
-    queue_url: &str,
-    endpoint: &EndpointId,
-    answer: &Answer,
-) -> Result<SubmitResponse, FalError> {
+fn parse_submit(queue_url: &str, endpoint: &EndpointId, answer: &Answer) -> Result<SubmitResponse, FalError> {
     let op = Operation::Submit;
     if let Ok(parsed) = serde_json::from_slice::<SubmitResponse>(&answer.body) {
         return Ok(parsed);
@@ -528,10 +495,7 @@ fn parse_submit(
         .request_url(queue_url, request_id)
         .map_err(|e| protocol(op, &e.to_string(), &answer.body))?;
     let url_or = |field: &str, fallback: String| {
-        value
-            .get(field)
-            .and_then(Value::as_str)
-            .map_or(fallback, str::to_owned)
+        value.get(field).and_then(Value::as_str).map_or(fallback, str::to_owned)
     };
     Ok(SubmitResponse {
         status: QueueState::InQueue,
@@ -542,34 +506,18 @@ fn parse_submit(
         logs: None,
         metrics: Metrics::default(),
         queue_position: value.get("queue_position").and_then(Value::as_u64),
-        gateway_request_id: value
-            .get("gateway_request_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        gateway_request_id: value.get("gateway_request_id").and_then(Value::as_str).map(str::to_owned),
     })
 }
 
 pub(crate) fn protocol(op: Operation, message: &str, body: &[u8]) -> FalError {
-    FalError::new(
-        op,
-        FalErrorKind::Protocol {
-            message: message.to_owned(),
-            excerpt: excerpt(body),
-        },
-    )
+    FalError::new(op, FalErrorKind::Protocol { message: message.to_owned(), excerpt: excerpt(body) })
 }
 
-pub(crate) fn parse_json<T: DeserializeOwned>(
-    op: Operation,
-    answer: &Answer,
-) -> Result<T, FalError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(op: Operation, answer: &Answer) -> Result<T, FalError> {
     serde_json::from_slice(&answer.body).map_err(|e| {
-        protocol(
-            op,
-            &format!("HTTP {} body is not the expected JSON: {e}", answer.status),
-            &answer.body,
-        )
-        .with_retries(answer.retries, answer.elapsed)
+        protocol(op, &format!("HTTP {} body is not the expected JSON: {e}", answer.status), &answer.body)
+            .with_retries(answer.retries, answer.elapsed)
     })
 }
 
@@ -599,13 +547,7 @@ fn error_kind(op: Operation, answer: &Answer, body: &str) -> FalErrorKind {
     let error_type = field("error_type")
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .or_else(|| {
-            answer
-                .headers
-                .get(X_FAL_ERROR_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        });
+        .or_else(|| answer.headers.get(X_FAL_ERROR_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned));
     match answer.status {
         400 if detail.starts_with(STILL_IN_PROGRESS) => FalErrorKind::NotReady,
         400 | 422 => FalErrorKind::Validation {
@@ -615,9 +557,7 @@ fn error_kind(op: Operation, answer: &Answer, body: &str) -> FalErrorKind {
                 .unwrap_or(ValidationDetail::Message(detail)),
         },
         401 => FalErrorKind::Unauthorized { detail },
-        403 if detail.to_ascii_lowercase().contains("user is locked") => {
-            FalErrorKind::OutOfCredit { detail }
-        }
+        403 if detail.to_ascii_lowercase().contains("user is locked") => FalErrorKind::OutOfCredit { detail },
         403 => FalErrorKind::Forbidden { detail },
         404 => FalErrorKind::NotFound {
             what: match op {
@@ -628,15 +568,8 @@ fn error_kind(op: Operation, answer: &Answer, body: &str) -> FalErrorKind {
             },
             detail,
         },
-        429 => FalErrorKind::RateLimited {
-            detail,
-            retry_after: retry_after(answer),
-        },
-        status => FalErrorKind::Server {
-            status,
-            error_type,
-            detail,
-        },
+        429 => FalErrorKind::RateLimited { detail, retry_after: retry_after(answer) },
+        status => FalErrorKind::Server { status, error_type, detail },
     }
 }
 
@@ -669,17 +602,13 @@ mod tests {
     }
 
     fn kind(status: u16, body: &str) -> FalErrorKind {
-        client(None)
-            .error_from_answer(Operation::Result, &answer(status, &[], body))
-            .kind
+        client(None).error_from_answer(Operation::Result, &answer(status, &[], body)).kind
     }
 
     #[test]
     fn errors_carry_retries_and_request_id() {
-        let e = client(None).error_from_answer(
-            Operation::Status,
-            &answer(500, &[("x-fal-request-id", "abc")], "oops"),
-        );
+        let e = client(None)
+            .error_from_answer(Operation::Status, &answer(500, &[("x-fal-request-id", "abc")], "oops"));
         assert_eq!(e.retries, 2);
         assert_eq!(e.elapsed, Duration::from_millis(300));
         assert_eq!(e.fal_request_id.as_deref(), Some("abc"));
@@ -692,11 +621,7 @@ mod tests {
             422,
             r#"{"detail":[{"loc":["body","prompt"],"msg":"field required","type":"value_error.missing"}]}"#,
         );
-        let FalErrorKind::Validation {
-            status: 422,
-            detail: ValidationDetail::Items(items),
-        } = k
-        else {
+        let FalErrorKind::Validation { status: 422, detail: ValidationDetail::Items(items) } = k else {
             panic!("unexpected {k:?}")
         };
         assert_eq!(items[0].loc[1], LocSegment::Key("prompt".into()));
@@ -704,10 +629,7 @@ mod tests {
 
     #[test]
     fn still_in_progress_is_not_ready() {
-        assert_eq!(
-            kind(400, r#"{"detail": "Request is still in progress"}"#),
-            FalErrorKind::NotReady
-        );
+        assert_eq!(kind(400, r#"{"detail": "Request is still in progress"}"#), FalErrorKind::NotReady);
         assert!(matches!(
             kind(400, r#"{"detail": "Invalid storage type"}"#),
             FalErrorKind::Validation { status: 400, .. }
@@ -721,18 +643,12 @@ mod tests {
             r#"{"detail":"User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing"}"#,
         );
         assert!(matches!(k, FalErrorKind::OutOfCredit { .. }), "{k:?}");
-        assert!(matches!(
-            kind(403, r#"{"detail":"Access denied"}"#),
-            FalErrorKind::Forbidden { .. }
-        ));
+        assert!(matches!(kind(403, r#"{"detail":"Access denied"}"#), FalErrorKind::Forbidden { .. }));
     }
 
     #[test]
     fn infra_error_type_from_body_or_header() {
-        let k = kind(
-            504,
-            r#"{"detail": "Request timed out", "error_type": "request_timeout"}"#,
-        );
+        let k = kind(504, r#"{"detail": "Request timed out", "error_type": "request_timeout"}"#);
         assert_eq!(
             k,
             FalErrorKind::Server {
@@ -757,21 +673,9 @@ mod tests {
 
     #[test]
     fn other_statuses() {
-        assert!(matches!(
-            kind(401, r#"{"detail":"No key"}"#),
-            FalErrorKind::Unauthorized { .. }
-        ));
-        assert!(matches!(
-            kind(404, ""),
-            FalErrorKind::NotFound {
-                what: "request",
-                ..
-            }
-        ));
-        assert!(matches!(
-            kind(429, "slow down"),
-            FalErrorKind::RateLimited { .. }
-        ));
+        assert!(matches!(kind(401, r#"{"detail":"No key"}"#), FalErrorKind::Unauthorized { .. }));
+        assert!(matches!(kind(404, ""), FalErrorKind::NotFound { what: "request", .. }));
+        assert!(matches!(kind(429, "slow down"), FalErrorKind::RateLimited { .. }));
         assert_eq!(
             kind(500, ""),
             FalErrorKind::Server {
@@ -802,16 +706,8 @@ mod tests {
         assert!(submit_may_have_queued(&answer(409, &[], "")));
         assert!(submit_may_have_queued(&answer(500, &[], "")));
         assert!(submit_may_have_queued(&answer(504, &[], "nginx")));
-        assert!(!submit_may_have_queued(&answer(
-            503,
-            &[],
-            "<center>nginx</center>"
-        )));
-        assert!(submit_may_have_queued(&answer(
-            503,
-            &[("x-fal-request-id", "r")],
-            "nginx"
-        )));
+        assert!(!submit_may_have_queued(&answer(503, &[], "<center>nginx</center>")));
+        assert!(submit_may_have_queued(&answer(503, &[("x-fal-request-id", "r")], "nginx")));
     }
 
     #[test]
@@ -821,10 +717,7 @@ mod tests {
         let s = parse_submit("https://queue.fal.run", &e, &a).unwrap();
         assert_eq!(s.request_id, "r-1");
         assert_eq!(s.queue_position, Some(4));
-        assert_eq!(
-            s.status_url,
-            "https://queue.fal.run/fal-ai/kling-video/requests/r-1/status"
-        );
+        assert_eq!(s.status_url, "https://queue.fal.run/fal-ai/kling-video/requests/r-1/status");
         let a = answer(200, &[], r#"{"status": "IN_QUEUE"}"#);
         assert!(parse_submit("https://queue.fal.run", &e, &a).is_err());
     }
@@ -846,32 +739,15 @@ mod tests {
         assert_eq!(h["x-fal-runner-hint"], "gpu-a");
         assert_eq!(h["x-fal-store-io"], "0");
         assert_eq!(h["x-fal-no-retry"], "1");
-        assert_eq!(
-            h["x-fal-object-lifecycle-preference"],
-            r#"{"expiration_duration_seconds":3600}"#
-        );
-        assert!(
-            submit_headers(&SubmitOptions::default())
-                .unwrap()
-                .is_empty()
-        );
-        let fractional = SubmitOptions {
-            start_timeout: Some(Duration::from_millis(1500)),
-            ..SubmitOptions::default()
-        };
-        assert_eq!(
-            submit_headers(&fractional).unwrap()["x-fal-request-timeout"],
-            "1.5"
-        );
-        let too_short = SubmitOptions {
-            start_timeout: Some(Duration::from_secs(1)),
-            ..SubmitOptions::default()
-        };
+        assert_eq!(h["x-fal-object-lifecycle-preference"], r#"{"expiration_duration_seconds":3600}"#);
+        assert!(submit_headers(&SubmitOptions::default()).unwrap().is_empty());
+        let fractional =
+            SubmitOptions { start_timeout: Some(Duration::from_millis(1500)), ..SubmitOptions::default() };
+        assert_eq!(submit_headers(&fractional).unwrap()["x-fal-request-timeout"], "1.5");
+        let too_short =
+            SubmitOptions { start_timeout: Some(Duration::from_secs(1)), ..SubmitOptions::default() };
         assert!(submit_headers(&too_short).is_err());
-        let bad_hint = SubmitOptions {
-            runner_hint: Some("a\nb".into()),
-            ..SubmitOptions::default()
-        };
+        let bad_hint = SubmitOptions { runner_hint: Some("a\nb".into()), ..SubmitOptions::default() };
         assert!(submit_headers(&bad_hint).is_err());
     }
 
@@ -886,16 +762,11 @@ mod tests {
                 .get(AUTHORIZATION)
                 .map(|v| v.to_str().unwrap().to_owned())
         };
-        assert_eq!(
-            to("http://127.0.0.1:9/fal-ai/x/requests/1/status").as_deref(),
-            Some("Key kid:ksecret")
-        );
+        assert_eq!(to("http://127.0.0.1:9/fal-ai/x/requests/1/status").as_deref(), Some("Key kid:ksecret"));
         assert_eq!(to("http://127.0.0.1:10/fal-ai/x/requests/1"), None);
         assert_eq!(to("https://elsewhere.invalid/x"), None);
-        let plain = c
-            .plain_request(Method::GET, Url::parse("http://127.0.0.1:9/f").unwrap())
-            .build()
-            .unwrap();
+        let plain =
+            c.plain_request(Method::GET, Url::parse("http://127.0.0.1:9/f").unwrap()).build().unwrap();
         assert!(plain.headers().get(AUTHORIZATION).is_none());
     }
 
@@ -924,17 +795,14 @@ mod tests {
 
     #[tokio::test]
     async fn refused_connections_are_retried_and_counted() {
-        let client =
-            FalClient::new(unreachable_config(), Some(FalKey::new("k:s").unwrap())).unwrap();
+        let client = FalClient::new(unreachable_config(), Some(FalKey::new("k:s").unwrap())).unwrap();
         let endpoint = EndpointId::parse("veed/fabric-1.0").unwrap();
         let options = SubmitOptions {
             webhook_url: Some(Url::parse("https://hooks.invalid/fal?token=hook-secret").unwrap()),
             ..SubmitOptions::default()
         };
-        let err = client
-            .submit(&endpoint, &serde_json::json!({"image_url": "u"}), &options)
-            .await
-            .unwrap_err();
+        let err =
+            client.submit(&endpoint, &serde_json::json!({"image_url": "u"}), &options).await.unwrap_err();
         assert_eq!(err.operation, Operation::Submit);
         assert_eq!(err.retries, 2);
         assert!(matches!(err.kind, FalErrorKind::Transport { .. }), "{err}");
@@ -964,10 +832,7 @@ mod tests {
 
     #[test]
     fn bad_config_is_refused() {
-        let config = FalConfig {
-            queue_url: "nope".into(),
-            ..FalConfig::default()
-        };
+        let config = FalConfig { queue_url: "nope".into(), ..FalConfig::default() };
         assert!(FalClient::new(config, None).is_err());
     }
 }

@@ -97,21 +97,14 @@ impl FalConfig {
     /// All three APIs on one base, as the studio serves them.
     pub fn single_host(base_url: &str) -> Result<Self, ConfigError> {
         let base = normalize_base("base URL", base_url)?;
-        Ok(Self {
-            queue_url: base.clone(),
-            rest_url: base.clone(),
-            cdn_url: base,
-            ..Self::default()
-        })
+        Ok(Self { queue_url: base.clone(), rest_url: base.clone(), cdn_url: base, ..Self::default() })
     }
 
     /// Checks the three base URLs; the client calls this once when it is built.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, value) in [
-            ("queue_url", &self.queue_url),
-            ("rest_url", &self.rest_url),
-            ("cdn_url", &self.cdn_url),
-        ] {
+        for (name, value) in
+            [("queue_url", &self.queue_url), ("rest_url", &self.rest_url), ("cdn_url", &self.cdn_url)]
+        {
             normalize_base(name, value)?;
         }
         Ok(())
@@ -121,11 +114,7 @@ impl FalConfig {
 /// Trims and checks a base URL: `http(s)`, a host, no query or fragment.
 fn normalize_base(name: &'static str, value: &str) -> Result<String, ConfigError> {
     let trimmed = value.trim().trim_end_matches('/');
-    let err = |reason| ConfigError {
-        name,
-        value: value.to_owned(),
-        reason,
-    };
+    let err = |reason| ConfigError { name, value: value.to_owned(), reason };
     let url = Url::parse(trimmed).map_err(|_| err("not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(err("scheme must be http or https"));
@@ -172,17 +161,11 @@ mod tests {
 
     #[test]
     fn bad_overrides_name_the_variable() {
-        let err = FalConfig::from_lookup(|name| {
-            (name == "EPISODIC_FAL_CDN_URL").then(|| "ftp://x".to_owned())
-        })
-        .unwrap_err();
+        let err =
+            FalConfig::from_lookup(|name| (name == "EPISODIC_FAL_CDN_URL").then(|| "ftp://x".to_owned()))
+                .unwrap_err();
         assert_eq!(err.name, "EPISODIC_FAL_CDN_URL");
-        for bad in [
-            "not a url",
-            "http://h/?q=1",
-            "https://user:pw@h",
-            "file:///tmp",
-        ] {
+        for bad in ["not a url", "http://h/?q=1", "https://user:pw@h", "file:///tmp"] {
             assert!(FalConfig::single_host(bad).is_err(), "{bad:?} was accepted");
         }
     }

@@ -23,23 +23,14 @@ impl AttemptError {
     fn transport(e: &reqwest::Error) -> Self {
         let kind = match classify_transport(e) {
             TransportFailure::Timeout => FalErrorKind::Timeout,
-            _ => FalErrorKind::Transport {
-                message: transport_message(e),
-            },
+            _ => FalErrorKind::Transport { message: transport_message(e) },
         };
-        Self {
-            kind,
-            retryable: true,
-        }
+        Self { kind, retryable: true }
     }
 
     fn io(action: &'static str, path: &Path, e: &std::io::Error) -> Self {
         Self {
-            kind: FalErrorKind::Io {
-                action,
-                path: path.to_owned(),
-                message: e.to_string(),
-            },
+            kind: FalErrorKind::Io { action, path: path.to_owned(), message: e.to_string() },
             retryable: false,
         }
     }
@@ -93,13 +84,12 @@ impl FalClient {
                     backoff.next_delay(None, &mut rng)
                 };
                 if let Some(delay) = delay {
+                    self.count_retry();
                     tokio::time::sleep(delay).await;
                     continue;
                 }
             }
-            return Err(
-                FalError::new(op, attempt.kind).with_retries(backoff.retries(), started.elapsed())
-            );
+            return Err(FalError::new(op, attempt.kind).with_retries(backoff.retries(), started.elapsed()));
         }
     }
 
@@ -124,22 +114,11 @@ impl FalClient {
                 has_timeout_type: false,
                 body: &body,
             };
-            let retryable = self
-                .inner
-                .config
-                .retry
-                .should_retry_response(Operation::Download, &facts);
+            let retryable = self.inner.config.retry.should_retry_response(Operation::Download, &facts);
             let detail = crate::error::excerpt(&body);
             let kind = match status {
-                404 | 410 => FalErrorKind::NotFound {
-                    what: "file",
-                    detail,
-                },
-                _ => FalErrorKind::Server {
-                    status,
-                    error_type: None,
-                    detail,
-                },
+                404 | 410 => FalErrorKind::NotFound { what: "file", detail },
+                _ => FalErrorKind::Server { status, error_type: None, detail },
             };
             return Err(AttemptError { kind, retryable });
         }
@@ -152,54 +131,34 @@ impl FalClient {
             && expected != announced
         {
             return Err(AttemptError {
-                kind: FalErrorKind::SizeMismatch {
-                    expected,
-                    actual: announced,
-                },
+                kind: FalErrorKind::SizeMismatch { expected, actual: announced },
                 retryable: false,
             });
         }
-        let mut file = tokio::fs::File::create(part)
-            .await
-            .map_err(|e| AttemptError::io("creating", part, &e))?;
+        let mut file =
+            tokio::fs::File::create(part).await.map_err(|e| AttemptError::io("creating", part, &e))?;
         let mut written: u64 = 0;
         let limit = expected_size.or(announced);
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| AttemptError::transport(&e))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| AttemptError::transport(&e))? {
             written += chunk.len() as u64;
             if let Some(limit) = limit
                 && written > limit
             {
                 return Err(AttemptError {
-                    kind: FalErrorKind::SizeMismatch {
-                        expected: limit,
-                        actual: written,
-                    },
+                    kind: FalErrorKind::SizeMismatch { expected: limit, actual: written },
                     retryable: false,
                 });
             }
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| AttemptError::io("writing", part, &e))?;
+            file.write_all(&chunk).await.map_err(|e| AttemptError::io("writing", part, &e))?;
         }
-        file.flush()
-            .await
-            .map_err(|e| AttemptError::io("writing", part, &e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| AttemptError::io("syncing", part, &e))?;
+        file.flush().await.map_err(|e| AttemptError::io("writing", part, &e))?;
+        file.sync_all().await.map_err(|e| AttemptError::io("syncing", part, &e))?;
         if let Some(limit) = limit
             && written != limit
         {
             // Short of what was announced: the connection dropped early, so try again.
             return Err(AttemptError {
-                kind: FalErrorKind::SizeMismatch {
-                    expected: limit,
-                    actual: written,
-                },
+                kind: FalErrorKind::SizeMismatch { expected: limit, actual: written },
                 retryable: true,
             });
         }
@@ -215,10 +174,7 @@ mod tests {
 
     #[test]
     fn part_file_sits_beside_the_target() {
-        assert_eq!(
-            part_path(Path::new("artifacts/ab/cd.mp4")),
-            PathBuf::from("artifacts/ab/cd.mp4.part")
-        );
+        assert_eq!(part_path(Path::new("artifacts/ab/cd.mp4")), PathBuf::from("artifacts/ab/cd.mp4.part"));
     }
 
     #[tokio::test]
@@ -232,10 +188,8 @@ mod tests {
         let client = FalClient::new(config, None).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.mp4");
-        let err = client
-            .download(&format!("http://127.0.0.1:{port}/x.mp4"), &dest, Some(10))
-            .await
-            .unwrap_err();
+        let err =
+            client.download(&format!("http://127.0.0.1:{port}/x.mp4"), &dest, Some(10)).await.unwrap_err();
         assert_eq!((err.operation, err.retries), (Operation::Download, 1));
         assert!(matches!(err.kind, FalErrorKind::Transport { .. }), "{err}");
         assert!(!dest.exists());
@@ -247,14 +201,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.mp4");
         let client = FalClient::new(FalConfig::default(), None).unwrap();
-        let err = client
-            .download("file:///etc/passwd", &dest, None)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err.kind, FalErrorKind::InvalidArgument(_)),
-            "{err}"
-        );
+        let err = client.download("file:///etc/passwd", &dest, None).await.unwrap_err();
+        assert!(matches!(err.kind, FalErrorKind::InvalidArgument(_)), "{err}");
         assert!(!dest.exists());
         assert!(!part_path(&dest).exists());
     }

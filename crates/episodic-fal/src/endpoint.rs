@@ -45,10 +45,7 @@ impl EndpointId {
     /// Segments are limited to ASCII letters, digits, `.`, `_` and `-` (every published id fits)
     /// so that an id can never smuggle a query, fragment or `..` into the URLs built from it.
     pub fn parse(id: &str) -> Result<Self, EndpointError> {
-        let invalid = |reason| EndpointError::InvalidEndpoint {
-            id: id.to_owned(),
-            reason,
-        };
+        let invalid = |reason| EndpointError::InvalidEndpoint { id: id.to_owned(), reason };
         let rewritten;
         let id_with_slash = if id.contains('/') {
             id
@@ -66,13 +63,8 @@ impl EndpointId {
             if *part == "." || *part == ".." {
                 return Err(invalid("`.` or `..` segment"));
             }
-            if !part
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-            {
-                return Err(invalid(
-                    "segments may hold only letters, digits, `.`, `_`, `-`",
-                ));
+            if !part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+                return Err(invalid("segments may hold only letters, digits, `.`, `_`, `-`"));
             }
         }
         let (namespace, rest) = match parts.split_first() {
@@ -126,11 +118,7 @@ impl EndpointId {
     /// `{queue_url}/{app_id}/requests/{request_id}`: the result URL, base of status and cancel.
     pub fn request_url(&self, queue_url: &str, request_id: &str) -> Result<String, EndpointError> {
         validate_request_id(request_id)?;
-        Ok(format!(
-            "{}/{}/requests/{request_id}",
-            queue_url.trim_end_matches('/'),
-            self.app_id()
-        ))
+        Ok(format!("{}/{}/requests/{request_id}", queue_url.trim_end_matches('/'), self.app_id()))
     }
 }
 
@@ -140,9 +128,7 @@ fn numeric_alias(id: &str) -> Option<String> {
     let ok = !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !alias.is_empty()
-        && alias
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        && alias.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     ok.then(|| format!("{digits}/{alias}"))
 }
 
@@ -150,14 +136,8 @@ fn numeric_alias(id: &str) -> Option<String> {
 pub(crate) fn validate_request_id(request_id: &str) -> Result<(), EndpointError> {
     let ok = !request_id.is_empty()
         && request_id.len() <= 128
-        && request_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(EndpointError::InvalidRequestId(request_id.to_owned()))
-    }
+        && request_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    if ok { Ok(()) } else { Err(EndpointError::InvalidRequestId(request_id.to_owned())) }
 }
 
 impl fmt::Display for EndpointId {
@@ -237,10 +217,7 @@ mod tests {
     #[test]
     fn trailing_slash_on_base_is_ignored() {
         let e = EndpointId::parse("veed/fabric-1.0").unwrap();
-        assert_eq!(
-            e.submit_url("http://127.0.0.1:8080/"),
-            "http://127.0.0.1:8080/veed/fabric-1.0"
-        );
+        assert_eq!(e.submit_url("http://127.0.0.1:8080/"), "http://127.0.0.1:8080/veed/fabric-1.0");
     }
 
     #[test]
@@ -271,10 +248,7 @@ mod tests {
             e.request_url(Q, "r1").unwrap(),
             "https://queue.fal.run/workflows/fal-ai/my-flow/requests/r1"
         );
-        assert_eq!(
-            e.submit_url(Q),
-            "https://queue.fal.run/workflows/fal-ai/my-flow/extra"
-        );
+        assert_eq!(e.submit_url(Q), "https://queue.fal.run/workflows/fal-ai/my-flow/extra");
         let c = EndpointId::parse("comfy/someone/graph").unwrap();
         assert_eq!(c.app_id(), "comfy/someone/graph");
     }

@@ -35,9 +35,7 @@ pub struct FalError {
 #[non_exhaustive]
 pub enum FalErrorKind {
     /// 401: no key, or a key fal does not accept.
-    #[error(
-        "fal rejected the API key ({detail}); check FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET)"
-    )]
+    #[error("fal rejected the API key ({detail}); check FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET)")]
     Unauthorized {
         /// Server message.
         detail: String,
@@ -146,11 +144,7 @@ pub enum FalErrorKind {
 
 fn server_message(status: u16, error_type: Option<&str>, detail: &str) -> String {
     let error_type = error_type.map(|t| format!(" ({t})")).unwrap_or_default();
-    let advice = if status >= 500 {
-        "; rerun later, it resumes"
-    } else {
-        ""
-    };
+    let advice = if status >= 500 { "; rerun later, it resumes" } else { "" };
     format!("fal answered HTTP {status}{error_type}: {detail}{advice}")
 }
 
@@ -239,26 +233,20 @@ mod tests {
 
     #[test]
     fn display_counts_retries() {
-        let e = FalError::new(Operation::Status, FalErrorKind::Timeout)
-            .with_retries(3, Duration::from_secs(2));
+        let e =
+            FalError::new(Operation::Status, FalErrorKind::Timeout).with_retries(3, Duration::from_secs(2));
         assert_eq!(
             e.to_string(),
             "reading the request status failed: fal did not answer in time; check the network \
              and rerun, it resumes (after 3 retries)"
         );
-        let e =
-            FalError::new(Operation::Status, FalErrorKind::Timeout).with_retries(1, Duration::ZERO);
+        let e = FalError::new(Operation::Status, FalErrorKind::Timeout).with_retries(1, Duration::ZERO);
         assert!(e.to_string().ends_with("(after 1 retry)"));
     }
 
     #[test]
     fn unauthorized_points_at_the_key_variable() {
-        let e = FalError::new(
-            Operation::Submit,
-            FalErrorKind::Unauthorized {
-                detail: "Invalid key".into(),
-            },
-        );
+        let e = FalError::new(Operation::Submit, FalErrorKind::Unauthorized { detail: "Invalid key".into() });
         assert!(e.to_string().contains("check FAL_KEY"), "{e}");
     }
 
@@ -266,9 +254,7 @@ mod tests {
     fn out_of_credit_says_rerun_resumes() {
         let e = FalError::new(
             Operation::Submit,
-            FalErrorKind::OutOfCredit {
-                detail: "User is locked. Reason: Exhausted balance.".into(),
-            },
+            FalErrorKind::OutOfCredit { detail: "User is locked. Reason: Exhausted balance.".into() },
         );
         let text = e.to_string();
         assert!(text.contains("Exhausted balance"), "{text}");
@@ -280,10 +266,7 @@ mod tests {
         let kind = FalErrorKind::Validation {
             status: 422,
             detail: ValidationDetail::Items(vec![ValidationItem {
-                loc: vec![
-                    LocSegment::Key("body".into()),
-                    LocSegment::Key("image_url".into()),
-                ],
+                loc: vec![LocSegment::Key("body".into()), LocSegment::Key("image_url".into())],
                 msg: "Image too large".into(),
                 kind: "image_too_large".into(),
                 url: None,
@@ -308,34 +291,12 @@ mod tests {
     #[test]
     fn retryable_kinds() {
         assert!(FalErrorKind::Timeout.is_retryable());
+        assert!(FalErrorKind::Server { status: 503, error_type: None, detail: String::new() }.is_retryable());
         assert!(
-            FalErrorKind::Server {
-                status: 503,
-                error_type: None,
-                detail: String::new()
-            }
-            .is_retryable()
+            !FalErrorKind::Server { status: 418, error_type: None, detail: String::new() }.is_retryable()
         );
-        assert!(
-            !FalErrorKind::Server {
-                status: 418,
-                error_type: None,
-                detail: String::new()
-            }
-            .is_retryable()
-        );
-        assert!(
-            !FalErrorKind::Unauthorized {
-                detail: String::new()
-            }
-            .is_retryable()
-        );
-        assert!(
-            !FalErrorKind::OutOfCredit {
-                detail: String::new()
-            }
-            .is_retryable()
-        );
+        assert!(!FalErrorKind::Unauthorized { detail: String::new() }.is_retryable());
+        assert!(!FalErrorKind::OutOfCredit { detail: String::new() }.is_retryable());
     }
 
     #[test]
@@ -353,11 +314,7 @@ mod tests {
 
     #[test]
     fn client_errors_do_not_promise_a_rerun_helps() {
-        let k = FalErrorKind::Server {
-            status: 405,
-            error_type: None,
-            detail: "Method Not Allowed".into(),
-        };
+        let k = FalErrorKind::Server { status: 405, error_type: None, detail: "Method Not Allowed".into() };
         assert_eq!(k.to_string(), "fal answered HTTP 405: Method Not Allowed");
     }
 

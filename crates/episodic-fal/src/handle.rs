@@ -54,9 +54,8 @@ impl RequestHandle {
     ) -> Result<Self, EndpointError> {
         validate_request_id(request_id)?;
         let base = endpoint.request_url(&config.queue_url, request_id)?;
-        let parse = |s: String| {
-            Url::parse(&s).map_err(|_| EndpointError::InvalidBaseUrl(config.queue_url.clone()))
-        };
+        let parse =
+            |s: String| Url::parse(&s).map_err(|_| EndpointError::InvalidBaseUrl(config.queue_url.clone()));
         Ok(Self {
             endpoint: endpoint.clone(),
             request_id: request_id.to_owned(),
@@ -92,18 +91,9 @@ mod tests {
         let config = FalConfig::default();
         let e = EndpointId::parse("fal-ai/kling-video/ai-avatar/v2/pro").unwrap();
         let h = RequestHandle::reattach(&config, &e, "abc-123").unwrap();
-        assert_eq!(
-            h.response_url.as_str(),
-            "https://queue.fal.run/fal-ai/kling-video/requests/abc-123"
-        );
-        assert_eq!(
-            h.status_url.as_str(),
-            "https://queue.fal.run/fal-ai/kling-video/requests/abc-123/status"
-        );
-        assert_eq!(
-            h.cancel_url.as_str(),
-            "https://queue.fal.run/fal-ai/kling-video/requests/abc-123/cancel"
-        );
+        assert_eq!(h.response_url.as_str(), "https://queue.fal.run/fal-ai/kling-video/requests/abc-123");
+        assert_eq!(h.status_url.as_str(), "https://queue.fal.run/fal-ai/kling-video/requests/abc-123/status");
+        assert_eq!(h.cancel_url.as_str(), "https://queue.fal.run/fal-ai/kling-video/requests/abc-123/cancel");
     }
 
     #[test]
@@ -113,10 +103,7 @@ mod tests {
         // The server may use its own path layout; same origin means we follow it.
         let s = submit("http://127.0.0.1:7000/custom/veed/fabric-1.0", "r1");
         let h = RequestHandle::from_submit(&config, &e, &s).unwrap();
-        assert_eq!(
-            h.status_url.as_str(),
-            "http://127.0.0.1:7000/custom/veed/fabric-1.0/requests/r1/status"
-        );
+        assert_eq!(h.status_url.as_str(), "http://127.0.0.1:7000/custom/veed/fabric-1.0/requests/r1/status");
     }
 
     #[test]
@@ -125,21 +112,12 @@ mod tests {
         let e = EndpointId::parse("veed/fabric-1.0").unwrap();
         let s = submit("http://evil.invalid/veed/fabric-1.0", "r1");
         let h = RequestHandle::from_submit(&config, &e, &s).unwrap();
-        assert_eq!(
-            h.status_url.as_str(),
-            "http://127.0.0.1:7000/veed/fabric-1.0/requests/r1/status"
-        );
-        assert_eq!(
-            h.response_url.as_str(),
-            "http://127.0.0.1:7000/veed/fabric-1.0/requests/r1"
-        );
+        assert_eq!(h.status_url.as_str(), "http://127.0.0.1:7000/veed/fabric-1.0/requests/r1/status");
+        assert_eq!(h.response_url.as_str(), "http://127.0.0.1:7000/veed/fabric-1.0/requests/r1");
         let mut bad = submit("http://127.0.0.1:7000/veed/fabric-1.0", "r1");
         bad.cancel_url = "not a url".into();
         let h = RequestHandle::from_submit(&config, &e, &bad).unwrap();
-        assert_eq!(
-            h.cancel_url.as_str(),
-            "http://127.0.0.1:7000/veed/fabric-1.0/requests/r1/cancel"
-        );
+        assert_eq!(h.cancel_url.as_str(), "http://127.0.0.1:7000/veed/fabric-1.0/requests/r1/cancel");
     }
 
     #[test]

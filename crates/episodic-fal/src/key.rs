@@ -92,10 +92,7 @@ impl FalKey {
         if trimmed.is_empty() || trimmed.bytes().any(|b| !b.is_ascii_graphic()) {
             return Err(KeyError { origin: source });
         }
-        Ok(Self {
-            secret: trimmed.to_owned(),
-            source,
-        })
+        Ok(Self { secret: trimmed.to_owned(), source })
     }
 
     /// Where the key came from.
@@ -133,10 +130,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -169,32 +164,23 @@ mod tests {
 
     #[test]
     fn half_a_split_key_falls_through() {
-        let k = FalKey::from_lookup(env(&[("FAL_KEY_ID", "abc"), ("FAL_AI_API_KEY", "third")]))
-            .unwrap()
-            .unwrap();
+        let k =
+            FalKey::from_lookup(env(&[("FAL_KEY_ID", "abc"), ("FAL_AI_API_KEY", "third")])).unwrap().unwrap();
         assert_eq!(k.authorization(), "Key third");
         assert_eq!(k.source(), KeySource::FalAiApiKey);
     }
 
     #[test]
     fn empty_values_count_as_unset() {
-        let k = FalKey::from_lookup(env(&[("FAL_KEY", "  "), ("FAL_AI_API_KEY", "x:y")]))
-            .unwrap()
-            .unwrap();
+        let k = FalKey::from_lookup(env(&[("FAL_KEY", "  "), ("FAL_AI_API_KEY", "x:y")])).unwrap().unwrap();
         assert_eq!(k.authorization(), "Key x:y");
-        assert!(
-            FalKey::from_lookup(env(&[("FAL_KEY", "")]))
-                .unwrap()
-                .is_none()
-        );
+        assert!(FalKey::from_lookup(env(&[("FAL_KEY", "")])).unwrap().is_none());
         assert!(FalKey::from_lookup(env(&[])).unwrap().is_none());
     }
 
     #[test]
     fn trailing_newline_is_trimmed() {
-        let k = FalKey::from_lookup(env(&[("FAL_KEY", "id:secret\n")]))
-            .unwrap()
-            .unwrap();
+        let k = FalKey::from_lookup(env(&[("FAL_KEY", "id:secret\n")])).unwrap().unwrap();
         assert_eq!(k.authorization(), "Key id:secret");
     }
 

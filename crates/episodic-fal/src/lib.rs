@@ -29,7 +29,7 @@ pub mod key;
 pub mod poll;
 pub mod pyjson;
 pub mod retry;
-mod timefmt;
+pub mod timefmt;
 pub mod upload;
 pub mod webhook;
 pub mod wire;

@@ -96,9 +96,9 @@ impl Tracker {
         };
         if self.last != Some(now) {
             match status {
-                QueueStatus::InQueue { queue_position, .. } => emit(PollEvent::Queued {
-                    position: *queue_position,
-                }),
+                QueueStatus::InQueue { queue_position, .. } => {
+                    emit(PollEvent::Queued { position: *queue_position })
+                }
                 QueueStatus::InProgress { .. } => emit(PollEvent::Started),
                 QueueStatus::Completed { .. } => {}
             }
@@ -116,14 +116,8 @@ impl Tracker {
             }
             self.logs_seen = logs.len();
         }
-        if let QueueStatus::Completed {
-            error, error_type, ..
-        } = status
-        {
-            emit(PollEvent::Completed {
-                error: error.clone(),
-                error_type: error_type.clone(),
-            });
+        if let QueueStatus::Completed { error, error_type, .. } = status {
+            emit(PollEvent::Completed { error: error.clone(), error_type: error_type.clone() });
         }
     }
 }
@@ -149,24 +143,13 @@ impl FalClient {
             let status = self.status(handle, options.with_logs).await?;
             polls = polls.saturating_add(1);
             tracker.observe(&status, &mut on_event);
-            if let QueueStatus::Completed {
-                error,
-                error_type,
-                info,
-            } = status
-            {
-                return Ok(Completion {
-                    error,
-                    error_type,
-                    metrics: info.metrics,
-                    polls,
-                });
+            if let QueueStatus::Completed { error, error_type, info } = status {
+                return Ok(Completion { error, error_type, metrics: info.metrics, polls });
             }
             if let Some(deadline) = options.deadline {
                 let waited = started.elapsed();
                 if waited + interval > deadline {
-                    let mut err =
-                        FalError::new(Operation::Status, FalErrorKind::Deadline { waited });
+                    let mut err = FalError::new(Operation::Status, FalErrorKind::Deadline { waited });
                     err.elapsed = waited;
                     return Err(err);
                 }
@@ -198,10 +181,7 @@ mod tests {
     }
 
     fn log(message: &str) -> PollEvent {
-        PollEvent::Log(LogEntry {
-            message: Some(message.to_owned()),
-            ..LogEntry::default()
-        })
+        PollEvent::Log(LogEntry { message: Some(message.to_owned()), ..LogEntry::default() })
     }
 
     #[test]
@@ -226,10 +206,7 @@ mod tests {
                 log("b"),
                 log("c"),
                 log("d"),
-                PollEvent::Completed {
-                    error: None,
-                    error_type: None
-                },
+                PollEvent::Completed { error: None, error_type: None },
             ]
         );
     }
@@ -250,18 +227,13 @@ mod tests {
             r#"{"status": "IN_PROGRESS", "logs": [{"message": "a"}, {"message": "b"}]}"#,
             r#"{"status": "IN_PROGRESS", "logs": [{"message": "retry"}]}"#,
         ]);
-        assert_eq!(
-            events,
-            vec![PollEvent::Started, log("a"), log("b"), log("retry")]
-        );
+        assert_eq!(events, vec![PollEvent::Started, log("a"), log("b"), log("retry")]);
     }
 
     #[test]
     fn completed_with_error_is_reported() {
-        let events = run(&[
-            r#"{"status": "COMPLETED", "logs": null, "error": "Runner disconnected",
-                "error_type": "runner_disconnected"}"#,
-        ]);
+        let events = run(&[r#"{"status": "COMPLETED", "logs": null, "error": "Runner disconnected",
+                "error_type": "runner_disconnected"}"#]);
         assert_eq!(
             events,
             vec![PollEvent::Completed {
@@ -273,17 +245,9 @@ mod tests {
 
     #[test]
     fn completion_success_flag() {
-        let c = Completion {
-            error: None,
-            error_type: None,
-            metrics: Metrics::default(),
-            polls: 1,
-        };
+        let c = Completion { error: None, error_type: None, metrics: Metrics::default(), polls: 1 };
         assert!(c.succeeded());
-        let failed = Completion {
-            error: Some("x".into()),
-            ..c
-        };
+        let failed = Completion { error: Some("x".into()), ..c };
         assert!(!failed.succeeded());
     }
 }

@@ -116,10 +116,7 @@ fn python_float_repr(f: f64) -> String {
         let body = if point <= 0 {
             format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
         } else if point >= n_digits {
-            format!(
-                "{digits}{}.0",
-                "0".repeat((point - n_digits).unsigned_abs() as usize)
-            )
+            format!("{digits}{}.0", "0".repeat((point - n_digits).unsigned_abs() as usize))
         } else {
             let (int, frac) = digits.split_at(point.unsigned_abs() as usize);
             format!("{int}.{frac}")
@@ -127,11 +124,7 @@ fn python_float_repr(f: f64) -> String {
         format!("{sign}{body}")
     } else {
         let (first, rest) = digits.split_at(1);
-        let mantissa = if rest.is_empty() {
-            first.to_owned()
-        } else {
-            format!("{first}.{rest}")
-        };
+        let mantissa = if rest.is_empty() { first.to_owned() } else { format!("{first}.{rest}") };
         let exp_sign = if exponent < 0 { '-' } else { '+' };
         format!("{sign}{mantissa}e{exp_sign}{:02}", exponent.unsigned_abs())
     }
@@ -164,19 +157,13 @@ mod tests {
     #[test]
     fn escapes_like_ensure_ascii() {
         let v = json!("é 😀 \u{1} \u{7f} \u{8}\u{c}\t\r ~");
-        assert_eq!(
-            dumps_sorted(&v),
-            r#""\u00e9 \ud83d\ude00 \u0001 \u007f \b\f\t\r ~""#
-        );
+        assert_eq!(dumps_sorted(&v), r#""\u00e9 \ud83d\ude00 \u0001 \u007f \b\f\t\r ~""#);
     }
 
     #[test]
     fn keys_sort_by_code_point() {
         let v = json!({"b": 1, "a": 2, "B": 3, "é": 4, "aa": 5});
-        assert_eq!(
-            dumps_sorted(&v),
-            r#"{"B": 3, "a": 2, "aa": 5, "b": 1, "\u00e9": 4}"#
-        );
+        assert_eq!(dumps_sorted(&v), r#"{"B": 3, "a": 2, "aa": 5, "b": 1, "\u00e9": 4}"#);
     }
 
     #[test]

@@ -95,9 +95,7 @@ impl ResponseFacts<'_> {
 }
 
 fn contains_ignore_ascii_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+    haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// How many times to retry and how long to wait.
@@ -128,10 +126,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// A policy that never retries, for callers that handle failures themselves.
     pub fn never() -> Self {
-        Self {
-            max_retries: 0,
-            ..Self::default()
-        }
+        Self { max_retries: 0, ..Self::default() }
     }
 
     /// Whether an HTTP error answer to `op` is worth another attempt.
@@ -149,13 +144,11 @@ impl RetryPolicy {
             Operation::Status | Operation::Download => {
                 matches!(r.status, 408 | 409 | 429 | 500 | 502 | 503 | 504)
             }
-            Operation::Result | Operation::Cancel | Operation::Token | Operation::Upload => {
-                match r.status {
-                    408 | 409 | 429 => true,
-                    502..=504 => r.is_ingress_error(),
-                    _ => false,
-                }
-            }
+            Operation::Result | Operation::Cancel | Operation::Token | Operation::Upload => match r.status {
+                408 | 409 | 429 => true,
+                502..=504 => r.is_ingress_error(),
+                _ => false,
+            },
         }
     }
 
@@ -179,18 +172,11 @@ impl RetryPolicy {
     /// Delay before retry number `retry` (1-based): exponential, capped, jittered by
     /// U(0.5, 1.5) and capped again; never shorter than a server's `Retry-After` (itself
     /// capped at [`RetryPolicy::max_retry_after`]).
-    pub fn delay<R: Rng + ?Sized>(
-        &self,
-        retry: u32,
-        retry_after: Option<Duration>,
-        rng: &mut R,
-    ) -> Duration {
+    pub fn delay<R: Rng + ?Sized>(&self, retry: u32, retry_after: Option<Duration>, rng: &mut R) -> Duration {
         let exponent = retry.saturating_sub(1).min(30);
         let grown = self.base_delay.saturating_mul(1u32 << exponent);
         let capped = grown.min(self.max_delay);
-        let jittered = capped
-            .mul_f64(rng.random_range(0.5..1.5))
-            .min(self.max_delay);
+        let jittered = capped.mul_f64(rng.random_range(0.5..1.5)).min(self.max_delay);
         match retry_after {
             Some(after) => jittered.max(after.min(self.max_retry_after)),
             None => jittered,
@@ -244,9 +230,7 @@ pub fn parse_retry_after(value: &str, now_unix: i64) -> Option<Duration> {
         return value.parse::<u64>().ok().map(Duration::from_secs);
     }
     let at = timefmt::parse_http_date(value)?;
-    Some(Duration::from_secs(
-        u64::try_from(at.saturating_sub(now_unix)).unwrap_or(0),
-    ))
+    Some(Duration::from_secs(u64::try_from(at.saturating_sub(now_unix)).unwrap_or(0)))
 }
 
 #[cfg(test)]
@@ -270,17 +254,9 @@ mod tests {
     #[test]
     fn python_status_rules_for_ordinary_calls() {
         let p = RetryPolicy::default();
-        for op in [
-            Operation::Result,
-            Operation::Cancel,
-            Operation::Token,
-            Operation::Upload,
-        ] {
+        for op in [Operation::Result, Operation::Cancel, Operation::Token, Operation::Upload] {
             for status in [408, 409, 429] {
-                assert!(
-                    p.should_retry_response(op, &facts(status, true, false, "")),
-                    "{op:?} {status}"
-                );
+                assert!(p.should_retry_response(op, &facts(status, true, false, "")), "{op:?} {status}");
             }
             for status in [400, 401, 403, 404, 422, 500] {
                 assert!(
@@ -313,10 +289,7 @@ mod tests {
         assert!(p.should_retry_response(op, &facts(408, false, false, "")));
         assert!(p.should_retry_response(op, &facts(503, false, false, NGINX_502)));
         for status in [409, 500, 502, 504] {
-            assert!(
-                !p.should_retry_response(op, &facts(status, false, false, NGINX_502)),
-                "{status}"
-            );
+            assert!(!p.should_retry_response(op, &facts(status, false, false, NGINX_502)), "{status}");
         }
         assert!(!p.should_retry_response(op, &facts(503, true, false, "")));
         assert!(p.should_retry_transport(op, TransportFailure::Connect, false));
@@ -352,19 +325,11 @@ mod tests {
         let p = RetryPolicy::default();
         let mut rng = StdRng::seed_from_u64(7);
         for retry in 1..=12u32 {
-            let nominal = Duration::from_millis(100)
-                .saturating_mul(1 << (retry - 1))
-                .min(p.max_delay);
+            let nominal = Duration::from_millis(100).saturating_mul(1 << (retry - 1)).min(p.max_delay);
             for _ in 0..50 {
                 let d = p.delay(retry, None, &mut rng);
-                assert!(
-                    d >= nominal.mul_f64(0.5),
-                    "retry {retry}: {d:?} < half of {nominal:?}"
-                );
-                assert!(
-                    d <= nominal.mul_f64(1.5).min(p.max_delay),
-                    "retry {retry}: {d:?}"
-                );
+                assert!(d >= nominal.mul_f64(0.5), "retry {retry}: {d:?} < half of {nominal:?}");
+                assert!(d <= nominal.mul_f64(1.5).min(p.max_delay), "retry {retry}: {d:?}");
             }
         }
     }
@@ -383,10 +348,7 @@ mod tests {
         assert_eq!(a, b);
         let mut rng = StdRng::seed_from_u64(42);
         let same_retry: Vec<Duration> = (0..10).map(|_| p.delay(1, None, &mut rng)).collect();
-        assert!(
-            same_retry.windows(2).any(|w| w[0] != w[1]),
-            "no jitter: {same_retry:?}"
-        );
+        assert!(same_retry.windows(2).any(|w| w[0] != w[1]), "no jitter: {same_retry:?}");
     }
 
     #[test]
@@ -404,10 +366,7 @@ mod tests {
 
     #[test]
     fn backoff_counts_and_stops() {
-        let policy = RetryPolicy {
-            max_retries: 3,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy { max_retries: 3, ..RetryPolicy::default() };
         let mut b = Backoff::new(policy);
         let mut rng = StdRng::seed_from_u64(3);
         assert!(b.next_delay(None, &mut rng).is_some());
@@ -423,19 +382,10 @@ mod tests {
     #[test]
     fn retry_after_parsing() {
         let now = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("-5", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("1.5", now), None);

@@ -15,6 +15,27 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The civil date of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Unix seconds as `2026-10-27T21:47:25+00:00`, the form fal's CDN token carries.
+pub fn format_rfc3339(unix: i64) -> String {
+    let (year, month, day) = civil_from_days(unix.div_euclid(86_400));
+    let rest = unix.rem_euclid(86_400);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -40,9 +61,7 @@ fn unix_seconds(year: i64, month: u32, day: u32, hour: u32, min: u32, sec: u32) 
 }
 
 fn number<T: std::str::FromStr>(s: &str, len: usize) -> Option<T> {
-    (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
+    (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
 }
 
 /// Parses `2026-10-27T21:47:25.394105+00:00` (also `Z`, a space for `T`, no fraction) to Unix
@@ -98,9 +117,8 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(base - offset)
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// Parses an IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, to Unix seconds. The obsolete
 /// RFC 850 and asctime forms are not accepted; a `Retry-After` we cannot read falls back to
@@ -121,14 +139,7 @@ pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
     if hms.next().is_some() {
         return None;
     }
-    unix_seconds(
-        number(year, 4)?,
-        month,
-        number(day, 2)?,
-        number(h, 2)?,
-        number(m, 2)?,
-        number(sec, 2)?,
-    )
+    unix_seconds(number(year, 4)?, month, number(day, 2)?, number(h, 2)?, number(m, 2)?, number(sec, 2)?)
 }
 
 #[cfg(test)]
@@ -138,19 +149,10 @@ mod tests {
     #[test]
     fn rfc3339_examples() {
         // `date -u -d 2026-10-27T21:47:25Z +%s`
-        assert_eq!(
-            parse_rfc3339("2026-10-27T21:47:25.394105+00:00"),
-            Some(1_793_137_645)
-        );
+        assert_eq!(parse_rfc3339("2026-10-27T21:47:25.394105+00:00"), Some(1_793_137_645));
         assert_eq!(parse_rfc3339("2026-10-27T21:47:25Z"), Some(1_793_137_645));
-        assert_eq!(
-            parse_rfc3339("2026-10-27T23:47:25+02:00"),
-            Some(1_793_137_645)
-        );
-        assert_eq!(
-            parse_rfc3339("2026-10-27T19:17:25-02:30"),
-            Some(1_793_137_645)
-        );
+        assert_eq!(parse_rfc3339("2026-10-27T23:47:25+02:00"), Some(1_793_137_645));
+        assert_eq!(parse_rfc3339("2026-10-27T19:17:25-02:30"), Some(1_793_137_645));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800));
     }
@@ -176,14 +178,8 @@ mod tests {
 
     #[test]
     fn http_date_examples() {
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(
-            parse_http_date("Tue, 27 Oct 2026 21:47:25 GMT"),
-            Some(1_793_137_645)
-        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(parse_http_date("Tue, 27 Oct 2026 21:47:25 GMT"), Some(1_793_137_645));
     }
 
     #[test]
@@ -199,5 +195,14 @@ mod tests {
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for unix in [0, 1_784_206_014, 1_800_000_000, 951_782_400] {
+            let text = super::format_rfc3339(unix);
+            assert_eq!(super::parse_rfc3339(&text), Some(unix), "{text}");
+        }
+        assert_eq!(super::format_rfc3339(0), "1970-01-01T00:00:00+00:00");
     }
 }

@@ -106,12 +106,8 @@ impl FalClient {
                     .ok_or_else(|| invalid("object lifecycle".to_owned()))
             })
             .transpose()?;
-        let parts = Parts {
-            bytes: &bytes,
-            content_type: content_type_value,
-            file_name: &file_name,
-            lifecycle,
-        };
+        let parts =
+            Parts { bytes: &bytes, content_type: content_type_value, file_name: &file_name, lifecycle };
         let url = if self.inner.legacy_upload.load(Ordering::Relaxed) {
             self.upload_legacy(&parts).await?
         } else {
@@ -123,12 +119,7 @@ impl FalClient {
                 }
             }
         };
-        Ok(UploadedFile {
-            url,
-            content_type: content_type.to_owned(),
-            file_name,
-            size: bytes.len() as u64,
-        })
+        Ok(UploadedFile { url, content_type: content_type.to_owned(), file_name, size: bytes.len() as u64 })
     }
 
     /// Reads `path` and uploads it, with the content type guessed from its extension.
@@ -140,19 +131,14 @@ impl FalClient {
         let bytes = tokio::fs::read(path).await.map_err(|e| {
             FalError::new(
                 Operation::Upload,
-                FalErrorKind::Io {
-                    action: "reading",
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                },
+                FalErrorKind::Io { action: "reading", path: path.to_owned(), message: e.to_string() },
             )
         })?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "upload.bin".to_owned());
-        self.upload(bytes, content_type_for(path), &name, lifecycle)
-            .await
+        self.upload(bytes, content_type_for(path), &name, lifecycle).await
     }
 
     async fn upload_v3(&self, parts: &Parts<'_>) -> Result<V3, FalError> {
@@ -200,10 +186,7 @@ impl FalClient {
 
     /// The CDN `Authorization` value and whether it was just fetched; `None` when the token
     /// route does not exist (404/405). `force_refresh` skips the cache.
-    async fn cdn_token(
-        &self,
-        force_refresh: bool,
-    ) -> Result<Option<(HeaderValue, bool)>, FalError> {
+    async fn cdn_token(&self, force_refresh: bool) -> Result<Option<(HeaderValue, bool)>, FalError> {
         let mut slot = self.inner.token.slot.lock().await;
         if !force_refresh
             && let Some(cached) = slot.as_ref()
@@ -212,11 +195,9 @@ impl FalClient {
             return Ok(Some((cached.authorization.clone(), false)));
         }
         let op = Operation::Token;
-        let url = Url::parse(&format!(
-            "{}/storage/auth/token?storage_type=fal-cdn-v3",
-            self.inner.config.rest_url
-        ))
-        .map_err(|e| FalError::new(op, FalErrorKind::InvalidArgument(e.to_string())))?;
+        let url =
+            Url::parse(&format!("{}/storage/auth/token?storage_type=fal-cdn-v3", self.inner.config.rest_url))
+                .map_err(|e| FalError::new(op, FalErrorKind::InvalidArgument(e.to_string())))?;
         let answer = self
             .send_with_retry(op, false, || {
                 self.api_request(Method::POST, url.clone())
@@ -231,9 +212,8 @@ impl FalClient {
             return Err(self.error_from_answer(op, &answer));
         }
         let token: CdnToken = parse_json(op, &answer)?;
-        let mut authorization =
-            HeaderValue::from_str(&format!("{} {}", token.token_type, token.token))
-                .map_err(|_| protocol(op, "the CDN token is not a valid header value", b""))?;
+        let mut authorization = HeaderValue::from_str(&format!("{} {}", token.token_type, token.token))
+            .map_err(|_| protocol(op, "the CDN token is not a valid header value", b""))?;
         authorization.set_sensitive(true);
         let now_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -254,10 +234,7 @@ impl FalClient {
             self.inner.config.rest_url
         ))
         .map_err(|e| FalError::new(op, FalErrorKind::InvalidArgument(e.to_string())))?;
-        let content_type = parts
-            .content_type
-            .to_str()
-            .unwrap_or("application/octet-stream");
+        let content_type = parts.content_type.to_str().unwrap_or("application/octet-stream");
         let request_body = serde_json::to_vec(&InitiateUploadRequest {
             content_type: content_type.to_owned(),
             file_name: parts.file_name.to_owned(),
@@ -318,9 +295,7 @@ fn token_lifetime(expires_at: &str, now_unix: i64) -> Option<Duration> {
         return Some(TOKEN_FALLBACK_LIFETIME);
     };
     let remaining = u64::try_from(expires.saturating_sub(now_unix)).ok()?;
-    Duration::from_secs(remaining)
-        .checked_sub(TOKEN_REFRESH_MARGIN)
-        .filter(|d| !d.is_zero())
+    Duration::from_secs(remaining).checked_sub(TOKEN_REFRESH_MARGIN).filter(|d| !d.is_zero())
 }
 
 /// The name fal keeps in the public URL: ASCII letters, digits, `.`, `_`, `-` only (others
@@ -329,28 +304,15 @@ pub fn sanitize_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
         .collect();
     let trimmed = cleaned.trim_start_matches('.');
-    if trimmed.is_empty() {
-        "upload.bin".to_owned()
-    } else {
-        trimmed.chars().take(200).collect()
-    }
+    if trimmed.is_empty() { "upload.bin".to_owned() } else { trimmed.chars().take(200).collect() }
 }
 
 /// MIME type for an input file, by extension (case-insensitive).
 pub fn content_type_for(path: &Path) -> &'static str {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
@@ -408,17 +370,8 @@ mod tests {
             token_lifetime("2026-10-27T21:47:25.394105+00:00", now),
             Some(Duration::from_secs(3600 - 60))
         );
-        assert_eq!(
-            token_lifetime("2026-10-27T21:47:25+00:00", 1_793_137_645 - 30),
-            None
-        );
-        assert_eq!(
-            token_lifetime("2026-10-27T21:47:25Z", 1_793_137_645 + 5),
-            None
-        );
-        assert_eq!(
-            token_lifetime("next tuesday", now),
-            Some(TOKEN_FALLBACK_LIFETIME)
-        );
+        assert_eq!(token_lifetime("2026-10-27T21:47:25+00:00", 1_793_137_645 - 30), None);
+        assert_eq!(token_lifetime("2026-10-27T21:47:25Z", 1_793_137_645 + 5), None);
+        assert_eq!(token_lifetime("next tuesday", now), Some(TOKEN_FALLBACK_LIFETIME));
     }
 }

@@ -36,9 +36,7 @@ pub enum WebhookError {
     #[error("webhook timestamp is not a Unix time in seconds")]
     InvalidTimestamp,
     /// Signed too long ago (or in the future): a replay or a wrong clock.
-    #[error(
-        "webhook timestamp is {skew_secs}s away from now (limit {MAX_SKEW_SECS}s); check the clock"
-    )]
+    #[error("webhook timestamp is {skew_secs}s away from now (limit {MAX_SKEW_SECS}s); check the clock")]
     StaleTimestamp {
         /// Seconds between signing and now.
         skew_secs: u64,
@@ -154,9 +152,7 @@ impl WebhookSigningKey {
 
     /// A JWKS holding only this key, as served at `/.well-known/jwks.json`.
     pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![self.jwk()],
-        }
+        Jwks { keys: vec![self.jwk()] }
     }
 }
 
@@ -195,9 +191,7 @@ pub fn sign_webhook(
     body: &[u8],
 ) -> WebhookHeaders {
     let timestamp = timestamp.to_string();
-    let signature = key
-        .0
-        .sign(&signed_message(request_id, user_id, &timestamp, body));
+    let signature = key.0.sign(&signed_message(request_id, user_id, &timestamp, body));
     WebhookHeaders {
         request_id: request_id.to_owned(),
         user_id: user_id.to_owned(),
@@ -207,10 +201,7 @@ pub fn sign_webhook(
 }
 
 fn present<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str, WebhookError> {
-    value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or(WebhookError::MissingHeader(name))
+    value.map(str::trim).filter(|v| !v.is_empty()).ok_or(WebhookError::MissingHeader(name))
 }
 
 fn decode_key(jwk: &Jwk) -> Option<VerifyingKey> {
@@ -236,9 +227,7 @@ pub fn verify_webhook(
     let timestamp = present(headers.timestamp, HEADER_TIMESTAMP)?;
     let signature = present(headers.signature, HEADER_SIGNATURE)?;
 
-    let signed_at: i64 = timestamp
-        .parse()
-        .map_err(|_| WebhookError::InvalidTimestamp)?;
+    let signed_at: i64 = timestamp.parse().map_err(|_| WebhookError::InvalidTimestamp)?;
     let now_secs = match now.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
@@ -258,10 +247,7 @@ pub fn verify_webhook(
     if keys.is_empty() {
         return Err(WebhookError::NoUsableKey);
     }
-    if keys
-        .iter()
-        .any(|key| key.verify_strict(&message, &signature).is_ok())
-    {
+    if keys.iter().any(|key| key.verify_strict(&message, &signature).is_ok()) {
         Ok(())
     } else {
         Err(WebhookError::BadSignature)
@@ -358,8 +344,7 @@ mod tests {
         assert_eq!(headers.signature.len(), 128);
         assert_eq!(headers.timestamp, T.to_string());
         verify_webhook(&body, &headers.as_values(), &k.jwks(), at(T + 10)).unwrap();
-        let parsed =
-            verify_and_parse_webhook(&body, &headers.as_values(), &k.jwks(), at(T)).unwrap();
+        let parsed = verify_and_parse_webhook(&body, &headers.as_values(), &k.jwks(), at(T)).unwrap();
         assert_eq!(parsed, payload());
     }
 
@@ -367,9 +352,7 @@ mod tests {
     fn any_key_of_the_set_may_verify() {
         let k = key(7);
         let (body, headers) = signed(&k);
-        let jwks = Jwks {
-            keys: vec![key(8).jwk(), k.jwk()],
-        };
+        let jwks = Jwks { keys: vec![key(8).jwk(), k.jwk()] };
         verify_webhook(&body, &headers.as_values(), &jwks, at(T)).unwrap();
     }
 
@@ -379,13 +362,7 @@ mod tests {
         let (body, headers) = signed(&k);
         let mut jwk = k.jwk();
         jwk.x = jwk.x.map(|x| format!("{x}="));
-        verify_webhook(
-            &body,
-            &headers.as_values(),
-            &Jwks { keys: vec![jwk] },
-            at(T),
-        )
-        .unwrap();
+        verify_webhook(&body, &headers.as_values(), &Jwks { keys: vec![jwk] }, at(T)).unwrap();
     }
 
     #[test]
@@ -449,34 +426,10 @@ mod tests {
         let (body, headers) = signed(&k);
         let full = headers.as_values();
         for (values, name) in [
-            (
-                WebhookHeaderValues {
-                    request_id: None,
-                    ..full
-                },
-                HEADER_REQUEST_ID,
-            ),
-            (
-                WebhookHeaderValues {
-                    user_id: Some(""),
-                    ..full
-                },
-                HEADER_USER_ID,
-            ),
-            (
-                WebhookHeaderValues {
-                    timestamp: None,
-                    ..full
-                },
-                HEADER_TIMESTAMP,
-            ),
-            (
-                WebhookHeaderValues {
-                    signature: None,
-                    ..full
-                },
-                HEADER_SIGNATURE,
-            ),
+            (WebhookHeaderValues { request_id: None, ..full }, HEADER_REQUEST_ID),
+            (WebhookHeaderValues { user_id: Some(""), ..full }, HEADER_USER_ID),
+            (WebhookHeaderValues { timestamp: None, ..full }, HEADER_TIMESTAMP),
+            (WebhookHeaderValues { signature: None, ..full }, HEADER_SIGNATURE),
         ] {
             assert_eq!(
                 verify_webhook(&body, &values, &k.jwks(), at(T)),
@@ -492,39 +445,20 @@ mod tests {
         let full = headers.as_values();
         let short = &headers.signature[..126];
         assert_eq!(
-            verify_webhook(
-                &body,
-                &WebhookHeaderValues {
-                    signature: Some(short),
-                    ..full
-                },
-                &k.jwks(),
-                at(T)
-            ),
+            verify_webhook(&body, &WebhookHeaderValues { signature: Some(short), ..full }, &k.jwks(), at(T)),
             Err(WebhookError::MalformedSignature)
         );
         assert_eq!(
             verify_webhook(
                 &body,
-                &WebhookHeaderValues {
-                    timestamp: Some("17842060.14"),
-                    ..full
-                },
+                &WebhookHeaderValues { timestamp: Some("17842060.14"), ..full },
                 &k.jwks(),
                 at(T)
             ),
             Err(WebhookError::InvalidTimestamp)
         );
-        let unusable = Jwks {
-            keys: vec![Jwk {
-                kty: "RSA".into(),
-                ..k.jwk()
-            }],
-        };
-        assert_eq!(
-            verify_webhook(&body, &full, &unusable, at(T)),
-            Err(WebhookError::NoUsableKey)
-        );
+        let unusable = Jwks { keys: vec![Jwk { kty: "RSA".into(), ..k.jwk() }] };
+        assert_eq!(verify_webhook(&body, &full, &unusable, at(T)), Err(WebhookError::NoUsableKey));
     }
 
     #[test]
@@ -545,10 +479,7 @@ mod tests {
         let (_, headers) = signed(&k);
         let pairs = headers.pairs();
         let values = WebhookHeaderValues::from_fn(|name| {
-            pairs
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| *v)
+            pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
         });
         assert_eq!(values, headers.as_values());
     }

@@ -146,9 +146,7 @@ impl QueueStatus {
     /// The fields shared by all states.
     pub fn info(&self) -> &StatusInfo {
         match self {
-            Self::InQueue { info, .. }
-            | Self::InProgress { info }
-            | Self::Completed { info, .. } => info,
+            Self::InQueue { info, .. } | Self::InProgress { info } | Self::Completed { info, .. } => info,
         }
     }
 
@@ -441,10 +439,7 @@ pub struct ObjectLifecycle {
 impl ObjectLifecycle {
     /// Expire the object after `seconds`.
     pub fn expire_after_seconds(seconds: u64) -> Self {
-        Self {
-            expiration_duration_seconds: Some(seconds),
-            initial_acl: None,
-        }
+        Self { expiration_duration_seconds: Some(seconds), initial_acl: None }
     }
 }
 
@@ -564,13 +559,7 @@ mod tests {
                 "logs": null, "metrics": {}, "queue_position": 2}"#,
         );
         assert_eq!(s.state(), QueueState::InQueue);
-        assert!(matches!(
-            s,
-            QueueStatus::InQueue {
-                queue_position: Some(2),
-                ..
-            }
-        ));
+        assert!(matches!(s, QueueStatus::InQueue { queue_position: Some(2), .. }));
     }
 
     #[test]
@@ -589,14 +578,9 @@ mod tests {
 
     #[test]
     fn status_logs_key_is_always_serialised() {
-        let s = QueueStatus::InProgress {
-            info: StatusInfo::default(),
-        };
+        let s = QueueStatus::InProgress { info: StatusInfo::default() };
         let v = serde_json::to_value(&s).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"status": "IN_PROGRESS", "logs": null, "metrics": {}})
-        );
+        assert_eq!(v, serde_json::json!({"status": "IN_PROGRESS", "logs": null, "metrics": {}}));
     }
 
     #[test]
@@ -607,11 +591,7 @@ mod tests {
                 "error": "Runner disconnected", "error_type": "runner_disconnected"}"#,
         );
         match s {
-            QueueStatus::Completed {
-                error,
-                error_type,
-                info,
-            } => {
+            QueueStatus::Completed { error, error_type, info } => {
                 assert_eq!(error.as_deref(), Some("Runner disconnected"));
                 assert_eq!(error_type.as_deref(), Some("runner_disconnected"));
                 assert_eq!(info.metrics.inference_time, Some(12.5));
@@ -629,9 +609,7 @@ mod tests {
 
     #[test]
     fn status_rejects_unknown_state() {
-        assert!(
-            serde_json::from_str::<QueueStatus>(r#"{"status": "FAILED", "logs": null}"#).is_err()
-        );
+        assert!(serde_json::from_str::<QueueStatus>(r#"{"status": "FAILED", "logs": null}"#).is_err());
     }
 
     #[test]
@@ -651,10 +629,7 @@ mod tests {
         let b: ValidationErrorBody = round_trip(
             r#"{"detail":[{"loc":["body","prompt"],"msg":"field required","type":"value_error.missing"}]}"#,
         );
-        assert_eq!(
-            b.detail.to_string(),
-            "`prompt`: field required (value_error.missing)"
-        );
+        assert_eq!(b.detail.to_string(), "`prompt`: field required (value_error.missing)");
     }
 
     #[test]
@@ -664,9 +639,7 @@ mod tests {
                 "type":"image_too_large","url":"https://docs.fal.ai/errors#image_too_large",
                 "ctx":{"max_height":4096},"input":"https://example.com/x.png"}]}"#,
         );
-        let ValidationDetail::Items(items) = &b.detail else {
-            panic!("expected items")
-        };
+        let ValidationDetail::Items(items) = &b.detail else { panic!("expected items") };
         assert_eq!(items[0].field_path(), "images.0.url");
         assert_eq!(items[0].loc[2], LocSegment::Index(0));
     }
@@ -674,10 +647,7 @@ mod tests {
     #[test]
     fn validation_plain_string_round_trips() {
         let b: ValidationErrorBody = round_trip(r#"{"detail": "Invalid storage type"}"#);
-        assert_eq!(
-            b.detail,
-            ValidationDetail::Message("Invalid storage type".into())
-        );
+        assert_eq!(b.detail, ValidationDetail::Message("Invalid storage type".into()));
     }
 
     #[test]
@@ -747,10 +717,7 @@ mod tests {
     #[test]
     fn lifecycle_serialises_like_the_header() {
         let l = ObjectLifecycle::expire_after_seconds(3600);
-        assert_eq!(
-            serde_json::to_string(&l).unwrap(),
-            r#"{"expiration_duration_seconds":3600}"#
-        );
+        assert_eq!(serde_json::to_string(&l).unwrap(), r#"{"expiration_duration_seconds":3600}"#);
         let _: ObjectLifecycle = round_trip(
             r#"{"expiration_duration_seconds": 60,
                 "initial_acl": {"default": "hide", "rules": [{"user": "u1", "decision": "allow"}]}}"#,
