@@ -574,7 +574,6 @@ fn error_kind(op: Operation, answer: &Answer, body: &str) -> FalErrorKind {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test should fail loudly on bad input")]
 mod tests {
     use super::*;
     use crate::wire::LocSegment;

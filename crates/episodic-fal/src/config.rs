@@ -132,7 +132,6 @@ fn normalize_base(name: &'static str, value: &str) -> Result<String, ConfigError
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test should fail loudly on bad input")]
 mod tests {
     use super::*;
 

@@ -167,7 +167,6 @@ impl FalClient {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test should fail loudly on bad input")]
 mod tests {
     use super::*;
     use crate::config::FalConfig;

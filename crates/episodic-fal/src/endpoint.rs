@@ -163,7 +163,6 @@ impl FromStr for EndpointId {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test should fail loudly on bad input")]
 mod tests {
     use super::*;
 

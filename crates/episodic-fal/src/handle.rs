@@ -67,7 +67,6 @@ impl RequestHandle {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test should fail loudly on bad input")]
 mod tests {
     use super::*;
     use crate::wire::{Metrics, QueueState};

@@ -124,7 +124,6 @@ impl fmt::Display for FalKey {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test should fail loudly on bad input")]
 mod tests {
     use super::*;
     use std::collections::HashMap;

@@ -271,7 +271,6 @@ pub fn verify_and_parse_webhook(
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test should fail loudly on bad input")]
 mod tests {
     use super::*;
     use crate::wire::WebhookStatus;

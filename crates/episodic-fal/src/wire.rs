@@ -504,7 +504,6 @@ pub struct Jwks {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "a test should fail loudly on bad input")]
 mod tests {
     use super::*;
     use serde::de::DeserializeOwned;
