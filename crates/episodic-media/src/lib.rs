@@ -1,14 +1,19 @@
-//! Media for episodic: find ffprobe and ffmpeg, probe files, and tell what a file really is.
+//! Media for episodic: find ffprobe and ffmpeg, probe files, tell what a file really is, and make the
+//! clips, segments, episodes and thumbnails the pipeline needs with ffmpeg.
 //!
-//! Every fact about a media file that episodic acts on comes from here. This crate depends on no
-//! other episodic crate and never prints; callers turn [`MediaError`] into diagnostics.
+//! Every fact about a media file that episodic acts on comes from here, and every ffmpeg run goes through
+//! [`Ffmpeg`]. This crate depends on no other episodic crate and never prints; callers turn
+//! [`MediaError`] into diagnostics.
 
 mod error;
+mod ffmpeg;
+mod output;
 mod probe;
 mod sniff;
 mod tool;
 
 pub use error::MediaError;
+pub use ffmpeg::Ffmpeg;
 pub use probe::{MediaInfo, Probe, StreamInfo, StreamKind};
 pub use sniff::{FileKind, sniff, sniff_file};
 pub use tool::{Tool, locate};
