@@ -5,13 +5,16 @@
 //! [`Ffmpeg`]. This crate depends on no other episodic crate and never prints; callers turn
 //! [`MediaError`] into diagnostics.
 
+mod encode;
 mod error;
 mod ffmpeg;
+mod filter;
 mod output;
 mod probe;
 mod sniff;
 mod tool;
 
+pub use encode::{EncodeSettings, VIDEO_TIMESCALE};
 pub use error::MediaError;
 pub use ffmpeg::Ffmpeg;
 pub use probe::{MediaInfo, Probe, StreamInfo, StreamKind};
