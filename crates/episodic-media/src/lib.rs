@@ -5,6 +5,7 @@
 //! [`Ffmpeg`]. This crate depends on no other episodic crate and never prints; callers turn
 //! [`MediaError`] into diagnostics.
 
+mod compose;
 mod encode;
 mod error;
 mod ffmpeg;
@@ -16,6 +17,7 @@ mod probe;
 mod sniff;
 mod tool;
 
+pub use compose::{Composition, Fill, Layout, Seat, compose};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};
 pub use error::MediaError;
 pub use ffmpeg::Ffmpeg;
