@@ -6,6 +6,7 @@
 //! [`MediaError`] into diagnostics.
 
 mod compose;
+mod concat;
 mod encode;
 mod error;
 mod ffmpeg;
@@ -18,6 +19,7 @@ mod sniff;
 mod tool;
 
 pub use compose::{Composition, Fill, Layout, Seat, compose};
+pub use concat::{concat, reencode_concat};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};
 pub use error::MediaError;
 pub use ffmpeg::Ffmpeg;
