@@ -16,6 +16,7 @@ mod output;
 pub mod placeholder;
 mod probe;
 mod sniff;
+mod thumbnail;
 mod tool;
 
 pub use compose::{Composition, Fill, Layout, Seat, compose};
@@ -26,4 +27,5 @@ pub use ffmpeg::Ffmpeg;
 pub use font::find_font;
 pub use probe::{MediaInfo, Probe, StreamInfo, StreamKind};
 pub use sniff::{FileKind, sniff, sniff_file};
+pub use thumbnail::{contact_sheet, sheet_size, thumbnail};
 pub use tool::{Tool, locate};
