@@ -6,6 +6,8 @@
 //! stream-copied into one track those become about 30 ms of extra sound at each boundary, so speech
 //! drifts behind the lips as the episode goes on. Audio is cheap to encode; video is what costs, and
 //! it is copied. Each segment's audio is cut to its video's exact length in samples before joining.
+//! The copied video packets are the segments' own; the demuxer only repeats each keyframe's parameter
+//! sets in-band, which keeps the episode playable even if segments cached from older runs differ there.
 //!
 //! [`reencode_concat`] re-encodes both streams; it joins segments of any size and rate, and is the
 //! baseline the copy is measured against.

@@ -18,8 +18,11 @@ const CAPTION_WORDS: usize = 8;
 /// The most characters of a prompt a test card shows.
 const CAPTION_CHARS: usize = 48;
 
-/// An avatar clip: `image` gently swaying and breathing, fitted inside `size` on a dark backdrop, for
-/// exactly as long as `audio` (to the nearest frame), with that audio. Returns the clip's length in seconds.
+/// An avatar clip: `image` gently swaying, fitted inside `size` on a dark backdrop, for exactly as long
+/// as `audio` (to the nearest frame), with all of that audio. Returns the clip's length in seconds.
+///
+/// The length is ffprobe's, which for MP3 includes the encoder's padding (tens of milliseconds); the
+/// nearest frame absorbs it.
 pub async fn avatar(
     ffmpeg: &Ffmpeg,
     probe: &Probe,
@@ -119,22 +122,21 @@ async fn write(ffmpeg: &Ffmpeg, mut line: Vec<OsString>, out: &Path) -> Result<(
 
 /// `image` fitted inside a box `zoom` times the frame, on the backdrop, one decoded frame repeated
 /// forever at the output rate (labelled `[still]`); the caller crops the frame out of it and trims.
-fn still(settings: &EncodeSettings, zoom: f64) -> (String, u32, u32) {
+fn still(settings: &EncodeSettings, zoom: f64) -> String {
     let (width, height) =
         (even_up(f64::from(settings.width) * zoom), even_up(f64::from(settings.height) * zoom));
     let fps = settings.fps;
-    let graph = format!(
+    format!(
         "color=c={BACKDROP}:s={width}x{height}:r={fps}[bg];\
          [0:v]scale={width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2,format=rgba,\
          loop=loop=-1:size=1:start=0,setpts=N/({fps}*TB)[fg];\
          [bg][fg]overlay=x=(W-w)/2:y=(H-h)/2:format=auto[still]"
-    );
-    (graph, width, height)
+    )
 }
 
 /// A slow sway (±0.7°, 3.2 s period) on a still 4% larger than the frame, so no corner shows.
 fn avatar_graph(settings: &EncodeSettings, frames: u64, channels: Option<u32>) -> String {
-    let (still, _, _) = still(settings, 1.04);
+    let still = still(settings, 1.04);
     format!(
         "{still};[still]rotate=a=0.012*sin(2*PI*t/3.2):fillcolor={BACKDROP},crop={w}:{h},\
          trim=end_frame={frames},{finish}[v];[1:a]{audio}[a]",
@@ -147,7 +149,7 @@ fn avatar_graph(settings: &EncodeSettings, frames: u64, channels: Option<u32>) -
 
 /// A left-to-right pan across a still 12% larger than the frame, over the clip's length.
 fn image_clip_graph(settings: &EncodeSettings, frames: u64, with_audio: bool) -> String {
-    let (still, _, _) = still(settings, 1.12);
+    let still = still(settings, 1.12);
     let seconds = frames as f64 / f64::from(settings.fps);
     let mut graph = format!(
         "{still};[still]crop={w}:{h}:x='(iw-ow)*min(t/{seconds},1)':y=(ih-oh)/2,\
