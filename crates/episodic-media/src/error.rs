@@ -43,6 +43,31 @@ pub enum MediaError {
         /// What was wrong.
         detail: String,
     },
+    /// The tool ran and failed.
+    #[error("{tool} failed: {detail} (ran `{command}`)")]
+    Failed {
+        /// The tool that failed.
+        tool: &'static str,
+        /// The last lines the tool printed, or what was wrong with its result.
+        detail: String,
+        /// A short printable form of the command.
+        command: String,
+    },
+    /// A file could not be written or moved into place.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The caller asked for something that cannot be made; a bug in the caller, not in the media.
+    #[error("invalid media request: {detail}")]
+    Invalid {
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 impl MediaError {

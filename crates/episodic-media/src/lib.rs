@@ -1,14 +1,31 @@
-//! Media for episodic: find ffprobe and ffmpeg, probe files, and tell what a file really is.
+//! Media for episodic: find ffprobe and ffmpeg, probe files, tell what a file really is, and make the
+//! clips, segments, episodes and thumbnails the pipeline needs with ffmpeg.
 //!
-//! Every fact about a media file that episodic acts on comes from here. This crate depends on no
-//! other episodic crate and never prints; callers turn [`MediaError`] into diagnostics.
+//! Every fact about a media file that episodic acts on comes from here, and every ffmpeg run goes through
+//! [`Ffmpeg`]. This crate depends on no other episodic crate and never prints; callers turn
+//! [`MediaError`] into diagnostics.
 
+mod compose;
+mod concat;
+mod encode;
 mod error;
+mod ffmpeg;
+mod filter;
+mod font;
+mod output;
+pub mod placeholder;
 mod probe;
 mod sniff;
+mod thumbnail;
 mod tool;
 
+pub use compose::{Composition, Fill, Layout, Seat, compose};
+pub use concat::{concat, reencode_concat};
+pub use encode::{EncodeSettings, VIDEO_TIMESCALE};
 pub use error::MediaError;
+pub use ffmpeg::Ffmpeg;
+pub use font::find_font;
 pub use probe::{MediaInfo, Probe, StreamInfo, StreamKind};
 pub use sniff::{FileKind, sniff, sniff_file};
+pub use thumbnail::{contact_sheet, sheet_size, thumbnail};
 pub use tool::{Tool, locate};

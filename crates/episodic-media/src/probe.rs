@@ -108,6 +108,18 @@ impl Probe {
         })?;
         Ok(raw.into_info())
     }
+
+    /// Probes one file on tokio's blocking pool, so an async caller's thread keeps serving others.
+    pub async fn probe_async(&self, path: &Path) -> Result<MediaInfo, MediaError> {
+        let (probe, owned) = (self.clone(), path.to_path_buf());
+        tokio::task::spawn_blocking(move || probe.probe(&owned)).await.unwrap_or_else(|join| {
+            Err(MediaError::BadOutput {
+                tool: "ffprobe",
+                path: path.to_path_buf(),
+                detail: format!("the probe did not finish: {join}"),
+            })
+        })
+    }
 }
 
 fn absolute(path: &Path) -> PathBuf {

@@ -1,0 +1,309 @@
+//! One segment of an episode: the speaker (or b-roll) clip, alone or beside the silent listener,
+//! normalised to the episode's canvas, frame rate and audio, and exactly as long as asked.
+//!
+//! Every segment leaves here encoded with the same [`EncodeSettings`], so the episode can be joined by
+//! copying video. Both streams are cut or padded to the same number of frames and samples, so audio and
+//! video line up at every segment boundary and never drift over an episode.
+
+use crate::encode::{EncodeSettings, check_seconds};
+use crate::ffmpeg::{Ffmpeg, args, file_arg};
+use crate::filter::{BACKDROP, fit};
+use crate::output::Partial;
+use crate::{MediaError, Probe};
+use std::ffi::OsString;
+use std::path::Path;
+
+/// How a segment's frame is shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// The main clip fills the whole canvas.
+    Solo,
+    /// Two halves, left and right (`hstack`).
+    SideBySide,
+    /// Two halves, top and bottom (`vstack`).
+    Stacked,
+}
+
+/// Where a character sits in a two-shot layout; each keeps its seat whoever speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Seat {
+    /// Left, or top.
+    First,
+    /// Right, or bottom.
+    Second,
+}
+
+/// How the listener clip is fitted to the segment's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fill {
+    /// Play it once: cut it when long, hold its last frame when short.
+    Trim,
+    /// Play it again and again, then cut it.
+    Loop,
+}
+
+/// What one segment is made of and how it is laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct Composition<'a> {
+    /// How the frame is shared.
+    pub layout: Layout,
+    /// The frame size; must equal the encode settings' size.
+    pub canvas: (u32, u32),
+    /// Frames per second; must equal the encode settings' rate.
+    pub fps: u32,
+    /// The segment's length.
+    pub seconds: f64,
+    /// The speaker (or b-roll) clip; its audio is the segment's audio (silence when it has none).
+    pub main: &'a Path,
+    /// Where the speaker sits in two-shot layouts.
+    pub main_seat: Seat,
+    /// The silent listener clip and how to fit it; a solo layout refuses one.
+    pub listener: Option<(&'a Path, Fill)>,
+    /// How the segment is encoded.
+    pub encode: &'a EncodeSettings,
+}
+
+/// Writes the segment `c` describes to `out` (through a temporary file beside it).
+pub async fn compose(
+    ffmpeg: &Ffmpeg,
+    probe: &Probe,
+    c: &Composition<'_>,
+    out: &Path,
+) -> Result<(), MediaError> {
+    check(c)?;
+    let info = probe.probe_async(c.main).await?;
+    if info.video().is_none() {
+        return Err(MediaError::Unreadable {
+            tool: "ffprobe",
+            path: c.main.to_path_buf(),
+            detail: "no video stream".into(),
+        });
+    }
+    let main_audio = info.audio().map(|audio| audio.channels);
+    let mut line = compose_args(c, main_audio);
+    let partial = Partial::beside(out)?;
+    line.push(file_arg(partial.path()));
+    ffmpeg.run(&line).await?;
+    partial.commit()
+}
+
+fn check(c: &Composition<'_>) -> Result<(), MediaError> {
+    c.encode.check()?;
+    check_seconds(c.seconds)?;
+    if c.canvas != c.encode.size() || c.fps != c.encode.fps {
+        return Err(MediaError::Invalid {
+            detail: format!(
+                "the composition is {}x{} at {} fps but its encode settings are {}x{} at {} fps",
+                c.canvas.0, c.canvas.1, c.fps, c.encode.width, c.encode.height, c.encode.fps
+            ),
+        });
+    }
+    if c.layout == Layout::Solo && c.listener.is_some() {
+        return Err(MediaError::Invalid { detail: "a solo segment has no room for a listener".into() });
+    }
+    Ok(())
+}
+
+/// The boxes of a layout, first seat first.
+fn boxes(layout: Layout, (width, height): (u32, u32)) -> Vec<(u32, u32)> {
+    // Halves are kept even for 4:2:0; an odd half goes to the second seat as one extra pair of pixels.
+    match layout {
+        Layout::Solo => vec![(width, height)],
+        Layout::SideBySide => {
+            let first = width / 2 / 2 * 2;
+            vec![(first, height), (width - first, height)]
+        }
+        Layout::Stacked => {
+            let first = height / 2 / 2 * 2;
+            vec![(width, first), (width, height - first)]
+        }
+    }
+}
+
+/// ffmpeg's arguments up to the output file; `main_audio` is `None` when the main clip is silent,
+/// else its channel count when known.
+fn compose_args(c: &Composition<'_>, main_audio: Option<Option<u32>>) -> Vec<OsString> {
+    let encode = c.encode;
+    let frames = encode.frames(c.seconds);
+    let samples = encode.samples(frames);
+    let mut line = args(["-i"]);
+    line.push(file_arg(c.main));
+    if let Some((listener, fill)) = c.listener {
+        if fill == Fill::Loop {
+            line.extend(args(["-stream_loop", "-1"]));
+        }
+        line.extend(["-i".into(), file_arg(listener)]);
+    }
+
+    let fps = encode.fps;
+    // Each clip: the output rate, fitted to its box, its last frame held as long as needed, then cut.
+    let clip = |input: usize, (width, height): (u32, u32), label: &str| {
+        format!(
+            "[{input}:v]fps={fps},{fit},tpad=stop=-1:stop_mode=clone,trim=end_frame={frames}[{label}]",
+            fit = fit(width, height)
+        )
+    };
+    let mut graph = Vec::new();
+    let boxes = boxes(c.layout, c.canvas);
+    let finish = encode.video_finish();
+    if let [whole] = boxes[..] {
+        graph.push(clip(0, whole, "main"));
+        graph.push(format!("[main]{finish}[v]"));
+    } else {
+        let (main_box, other_box) = match c.main_seat {
+            Seat::First => (boxes[0], boxes[1]),
+            Seat::Second => (boxes[1], boxes[0]),
+        };
+        graph.push(clip(0, main_box, "main"));
+        graph.push(match c.listener {
+            Some(_) => clip(1, other_box, "other"),
+            // A monologue in a two-shot layout: the listener's seat stays empty, not taken.
+            None => format!(
+                "color=c={BACKDROP}:s={w}x{h}:r={fps},trim=end_frame={frames},setsar=1[other]",
+                w = other_box.0,
+                h = other_box.1
+            ),
+        });
+        let stack = if c.layout == Layout::SideBySide { "hstack" } else { "vstack" };
+        let order = match c.main_seat {
+            Seat::First => "[main][other]",
+            Seat::Second => "[other][main]",
+        };
+        graph.push(format!("{order}{stack}=inputs=2,{finish}[v]"));
+    }
+    // Audio: the main clip's alone, padded with silence and cut to the video's exact length.
+    graph.push(match main_audio {
+        Some(channels) => {
+            format!("[0:a]{},apad,atrim=end_sample={samples}[a]", encode.audio_format(channels))
+        }
+        None => format!(
+            "anullsrc=r={rate}:cl=mono,{},atrim=end_sample={samples}[a]",
+            encode.audio_format(Some(1)),
+            rate = encode.audio_rate
+        ),
+    });
+
+    line.extend(args(["-filter_complex", graph.join(";").as_str(), "-map", "[v]", "-map", "[a]"]));
+    line.extend(encode.output_args());
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn composition<'a>(
+        layout: Layout,
+        seat: Seat,
+        listener: Option<(&'a Path, Fill)>,
+        encode: &'a EncodeSettings,
+    ) -> Composition<'a> {
+        Composition {
+            layout,
+            canvas: encode.size(),
+            fps: encode.fps,
+            seconds: 2.5,
+            main: Path::new("speaker.mp4"),
+            main_seat: seat,
+            listener,
+            encode,
+        }
+    }
+
+    fn graph_of(line: &[OsString]) -> String {
+        let at = line.iter().position(|arg| arg == "-filter_complex").unwrap();
+        line[at + 1].to_string_lossy().into_owned()
+    }
+
+    fn joined(line: &[OsString]) -> String {
+        line.iter().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn halves_are_even_and_fill_the_canvas() {
+        assert_eq!(boxes(Layout::SideBySide, (320, 180)), [(160, 180), (160, 180)]);
+        assert_eq!(boxes(Layout::SideBySide, (322, 180)), [(160, 180), (162, 180)]);
+        assert_eq!(boxes(Layout::Stacked, (1080, 1920)), [(1080, 960), (1080, 960)]);
+        assert_eq!(boxes(Layout::Stacked, (320, 182)), [(320, 90), (320, 92)]);
+        assert_eq!(boxes(Layout::Solo, (320, 180)), [(320, 180)]);
+    }
+
+    #[test]
+    fn speaker_in_the_first_seat_goes_left() {
+        let encode = EncodeSettings::new(320, 180, 10);
+        let c = composition(
+            Layout::SideBySide,
+            Seat::First,
+            Some((Path::new("listener.mp4"), Fill::Trim)),
+            &encode,
+        );
+        let graph = graph_of(&compose_args(&c, Some(Some(2))));
+        assert!(graph.contains("[main][other]hstack=inputs=2,"), "{graph}");
+        assert!(graph.contains("[0:v]fps=10,scale=160:180:force_original_aspect_ratio=decrease"), "{graph}");
+        assert!(graph.contains("tpad=stop=-1:stop_mode=clone,trim=end_frame=25[main]"), "{graph}");
+        assert!(graph.contains("[1:v]fps=10,scale=160:180"), "{graph}");
+        assert!(graph.ends_with("[0:a]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,apad,atrim=end_sample=120000[a]"), "{graph}");
+        assert!(!joined(&compose_args(&c, Some(Some(2)))).contains("-stream_loop"));
+    }
+
+    #[test]
+    fn speaker_in_the_second_seat_goes_below_and_the_listener_loops() {
+        let encode = EncodeSettings::new(320, 180, 10);
+        let c = composition(
+            Layout::Stacked,
+            Seat::Second,
+            Some((Path::new("listener.mp4"), Fill::Loop)),
+            &encode,
+        );
+        let line = compose_args(&c, Some(Some(1)));
+        let graph = graph_of(&line);
+        assert!(graph.contains("[other][main]vstack=inputs=2,"), "{graph}");
+        assert!(graph.contains("[0:v]fps=10,scale=320:90"), "{graph}");
+        assert!(graph.contains("pan=stereo|c0=c0|c1=c0"), "{graph}");
+        let text = joined(&line);
+        let listener_input = text.find("listener.mp4").unwrap();
+        let loop_flag = text.find("-stream_loop -1 -i").unwrap();
+        assert!(loop_flag < listener_input && text.find("speaker.mp4").unwrap() < loop_flag, "{text}");
+    }
+
+    #[test]
+    fn b_roll_gets_a_silent_track_of_the_same_length() {
+        let encode = EncodeSettings::new(320, 180, 10);
+        let c = composition(Layout::Solo, Seat::First, None, &encode);
+        let graph = graph_of(&compose_args(&c, None));
+        assert!(graph.starts_with("[0:v]fps=10,scale=320:180"), "{graph}");
+        assert!(graph.contains("[main]scale=out_color_matrix=bt709"), "{graph}");
+        assert!(
+            graph.contains("anullsrc=r=48000:cl=mono,") && graph.ends_with("atrim=end_sample=120000[a]"),
+            "{graph}"
+        );
+        assert!(!graph.contains("[0:a]"), "{graph}");
+    }
+
+    #[test]
+    fn a_monologue_leaves_the_other_seat_empty() {
+        let encode = EncodeSettings::new(320, 180, 10);
+        let c = composition(Layout::SideBySide, Seat::Second, None, &encode);
+        let graph = graph_of(&compose_args(&c, Some(None)));
+        assert!(
+            graph.contains("color=c=0x14161c:s=160x180:r=10,trim=end_frame=25,setsar=1[other]"),
+            "{graph}"
+        );
+        assert!(graph.contains("[other][main]hstack"), "{graph}");
+    }
+
+    #[test]
+    fn mismatched_settings_and_solo_listeners_are_refused() {
+        let encode = EncodeSettings::new(320, 180, 10);
+        let mut c = composition(Layout::Solo, Seat::First, Some((Path::new("l.mp4"), Fill::Trim)), &encode);
+        assert!(check(&c).unwrap_err().to_string().contains("no room for a listener"));
+        c.listener = None;
+        c.fps = 30;
+        assert!(check(&c).unwrap_err().to_string().contains("encode settings"));
+        c.fps = 10;
+        c.seconds = f64::NAN;
+        assert!(check(&c).is_err());
+        c.seconds = 2.5;
+        assert!(check(&c).is_ok());
+    }
+}

@@ -1,0 +1,616 @@
+//! Every ffmpeg operation run for real on inputs made at test time, at small sizes (320x180, 10 fps),
+//! and its output checked with ffprobe and by looking at pixels and samples.
+
+use episodic_media::{
+    Composition, EncodeSettings, Ffmpeg, FileKind, Fill, Layout, MediaError, MediaInfo, Probe, Seat, compose,
+    concat, contact_sheet, find_font, locate, placeholder, reencode_concat, sheet_size, sniff_file,
+    thumbnail,
+};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const SIZE: (u32, u32) = (320, 180);
+const FPS: u32 = 10;
+const FRAME: f64 = 1.0 / FPS as f64;
+
+/// ffmpeg, ffprobe and a scratch directory.
+struct Kit {
+    ffmpeg: Ffmpeg,
+    probe: Probe,
+    dir: tempfile::TempDir,
+}
+
+/// The tools, or `None` (with a message) when ffmpeg is not installed; in CI its absence is a failure.
+#[expect(clippy::print_stderr, reason = "a skipped test says why")]
+fn kit() -> Option<Kit> {
+    let ffmpeg = match locate("ffmpeg", None) {
+        Ok(tool) => tool,
+        Err(err) if std::env::var_os("CI").is_none() => {
+            eprintln!("SKIPPED: ffmpeg is not installed ({err}); install ffmpeg to run the media tests");
+            return None;
+        }
+        Err(err) => panic!("ffmpeg is required in CI: {err}"),
+    };
+    let probe = locate("ffprobe", None).expect("ffprobe is installed with ffmpeg");
+    Some(Kit {
+        ffmpeg: Ffmpeg::new(ffmpeg),
+        probe: Probe::new(probe),
+        dir: tempfile::tempdir().expect("a scratch directory"),
+    })
+}
+
+impl Kit {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs ffmpeg directly, for fixtures and measurements; returns stdout.
+    fn ffmpeg_raw(&self, args: &[&str]) -> Vec<u8> {
+        let output = Command::new(self.ffmpeg.path())
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+            .args(args)
+            .output()
+            .expect("ffmpeg runs");
+        assert!(output.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    }
+
+    /// A one-colour PNG.
+    fn png(&self, name: &str, colour: &str, (width, height): (u32, u32)) -> PathBuf {
+        let path = self.path(name);
+        let source = format!("color=c={colour}:s={width}x{height},format=rgba");
+        self.ffmpeg_raw(&["-f", "lavfi", "-i", &source, "-frames:v", "1", utf8(&path)]);
+        path
+    }
+
+    /// A mono 440 Hz MP3 of `seconds`, at 44.1 kHz like most speech exports.
+    fn speech(&self, name: &str, seconds: f64) -> PathBuf {
+        let path = self.path(name);
+        let source = format!("sine=f=440:r=44100:d={seconds}");
+        self.ffmpeg_raw(&["-f", "lavfi", "-i", &source, "-c:a", "libmp3lame", "-b:a", "64k", utf8(&path)]);
+        path
+    }
+
+    fn probe(&self, path: &Path) -> MediaInfo {
+        self.probe.probe(path).expect("ffprobe reads the output")
+    }
+
+    /// The mean colour of an 8x8 patch centred on (x, y) in the frame at `seconds`.
+    fn colour_at(&self, video: &Path, seconds: f64, (x, y): (u32, u32)) -> [u8; 3] {
+        let crop = format!("crop=8:8:{}:{},scale=1:1:flags=area", x - 4, y - 4);
+        let raw = self.ffmpeg_raw(&[
+            "-ss",
+            &seconds.to_string(),
+            "-i",
+            utf8(video),
+            "-frames:v",
+            "1",
+            "-vf",
+            &crop,
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ]);
+        [raw[0], raw[1], raw[2]]
+    }
+
+    /// The frame at `seconds`, cropped to `area` (x, y, w, h), as grey bytes.
+    fn grey(&self, video: &Path, seconds: f64, (x, y, w, h): (u32, u32, u32, u32)) -> Vec<u8> {
+        let crop = format!("crop={w}:{h}:{x}:{y}");
+        self.ffmpeg_raw(&[
+            "-ss",
+            &seconds.to_string(),
+            "-i",
+            utf8(video),
+            "-frames:v",
+            "1",
+            "-vf",
+            &crop,
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ])
+    }
+
+    /// The decoded audio's length in samples (48 kHz stereo s16 = 4 bytes a sample).
+    fn decoded_samples(&self, video: &Path) -> usize {
+        let pcm = self.ffmpeg_raw(&[
+            "-i",
+            utf8(video),
+            "-map",
+            "0:a",
+            "-f",
+            "s16le",
+            "-ac",
+            "2",
+            "-ar",
+            "48000",
+            "-",
+        ]);
+        pcm.len() / 4
+    }
+
+    /// Size and checksum of every video packet, read without decoding.
+    fn video_packets(&self, video: &Path) -> Vec<(u64, String)> {
+        self.framemd5(&["-i", utf8(video), "-map", "0:v", "-c", "copy", "-f", "framemd5", "-"])
+            .into_iter()
+            .map(|(size, hash)| (size.parse().expect("a packet size"), hash))
+            .collect()
+    }
+
+    /// A checksum of every decoded video frame.
+    fn frame_checksums(&self, video: &Path) -> Vec<String> {
+        self.framemd5(&["-i", utf8(video), "-map", "0:v", "-f", "framemd5", "-"])
+            .into_iter()
+            .map(|(_, hash)| hash)
+            .collect()
+    }
+
+    /// The size and hash columns of a framemd5 listing.
+    fn framemd5(&self, args: &[&str]) -> Vec<(String, String)> {
+        String::from_utf8(self.ffmpeg_raw(args))
+            .expect("framemd5 is text")
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(|line| {
+                let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+                (fields[4].to_string(), fields[5].to_string())
+            })
+            .collect()
+    }
+}
+
+fn utf8(path: &Path) -> &str {
+    path.to_str().expect("scratch paths are UTF-8")
+}
+
+fn mean_difference(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| f64::from(x.abs_diff(*y))).sum::<f64>() / a.len() as f64
+}
+
+fn is_red([r, g, b]: [u8; 3]) -> bool {
+    r > 180 && g < 70 && b < 70
+}
+
+fn is_blue([r, g, b]: [u8; 3]) -> bool {
+    b > 180 && r < 70 && g < 70
+}
+
+fn is_backdrop([r, g, b]: [u8; 3]) -> bool {
+    r < 40 && g < 40 && b < 45
+}
+
+/// Checks a video's size, rate and length (video within a frame of `seconds`), and its audio.
+fn assert_clip(info: &MediaInfo, seconds: f64, audio: bool) {
+    let video = info.video().expect("a video stream");
+    assert_eq!((video.codec.as_str(), video.width, video.height), ("h264", Some(SIZE.0), Some(SIZE.1)));
+    assert!((video.fps.expect("a frame rate") - f64::from(FPS)).abs() < 1e-6, "fps {:?}", video.fps);
+    let length = video.duration.expect("a video length");
+    assert!((length - seconds).abs() <= FRAME + 1e-6, "video lasts {length}, not {seconds}");
+    match (audio, info.audio()) {
+        (true, Some(stream)) => {
+            assert_eq!(
+                (stream.codec.as_str(), stream.sample_rate, stream.channels),
+                ("aac", Some(48_000), Some(2))
+            );
+            let heard = stream.duration.expect("an audio length");
+            assert!((heard - seconds).abs() <= FRAME + 1e-6, "audio lasts {heard}, not {seconds}");
+        }
+        (false, None) => {}
+        (wanted, found) => panic!("audio wanted: {wanted}, found: {found:?}"),
+    }
+}
+
+/// Nothing but `expected` is left in the scratch directory: no partial files.
+fn assert_only(kit: &Kit, expected: &[&str]) {
+    let mut names: Vec<String> = std::fs::read_dir(kit.dir.path())
+        .expect("the scratch directory")
+        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = expected.iter().map(|name| name.to_string()).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
+
+#[tokio::test]
+async fn avatar_lasts_as_long_as_its_speech_and_fits_the_image() {
+    let Some(kit) = kit() else { return };
+    let image = kit.png("red.png", "red", (640, 640));
+    let speech = kit.speech("speech.mp3", 2.5);
+    let out = kit.path("avatar.mp4");
+    let seconds =
+        placeholder::avatar(&kit.ffmpeg, &kit.probe, &image, &speech, SIZE, FPS, &out).await.unwrap();
+
+    let speech_seconds = kit.probe(&speech).audio_seconds().unwrap();
+    assert!((seconds - speech_seconds).abs() <= FRAME, "{seconds} for {speech_seconds} s of speech");
+    let info = kit.probe(&out);
+    assert_clip(&info, seconds, true);
+    assert!((info.audio().unwrap().duration.unwrap() - 2.5).abs() < 0.03, "the speech is kept whole");
+    // A square picture in a 16:9 frame: the picture in the middle, the dark backdrop at the sides.
+    assert!(is_red(kit.colour_at(&out, 1.0, (160, 90))));
+    assert!(is_backdrop(kit.colour_at(&out, 1.0, (12, 90))));
+    assert!(is_backdrop(kit.colour_at(&out, 1.0, (308, 90))));
+    assert_only(&kit, &["red.png", "speech.mp3", "avatar.mp4"]);
+}
+
+#[tokio::test]
+async fn avatar_without_audio_is_refused() {
+    let Some(kit) = kit() else { return };
+    let image = kit.png("red.png", "red", (64, 64));
+    let err = placeholder::avatar(&kit.ffmpeg, &kit.probe, &image, &image, SIZE, FPS, &kit.path("a.mp4"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no audio stream"), "{err}");
+}
+
+#[tokio::test]
+async fn image_clip_is_silent_unless_asked_and_moves() {
+    let Some(kit) = kit() else { return };
+    // A portrait picture with a half-transparent colour, under a one-thread limit.
+    let image = kit.png("portrait.png", "yellow@0.9", (300, 500));
+    let ffmpeg = kit.ffmpeg.clone().with_threads(1);
+    let silent = kit.path("silent.mp4");
+    let seconds = placeholder::image_clip(&ffmpeg, &image, 3.0, SIZE, FPS, false, &silent).await.unwrap();
+    assert_eq!(seconds, 3.0);
+    assert_clip(&kit.probe(&silent), 3.0, false);
+    assert!(is_backdrop(kit.colour_at(&silent, 0.0, (12, 90))));
+
+    let loud = kit.path("loud.mp4");
+    let seconds = placeholder::image_clip(&ffmpeg, &image, 1.26, SIZE, FPS, true, &loud).await.unwrap();
+    assert!((seconds - 1.3).abs() < 1e-9, "rounded to whole frames: {seconds}");
+    assert_clip(&kit.probe(&loud), 1.3, true);
+
+    // The pan moves the picture: its left edge is further right at the end than at the start.
+    // Two rows: 4:2:0 video cannot be cropped to one.
+    let row = |at: f64| kit.grey(&silent, at, (0, 90, 320, 2))[..320].to_vec();
+    let left_edge = |row: Vec<u8>| row.iter().position(|&v| v > 25).unwrap();
+    assert!(left_edge(row(0.0)) > left_edge(row(2.9)) + 10, "the picture pans");
+}
+
+#[tokio::test]
+async fn test_card_is_exact_with_and_without_text() {
+    let Some(kit) = kit() else { return };
+    let nasty = "It's 100% \"real\": C:\\path, [brackets]; {braces} %{pts} and more words than fit here";
+    let plain = kit.path("plain.mp4");
+    let seconds = placeholder::test_card(&kit.ffmpeg, nasty, 2.0, SIZE, FPS, false, &plain).await.unwrap();
+    assert_eq!(seconds, 2.0);
+    assert_clip(&kit.probe(&plain), 2.0, false);
+
+    let toned = kit.path("toned.mp4");
+    placeholder::test_card(&kit.ffmpeg, "", 1.0, SIZE, FPS, true, &toned).await.unwrap();
+    assert_clip(&kit.probe(&toned), 1.0, true);
+
+    let Some(font) = find_font() else {
+        eprintln!("no font found: the card with text was not drawn");
+        return;
+    };
+    let lettered = kit.path("lettered.mp4");
+    let with_font = kit.ffmpeg.clone().with_font(Some(font));
+    placeholder::test_card(&with_font, nasty, 2.0, SIZE, FPS, false, &lettered).await.unwrap();
+    assert_clip(&kit.probe(&lettered), 2.0, false);
+    // The caption's box darkens the middle of the card.
+    let middle = |video: &Path| kit.grey(video, 1.0, (40, 80, 240, 20));
+    assert!(mean_difference(&middle(&plain), &middle(&lettered)) > 20.0, "text was drawn");
+}
+
+/// A speaker (red, with speech) and a listener (blue, silent), both placeholders.
+async fn cast(kit: &Kit) -> (PathBuf, PathBuf, f64) {
+    let speaker_image = kit.png("speaker.png", "red", (640, 640));
+    let listener_image = kit.png("listener.png", "blue", (640, 640));
+    let speech = kit.speech("speech.mp3", 2.5);
+    let speaker = kit.path("speaker.mp4");
+    let seconds = placeholder::avatar(&kit.ffmpeg, &kit.probe, &speaker_image, &speech, SIZE, FPS, &speaker)
+        .await
+        .expect("the speaker renders");
+    let listener = kit.path("listener.mp4");
+    placeholder::image_clip(&kit.ffmpeg, &listener_image, 1.0, SIZE, FPS, false, &listener)
+        .await
+        .expect("the listener renders");
+    (speaker, listener, seconds)
+}
+
+#[tokio::test]
+async fn two_shots_keep_each_character_in_their_seat() {
+    let Some(kit) = kit() else { return };
+    let (speaker, listener, seconds) = cast(&kit).await;
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    let cases = [
+        (Layout::SideBySide, Seat::First, (80, 90), (240, 90)),
+        (Layout::SideBySide, Seat::Second, (240, 90), (80, 90)),
+        (Layout::Stacked, Seat::First, (160, 45), (160, 135)),
+        (Layout::Stacked, Seat::Second, (160, 135), (160, 45)),
+    ];
+    for (layout, seat, speaker_at, listener_at) in cases {
+        let out = kit.path(&format!("{layout:?}-{seat:?}.mp4"));
+        let c = Composition {
+            layout,
+            canvas: SIZE,
+            fps: FPS,
+            seconds,
+            main: &speaker,
+            main_seat: seat,
+            listener: Some((&listener, Fill::Loop)),
+            encode: &encode,
+        };
+        compose(&kit.ffmpeg, &kit.probe, &c, &out).await.unwrap();
+        assert_clip(&kit.probe(&out), seconds, true);
+        for at in [0.5, seconds - 0.2] {
+            assert!(
+                is_red(kit.colour_at(&out, at, speaker_at)),
+                "{layout:?} {seat:?}: speaker at {speaker_at:?}"
+            );
+            assert!(
+                is_blue(kit.colour_at(&out, at, listener_at)),
+                "{layout:?} {seat:?}: listener at {listener_at:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn listener_loops_or_holds_its_last_frame() {
+    let Some(kit) = kit() else { return };
+    let speech = kit.speech("speech.mp3", 3.0);
+    let speaker_image = kit.png("speaker.png", "red", (64, 64));
+    let speaker = kit.path("speaker.mp4");
+    placeholder::avatar(&kit.ffmpeg, &kit.probe, &speaker_image, &speech, SIZE, FPS, &speaker).await.unwrap();
+    // A moving listener one second long.
+    let listener = kit.path("listener.mp4");
+    placeholder::test_card(&kit.ffmpeg, "", 1.0, SIZE, FPS, false, &listener).await.unwrap();
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    let right_half = (160, 0, 160, 180);
+    for fill in [Fill::Loop, Fill::Trim] {
+        let out = kit.path(&format!("{fill:?}.mp4"));
+        let c = Composition {
+            layout: Layout::SideBySide,
+            canvas: SIZE,
+            fps: FPS,
+            seconds: 3.0,
+            main: &speaker,
+            main_seat: Seat::First,
+            listener: Some((&listener, fill)),
+            encode: &encode,
+        };
+        compose(&kit.ffmpeg, &kit.probe, &c, &out).await.unwrap();
+        assert_clip(&kit.probe(&out), 3.0, true);
+        let at = |seconds: f64| kit.grey(&out, seconds, right_half);
+        let moving = mean_difference(&at(0.25), &at(0.75));
+        let one_period_later = mean_difference(&at(0.25), &at(2.25));
+        let late = mean_difference(&at(1.25), &at(2.75));
+        assert!(moving > 3.0, "the listener moves: {moving}");
+        match fill {
+            Fill::Loop => {
+                assert!(one_period_later < moving / 3.0, "a loop repeats: {one_period_later} vs {moving}");
+                assert!(late > moving / 3.0, "a loop keeps moving: {late}");
+            }
+            Fill::Trim => {
+                assert!(one_period_later > moving / 3.0, "a held frame is not the start: {one_period_later}");
+                assert!(late < moving / 4.0, "the last frame is held: {late}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn segments_are_cut_and_padded_to_the_asked_length() {
+    let Some(kit) = kit() else { return };
+    let (speaker, listener, _) = cast(&kit).await;
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    // Longer than the speech (video held, audio padded with silence), then shorter (both cut).
+    for seconds in [3.4, 1.7] {
+        let out = kit.path(&format!("{seconds}.mp4"));
+        let c = Composition {
+            layout: Layout::SideBySide,
+            canvas: SIZE,
+            fps: FPS,
+            seconds,
+            main: &speaker,
+            main_seat: Seat::First,
+            listener: Some((&listener, Fill::Trim)),
+            encode: &encode,
+        };
+        compose(&kit.ffmpeg, &kit.probe, &c, &out).await.unwrap();
+        let info = kit.probe(&out);
+        assert_clip(&info, seconds, true);
+        let samples = kit.decoded_samples(&out) as f64;
+        assert!((samples - seconds * 48_000.0).abs() <= 1024.0, "{samples} samples for {seconds} s");
+    }
+}
+
+#[tokio::test]
+async fn b_roll_gets_silence_and_the_whole_canvas() {
+    let Some(kit) = kit() else { return };
+    let image = kit.png("broll.png", "blue", (1280, 720));
+    let broll = kit.path("broll.mp4");
+    placeholder::image_clip(&kit.ffmpeg, &image, 2.0, (640, 360), 24, false, &broll).await.unwrap();
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    let out = kit.path("segment.mp4");
+    let c = Composition {
+        layout: Layout::Solo,
+        canvas: SIZE,
+        fps: FPS,
+        seconds: 2.0,
+        main: &broll,
+        main_seat: Seat::First,
+        listener: None,
+        encode: &encode,
+    };
+    compose(&kit.ffmpeg, &kit.probe, &c, &out).await.unwrap();
+    assert_clip(&kit.probe(&out), 2.0, true);
+    assert!(is_blue(kit.colour_at(&out, 1.0, (160, 90))));
+    let pcm = kit.ffmpeg_raw(&["-i", out.to_str().unwrap(), "-map", "0:a", "-f", "s16le", "-"]);
+    assert!(pcm.iter().all(|&byte| byte == 0), "the added track is silent");
+}
+
+#[tokio::test]
+async fn segments_join_by_copying_video_and_stay_in_sync() {
+    let Some(kit) = kit() else { return };
+    let (speaker, listener, seconds) = cast(&kit).await;
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    let mut segments = Vec::new();
+    for (index, (layout, length)) in
+        [(Layout::SideBySide, seconds), (Layout::Stacked, 1.3), (Layout::SideBySide, 2.2)]
+            .into_iter()
+            .enumerate()
+    {
+        let out = kit.path(&format!("segment-{index}.mp4"));
+        let c = Composition {
+            layout,
+            canvas: SIZE,
+            fps: FPS,
+            seconds: length,
+            main: &speaker,
+            main_seat: Seat::First,
+            listener: Some((&listener, Fill::Loop)),
+            encode: &encode,
+        };
+        compose(&kit.ffmpeg, &kit.probe, &c, &out).await.unwrap();
+        segments.push(out);
+    }
+    let total: f64 =
+        segments.iter().map(|segment| kit.probe(segment).video().unwrap().duration.unwrap()).sum();
+
+    let copied = kit.path("episode.mp4");
+    concat(&kit.ffmpeg, &kit.probe, &segments, &encode, &copied).await.unwrap();
+    let info = kit.probe(&copied);
+    assert_clip(&info, total, true);
+    assert!((info.duration.unwrap() - total).abs() < 0.1, "{:?} vs {total}", info.duration);
+    // The video was copied, not re-encoded: decoded, every frame is the same as in its segment…
+    let decoded = |video: &Path| kit.frame_checksums(video);
+    let expected: Vec<String> = segments.iter().flat_map(|segment| decoded(segment)).collect();
+    assert_eq!(decoded(&copied), expected);
+    // …and every packet is the segment's, byte for byte, save that keyframes carry their parameter
+    // sets in-band (the concat demuxer's conversion), all gaining the same few bytes.
+    let segment_packets: Vec<(u64, String)> =
+        segments.iter().flat_map(|segment| kit.video_packets(segment)).collect();
+    let copied_packets = kit.video_packets(&copied);
+    assert_eq!(copied_packets.len(), segment_packets.len());
+    let mut grown = std::collections::BTreeSet::new();
+    for ((size, hash), (old_size, old_hash)) in copied_packets.iter().zip(&segment_packets) {
+        if hash != old_hash {
+            grown.insert(size.checked_sub(*old_size).expect("a packet shrank"));
+        }
+    }
+    assert!(grown.len() <= 1 && !grown.contains(&0), "packets changed: {grown:?}");
+    // The audio is as long as the video, to within one AAC frame: no gaps or overlaps at boundaries.
+    let samples = kit.decoded_samples(&copied) as f64;
+    assert!((samples - total * 48_000.0).abs() <= 1024.0, "{samples} samples for {total} s");
+
+    let reencoded = kit.path("reencoded.mp4");
+    reencode_concat(&kit.ffmpeg, &kit.probe, &segments, &encode, &reencoded).await.unwrap();
+    let info = kit.probe(&reencoded);
+    assert_clip(&info, total, true);
+    assert!((info.duration.unwrap() - total).abs() < 0.1);
+    assert_ne!(kit.frame_checksums(&reencoded), expected, "re-encoded, not copied");
+}
+
+#[tokio::test]
+async fn concat_refuses_segments_that_cannot_be_copied() {
+    let Some(kit) = kit() else { return };
+    let image = kit.png("broll.png", "blue", (64, 64));
+    let odd = kit.path("odd.mp4");
+    placeholder::image_clip(&kit.ffmpeg, &image, 1.0, (640, 360), FPS, true, &odd).await.unwrap();
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    let out = kit.path("episode.mp4");
+    let err = concat(&kit.ffmpeg, &kit.probe, std::slice::from_ref(&odd), &encode, &out).await.unwrap_err();
+    assert!(matches!(err, MediaError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("640x360"), "{err}");
+    assert!(concat(&kit.ffmpeg, &kit.probe, &[], &encode, &out).await.is_err());
+    // Re-encoding fits it to the canvas instead.
+    reencode_concat(&kit.ffmpeg, &kit.probe, &[odd], &encode, &out).await.unwrap();
+    assert_clip(&kit.probe(&out), 1.0, true);
+}
+
+#[tokio::test]
+async fn thumbnails_and_a_contact_sheet() {
+    let Some(kit) = kit() else { return };
+    let image = kit.png("red.png", "red", (64, 64));
+    let clip = kit.path("clip.mp4");
+    placeholder::image_clip(&kit.ffmpeg, &image, 2.0, SIZE, FPS, false, &clip).await.unwrap();
+    let mut thumbs = Vec::new();
+    for index in 0..3 {
+        let png = kit.path(&format!("thumb-{index}.png"));
+        thumbnail(&kit.ffmpeg, &clip, 0.5 * f64::from(index), 160, &png).await.unwrap();
+        assert_eq!(sniff_file(&png).unwrap(), FileKind::Png);
+        let video = kit.probe(&png).video().cloned().unwrap();
+        assert_eq!((video.width, video.height), (Some(160), Some(90)));
+        thumbs.push(png);
+    }
+    let past_end = kit.path("late.png");
+    let err = thumbnail(&kit.ffmpeg, &clip, 30.0, 160, &past_end).await.unwrap_err();
+    assert!(err.to_string().contains("no frame at 30.000 s"), "{err}");
+    assert!(!past_end.exists());
+
+    let sheet = kit.path("sheet.png");
+    contact_sheet(&kit.ffmpeg, &thumbs, 2, &sheet).await.unwrap();
+    assert_eq!(sniff_file(&sheet).unwrap(), FileKind::Png);
+    let video = kit.probe(&sheet).video().cloned().unwrap();
+    let (width, height) = sheet_size(3, 2, (160, 90));
+    assert_eq!((video.width, video.height), (Some(width), Some(height)));
+    assert_eq!((width, height), (342, 202));
+    let thumbs_names: Vec<String> = (0..3).map(|index| format!("thumb-{index}.png")).collect();
+    let mut expected: Vec<&str> = vec!["red.png", "clip.mp4", "sheet.png"];
+    expected.extend(thumbs_names.iter().map(String::as_str));
+    assert_only(&kit, &expected);
+}
+
+#[tokio::test]
+async fn failures_name_the_command_and_leave_no_partial_file() {
+    let Some(kit) = kit() else { return };
+    let not_an_image = kit.path("notes.png");
+    std::fs::write(&not_an_image, "not a picture").unwrap();
+    let out = kit.path("clip.mp4");
+    let err =
+        placeholder::image_clip(&kit.ffmpeg, &not_an_image, 1.0, SIZE, FPS, false, &out).await.unwrap_err();
+    let MediaError::Failed { tool, detail, command } = &err else { panic!("{err:?}") };
+    assert_eq!(*tool, "ffmpeg");
+    assert!(!detail.contains("@ 0x") && !detail.is_empty(), "{detail}");
+    assert!(command.starts_with("ffmpeg -hide_banner") && command.contains("notes.png"), "{command}");
+    assert_only(&kit, &["notes.png"]);
+
+    let err = placeholder::image_clip(&kit.ffmpeg, &not_an_image, 1.0, (321, 180), FPS, false, &out)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MediaError::Invalid { .. }), "{err}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_cancelled_run_kills_ffmpeg() {
+    let Some(kit) = kit() else { return };
+    let out = kit.path("endless.mp4");
+    let marker = out.to_string_lossy().into_owned();
+    let line: Vec<OsString> = ["-re", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=10", "-f", "mp4", &marker]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    let running = |marker: &str| {
+        std::fs::read_dir("/proc").unwrap().filter_map(Result::ok).any(|entry| {
+            std::fs::read(entry.path().join("cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(marker))
+        })
+    };
+    let mut run = Box::pin(kit.ffmpeg.run(&line));
+    tokio::select! {
+        result = &mut run => panic!("the endless run ended: {result:?}"),
+        () = tokio::time::sleep(Duration::from_millis(800)) => {}
+    }
+    assert!(running(&marker), "ffmpeg was started");
+    drop(run);
+    // The future is gone: ffmpeg must go away promptly.
+    for _ in 0..50 {
+        if !running(&marker) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("ffmpeg still runs after its future was dropped");
+}
