@@ -35,7 +35,6 @@ forbid:
 bench:
     @echo "No benchmarks yet: they arrive with the engine and the benchmark issue." >&2
 
-# The local fal-compatible studio (not written yet: it comes with the fal client and studio issue).
-studio:
-    @echo "The local studio is not built yet." >&2
-    @exit 1
+# Run the local fal-compatible studio (add flags: --port 8710 --scale 4 --fail-rate-429 0.3 ...).
+studio *ARGS:
+    {{episodic}} studio {{ARGS}}

@@ -23,6 +23,8 @@ pub enum Command {
     Models(ModelsArgs),
     /// List the prompt presets.
     Presets(PresetsArgs),
+    /// Run the local studio: a loopback server speaking fal's protocol that renders placeholders.
+    Studio(StudioArgs),
 }
 
 /// Options shared by commands that price things.
@@ -80,4 +82,71 @@ pub struct PresetsArgs {
     /// Print the presets as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `episodic studio`.
+#[derive(Debug, ClapArgs)]
+pub struct StudioArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Write `{"queue_url", "rest_url", "cdn_url", "stats_url"}` here once listening.
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
+    /// The key clients must send (`Authorization: Key ...`); without one, any key is accepted.
+    #[arg(long, env = "FAL_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Divide every output size by N (tests use a small scale).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// Milliseconds a request waits in the queue before it may start.
+    #[arg(long, default_value_t = 50)]
+    pub queue_delay_ms: u64,
+    /// Simulated render milliseconds per second of output.
+    #[arg(long, default_value_t = 0)]
+    pub render_ms_per_second: u64,
+    /// Requests rendered at once; the rest wait with queue positions.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Seed for fault injection.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Share of requests answered 429 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate_429: f64,
+    /// `Retry-After` seconds on injected 429s.
+    #[arg(long)]
+    pub retry_after_secs: Option<u64>,
+    /// Share of requests answered with a 5xx (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate_5xx: f64,
+    /// Which 5xx: the ingress proxy's, the application's, or both.
+    #[arg(long, value_enum, default_value_t = FiveXxArg::Ingress)]
+    pub fail_5xx_style: FiveXxArg,
+    /// Share of connections closed without a response (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Milliseconds added before every response.
+    #[arg(long, default_value_t = 0)]
+    pub slow_ms: u64,
+    /// Refuse inputs that are not in the model's schema (422 extra_forbidden).
+    #[arg(long)]
+    pub strict_inputs: bool,
+    /// Uploaded files expire after this many seconds unless the upload asks otherwise.
+    #[arg(long)]
+    pub file_ttl_secs: Option<u64>,
+    /// Keep stored files here instead of a temporary folder.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `--fail-5xx-style`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum FiveXxArg {
+    /// 502/503/504 from the ingress proxy (nginx page, no request id): clients retry these.
+    Ingress,
+    /// 500/503 from the application, with a request id.
+    App,
+    /// Either.
+    Mixed,
 }

@@ -4,6 +4,8 @@
 pub const EPISODIC_PRICES: &str = "EPISODIC_PRICES";
 /// The ffprobe to use instead of the one on PATH.
 pub const EPISODIC_FFPROBE: &str = "EPISODIC_FFPROBE";
+/// The ffmpeg to use instead of the one on PATH.
+pub const EPISODIC_FFMPEG: &str = "EPISODIC_FFMPEG";
 /// Disables colour in diagnostics when set (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
 

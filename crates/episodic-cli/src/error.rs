@@ -32,21 +32,30 @@ pub enum CliError {
     /// ffprobe or ffmpeg is missing.
     #[error("{0}")]
     Media(#[from] episodic_media::MediaError),
+    /// A flag's value is out of range.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+    },
+    /// The studio could not start or run.
+    #[error("{0}")]
+    Studio(String),
 }
 
 impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
-            CliError::Prices { .. } => exit::USAGE,
-            CliError::Invalid { .. } | CliError::Media(_) => exit::FAILURE,
+            CliError::Prices { .. } | CliError::Usage { .. } => exit::USAGE,
+            CliError::Invalid { .. } | CliError::Media(_) | CliError::Studio(_) => exit::FAILURE,
         })
     }
 
     /// A `help:` line, when there is one.
     pub fn help(&self) -> Option<String> {
         match self {
-            CliError::Invalid { .. } => None,
+            CliError::Invalid { .. } | CliError::Usage { .. } | CliError::Studio(_) => None,
             CliError::Prices { help, .. } => help.clone(),
             CliError::Media(err) => err.help(),
         }

@@ -3,6 +3,7 @@
 mod models;
 mod plan;
 mod presets;
+mod studio;
 mod validate;
 
 use crate::args::{Args, Command, PriceArgs};
@@ -22,6 +23,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, CliError> {
         Command::Validate(args) => validate::run(args, printer),
         Command::Models(args) => models::run(args, printer),
         Command::Presets(args) => presets::run(args, printer),
+        Command::Studio(args) => studio::run(args, printer),
     }
 }
 
@@ -101,4 +103,45 @@ fn report_late(path: &Path, problems: &[Problem], printer: &Printer) {
 fn invalid(path: &Path, errors: usize, consequence: &str) -> CliError {
     let noun = if errors == 1 { "error" } else { "errors" };
     CliError::Invalid { summary: format!("`{}` has {errors} {noun}; {consequence}", path.display()) }
+}
+
+/// ffmpeg and ffprobe, from `EPISODIC_FFMPEG` / `EPISODIC_FFPROBE` or the PATH.
+fn media_tools() -> Result<(episodic_media::Tool, episodic_media::Tool), CliError> {
+    let ffmpeg = crate::env::var(crate::env::EPISODIC_FFMPEG).map(std::path::PathBuf::from);
+    let ffprobe = crate::env::var(crate::env::EPISODIC_FFPROBE).map(std::path::PathBuf::from);
+    Ok((
+        episodic_media::locate("ffmpeg", ffmpeg.as_deref())?,
+        episodic_media::locate("ffprobe", ffprobe.as_deref())?,
+    ))
+}
+
+/// The async runtime for commands that do network work.
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CliError::Studio(format!("cannot start the async runtime: {err}")))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn wait_for_interrupt() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

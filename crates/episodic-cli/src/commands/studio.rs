@@ -1,0 +1,72 @@
+//! `episodic studio`: the local fal-compatible server, in the foreground until Ctrl-C.
+
+use crate::args::{FiveXxArg, StudioArgs};
+use crate::error::CliError;
+use crate::printer::Printer;
+use episodic_catalog::Catalog;
+use episodic_studio::{FaultConfig, FiveXxStyle, Studio, StudioConfig};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
+    for (flag, rate) in [
+        ("--fail-rate-429", args.fail_rate_429),
+        ("--fail-rate-5xx", args.fail_rate_5xx),
+        ("--drop-rate", args.drop_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(CliError::Usage {
+                message: format!("{flag} is {rate}; it is a share between 0 and 1"),
+            });
+        }
+    }
+    let config = StudioConfig {
+        port: args.port,
+        key: args.key.filter(|key| !key.is_empty()),
+        scale: args.scale,
+        queue_delay: Duration::from_millis(args.queue_delay_ms),
+        render_time_per_second: Duration::from_millis(args.render_ms_per_second),
+        concurrency: args.concurrency.max(1),
+        faults: FaultConfig {
+            seed: args.seed,
+            rate_429: args.fail_rate_429,
+            retry_after_secs: args.retry_after_secs,
+            rate_5xx: args.fail_rate_5xx,
+            style_5xx: match args.fail_5xx_style {
+                FiveXxArg::Ingress => FiveXxStyle::Ingress,
+                FiveXxArg::App => FiveXxStyle::App,
+                FiveXxArg::Mixed => FiveXxStyle::Mixed,
+            },
+            drop_rate: args.drop_rate,
+            slow: Duration::from_millis(args.slow_ms),
+        },
+        data_dir: args.data_dir,
+        strict_inputs: args.strict_inputs,
+        default_file_ttl: args.file_ttl_secs.map(Duration::from_secs),
+        ..StudioConfig::default()
+    };
+    let open = config.key.is_none();
+    let (ffmpeg, ffprobe) = super::media_tools()?;
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let studio = Studio::start(config, Catalog::builtin(), ffmpeg, ffprobe)
+            .await
+            .map_err(|err| CliError::Studio(err.to_string()))?;
+        let urls = studio.urls().clone();
+        printer.note(&format!("episodic studio: fal's queue, storage and CDN at {}", urls.queue_url));
+        printer.note(&format!("  stats: {}", urls.stats_url));
+        printer.note("  renders are placeholders made with ffmpeg; nothing is billed");
+        if open {
+            printer.note("  no --key or FAL_KEY: any key is accepted");
+        }
+        if let Some(path) = &args.ready_file {
+            studio.write_ready_file(path).map_err(|err| {
+                CliError::Studio(format!("cannot write the ready file `{}`: {err}", path.display()))
+            })?;
+        }
+        super::wait_for_interrupt().await;
+        printer.note("episodic studio: stopping");
+        studio.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}

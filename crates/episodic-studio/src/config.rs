@@ -1,0 +1,80 @@
+//! How a studio behaves: where it listens, how fast it renders, which faults it injects.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a studio is started with.
+#[derive(Debug, Clone)]
+pub struct StudioConfig {
+    /// Loopback port; 0 picks a free one.
+    pub port: u16,
+    /// The key queue and REST calls must carry (`Authorization: Key …`); `None` accepts any.
+    pub key: Option<String>,
+    /// Divides every output size, so tests render small (1 = the catalog's real size).
+    pub scale: u32,
+    /// Time a submitted request waits before it may start.
+    pub queue_delay: Duration,
+    /// Simulated render time per second of output (a request never finishes sooner).
+    pub render_time_per_second: Duration,
+    /// How many requests render at once; the rest wait in the queue with positions.
+    pub concurrency: usize,
+    /// Injected faults.
+    pub faults: FaultConfig,
+    /// Where stored files live; a temporary folder owned by the studio when `None`.
+    pub data_dir: Option<PathBuf>,
+    /// Answer unknown input keys with 422 `extra_forbidden` instead of ignoring them.
+    pub strict_inputs: bool,
+    /// How long uploaded files live unless an upload asks otherwise; `None` = forever.
+    pub default_file_ttl: Option<Duration>,
+    /// The user id put in webhook signatures.
+    pub webhook_user_id: String,
+}
+
+impl Default for StudioConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            key: None,
+            scale: 1,
+            queue_delay: Duration::from_millis(50),
+            render_time_per_second: Duration::ZERO,
+            concurrency: 4,
+            faults: FaultConfig::default(),
+            data_dir: None,
+            strict_inputs: false,
+            default_file_ttl: None,
+            webhook_user_id: "studio|local".to_owned(),
+        }
+    }
+}
+
+/// Which 5xx answers to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FiveXxStyle {
+    /// 502/503/504 from the ingress proxy: an nginx page and no `x-fal-request-id`.
+    #[default]
+    Ingress,
+    /// 500/503 from the application: JSON `{"detail", "error_type"}` with a request id.
+    App,
+    /// Either, at random.
+    Mixed,
+}
+
+/// Faults injected into queue, REST and CDN calls, reproducibly from a seed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FaultConfig {
+    /// The RNG seed: the same seed and the same requests give the same faults.
+    pub seed: u64,
+    /// Share of requests answered 429.
+    pub rate_429: f64,
+    /// `Retry-After` seconds sent with a 429, if any.
+    pub retry_after_secs: Option<u64>,
+    /// Share of requests answered with a 5xx.
+    pub rate_5xx: f64,
+    /// Which 5xx.
+    pub style_5xx: FiveXxStyle,
+    /// Share of connections closed without any response.
+    pub drop_rate: f64,
+    /// Delay added before every faultable response.
+    pub slow: Duration,
+}

@@ -1,0 +1,125 @@
+//! Counters served at `GET /_studio/stats`: what a real account would have seen and paid.
+
+use episodic_catalog::Usd;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// The counters, as served (and as tests read them back).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsSnapshot {
+    /// Files stored through any upload flow.
+    pub uploads: UploadStats,
+    /// Accepted submits, in total and per endpoint id.
+    pub submits: SubmitStats,
+    /// Status requests answered.
+    pub status_polls: u64,
+    /// Result requests answered with a finished result (success or the model's error).
+    pub results_served: u64,
+    /// Cancel requests answered.
+    pub cancels: u64,
+    /// Renders by outcome, and seconds of media produced.
+    pub renders: RenderStats,
+    /// Webhook deliveries.
+    pub webhooks: WebhookStats,
+    /// What the renders would have cost on fal: seconds × catalog price, for successful renders.
+    pub billed_usd: f64,
+    /// The same, in exact micro-dollars.
+    pub billed_micros: u64,
+    /// Faults injected, by kind.
+    pub faults: FaultStats,
+    /// Requests refused, by reason.
+    pub rejected: RejectedStats,
+}
+
+/// Upload counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UploadStats {
+    /// Files stored.
+    pub count: u64,
+    /// Bytes stored.
+    pub bytes: u64,
+}
+
+/// Submit counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubmitStats {
+    /// Accepted submits.
+    pub total: u64,
+    /// Accepted submits per endpoint id.
+    pub by_endpoint: BTreeMap<String, u64>,
+}
+
+/// Render counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RenderStats {
+    /// Finished with a result.
+    pub completed: u64,
+    /// Finished with an error.
+    pub failed: u64,
+    /// Cancelled before finishing.
+    pub cancelled: u64,
+    /// Seconds of media rendered successfully.
+    pub seconds: f64,
+}
+
+/// Webhook counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookStats {
+    /// Accepted by the receiver (2xx).
+    pub delivered: u64,
+    /// Attempts that failed (each retry counts).
+    pub failed_attempts: u64,
+}
+
+/// Fault counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultStats {
+    /// 429s injected.
+    pub rate_limited: u64,
+    /// 5xx injected.
+    pub server_errors: u64,
+    /// Connections dropped.
+    pub dropped: u64,
+}
+
+/// Refusal counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RejectedStats {
+    /// 401s.
+    pub unauthorized: u64,
+    /// 422s on submit.
+    pub invalid: u64,
+    /// 404s.
+    pub not_found: u64,
+}
+
+/// The live counters behind a lock; every update is one short critical section.
+#[derive(Default)]
+pub(crate) struct Stats {
+    inner: Mutex<(StatsSnapshot, Usd)>,
+}
+
+impl Stats {
+    pub(crate) fn update(&self, change: impl FnOnce(&mut StatsSnapshot)) {
+        let mut guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        change(&mut guard.0);
+    }
+
+    /// Adds a successful render's seconds and cost.
+    pub(crate) fn bill(&self, seconds: f64, cost: Usd) {
+        let mut guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.1 += cost;
+        let total = guard.1;
+        let stats = &mut guard.0;
+        stats.renders.completed += 1;
+        stats.renders.seconds += seconds;
+        stats.billed_micros = total.micros();
+        stats.billed_usd = total.dollars();
+    }
+
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        let guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.0.clone()
+    }
+}

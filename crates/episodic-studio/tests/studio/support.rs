@@ -1,0 +1,46 @@
+//! A studio per test, a client pointed at it, and the shipped assets.
+
+use episodic_catalog::Catalog;
+use episodic_fal::{FalClient, FalConfig, FalKey};
+use episodic_studio::{Studio, StudioConfig};
+use std::path::{Path, PathBuf};
+
+pub const KEY: &str = "studio-test-key";
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// A shipped asset.
+pub fn asset(relative: &str) -> PathBuf {
+    repo().join("assets").join(relative)
+}
+
+/// A studio that renders at 1/8 of the catalog's size, with the test key.
+pub async fn studio(config: StudioConfig) -> Studio {
+    let ffmpeg = episodic_media::locate("ffmpeg", None).expect("ffmpeg on PATH (run .ci/setup)");
+    let ffprobe = episodic_media::locate("ffprobe", None).expect("ffprobe on PATH (run .ci/setup)");
+    Studio::start(config, Catalog::builtin(), ffmpeg, ffprobe).await.expect("studio starts")
+}
+
+/// The default test configuration: small renders, a short queue delay, the test key.
+pub fn config() -> StudioConfig {
+    StudioConfig {
+        key: Some(KEY.into()),
+        scale: 8,
+        queue_delay: std::time::Duration::from_millis(20),
+        ..StudioConfig::default()
+    }
+}
+
+/// A client for a studio, with `key`.
+pub fn client(studio: &Studio, key: &str) -> FalClient {
+    let config = FalConfig::single_host(&studio.urls().queue_url).expect("config");
+    FalClient::new(config, Some(FalKey::new(key).expect("key"))).expect("client")
+}
+
+/// ffprobe.
+pub fn probe() -> episodic_media::Probe {
+    episodic_media::Probe::new(episodic_media::locate("ffprobe", None).expect("ffprobe"))
+}
