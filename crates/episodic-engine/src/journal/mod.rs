@@ -19,6 +19,7 @@
 //! and artifacts), `runs`, [`recover`] (the restore policy), `liveness` (is an owner alive?),
 //! `migrate` (embedded SQL migrations), [`error`].
 
+mod cache;
 pub mod error;
 mod liveness;
 mod migrate;
@@ -26,6 +27,7 @@ pub mod record;
 mod runs;
 pub mod store;
 
+pub use cache::UPLOAD_EXPIRY_MARGIN_SECS;
 pub use error::JournalError;
 pub use liveness::DEFAULT_STALE_AFTER;
 pub use migrate::SCHEMA_VERSION;
