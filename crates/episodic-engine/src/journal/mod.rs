@@ -24,6 +24,7 @@ pub mod error;
 mod liveness;
 mod migrate;
 pub mod record;
+pub mod recover;
 mod runs;
 pub mod store;
 
@@ -35,4 +36,5 @@ pub use record::{
     ArtifactRecord, Claim, Owner, Process, RenderRecord, RenderState, RunId, RunOutcome, RunRecord,
     UnixSeconds, UploadRecord, now,
 };
+pub use recover::{Recovery, RecoveryAction};
 pub use store::{ARTIFACTS_DIR, BUSY_TIMEOUT, DATABASE_FILE, Journal};
