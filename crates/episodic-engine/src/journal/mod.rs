@@ -15,7 +15,7 @@
 //! decision is one `BEGIN IMMEDIATE` transaction, so a key is claimed by one process only. The
 //! journal stores no credentials (a schema test checks the column names).
 //!
-//! Modules: [`record`] (the types), [`store`] (opening, the render lifecycle), `cache` (uploads
+//! Modules: [`record`] (the types), `store` (opening, the render lifecycle), `cache` (uploads
 //! and artifacts), `runs`, [`recover`] (the restore policy), `liveness` (is an owner alive?),
 //! `migrate` (embedded SQL migrations), [`error`].
 
@@ -26,7 +26,7 @@ mod migrate;
 pub mod record;
 pub mod recover;
 mod runs;
-pub mod store;
+mod store;
 
 pub use cache::UPLOAD_EXPIRY_MARGIN_SECS;
 pub use error::JournalError;
