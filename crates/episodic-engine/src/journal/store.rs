@@ -295,8 +295,11 @@ impl Journal {
         })
     }
 
-    /// Records that a render failed (fal refused it, or it failed after submission). A render
-    /// already failed keeps its first error.
+    /// Records that a render failed: fal refused the submission, or the request failed after it.
+    /// Only for outcomes fal's answer proves: a POST whose fate is unknown (a timeout after the
+    /// body was sent) must stay `Submitting`, so that the next run reports it as ambiguous instead
+    /// of a failure the user might retry into a second charge. A render already failed keeps its
+    /// first error.
     pub fn mark_failed(
         &self,
         key: &str,
