@@ -1,0 +1,423 @@
+//! The journal on real files and across processes: crashes, races, old databases, bad state
+//! directories. Child processes are this test binary run again with `JOURNAL_CHILD` set (see
+//! [`child`]), so a "crash" is a real process exiting without finishing its work.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use episodic_engine::journal::{
+    Claim, Journal, JournalError, Owner, Process, RecoveryAction, RenderState, RunOutcome, UploadRecord, now,
+    recover,
+};
+
+const ENDPOINT: &str = "fal-ai/kling-video/ai-avatar/v2/pro";
+const CHILD_MODE: &str = "JOURNAL_CHILD";
+const CHILD_DIR: &str = "JOURNAL_CHILD_DIR";
+
+fn args(key: &str) -> String {
+    format!(r#"{{"prompt":"{key}"}}"#)
+}
+
+fn start(journal: &Journal) -> Owner {
+    journal.start_run(&Process::current(), &["episode.yaml".to_owned()], now()).expect("start a run")
+}
+
+/// Runs this test binary's [`child`] test in a new process with `mode`, and waits for it.
+fn run_child(mode: &str, dir: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("the test binary's path"))
+        .args(["child", "--exact", "--test-threads=1", "--quiet"])
+        .env(CHILD_MODE, mode)
+        .env(CHILD_DIR, dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the test binary")
+}
+
+/// Not a test of its own: the body of child processes. Without `JOURNAL_CHILD` it does nothing.
+#[test]
+fn child() {
+    let (Ok(mode), Ok(dir)) = (std::env::var(CHILD_MODE), std::env::var(CHILD_DIR)) else {
+        return;
+    };
+    let journal = Journal::open(&dir).unwrap();
+    let me = start(&journal);
+    match mode.as_str() {
+        // Crash (exit without destructors) right after fal answered and the id was journaled.
+        "crash-after-submit" => {
+            assert_eq!(journal.claim_render("k", ENDPOINT, &args("k"), &me, now()).unwrap(), Claim::Claimed);
+            journal.mark_submitted("k", &me, "req-1", now()).unwrap();
+            std::process::exit(0);
+        }
+        // Crash between the claim and fal's answer: nobody can know whether the POST arrived.
+        "crash-mid-submit" => {
+            assert_eq!(journal.claim_render("k", ENDPOINT, &args("k"), &me, now()).unwrap(), Claim::Claimed);
+            std::process::exit(0);
+        }
+        // Claim 50 keys in competition with other processes; report how many were ours.
+        "race" => {
+            let mut claimed = Vec::new();
+            for i in 0..50 {
+                let key = format!("key-{i}");
+                match journal.claim_render(&key, ENDPOINT, &args(&key), &me, now()).unwrap() {
+                    Claim::Claimed => claimed.push(key),
+                    // A finished rival is gone, so its claims read as ambiguous: still not ours.
+                    Claim::Busy { .. } | Claim::Ambiguous { .. } => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            let file = Path::new(&dir).join(format!("claimed-{}", std::process::id()));
+            std::fs::write(file, claimed.join("\n")).unwrap();
+        }
+        other => panic!("unknown child mode {other}"),
+    }
+}
+
+#[test]
+fn a_crash_after_submit_is_reattached_on_reopen_not_resubmitted() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run_child("crash-after-submit", dir.path()).wait().unwrap().success());
+
+    let journal = Journal::open(dir.path()).unwrap();
+    let me = start(&journal);
+    let in_flight = journal.renders_in_flight().unwrap();
+    assert_eq!(in_flight.len(), 1);
+    let plan = recover::plan(&journal, &me, now()).unwrap();
+    assert_eq!(plan[0].action, RecoveryAction::Reattach { request_id: "req-1".to_owned() });
+    assert_eq!(
+        journal.claim_render("k", ENDPOINT, &args("k"), &me, now()).unwrap(),
+        Claim::Reattach { request_id: "req-1".to_owned() }
+    );
+    journal.mark_completed("k", &me, &serde_json::json!({"video": {}}), 5.0, 700_000, now()).unwrap();
+    journal.finish_run(me.run_id, RunOutcome::Succeeded, now()).unwrap();
+    drop(journal);
+
+    // And again: done, nothing to submit, nothing in flight.
+    let journal = Journal::open(dir.path()).unwrap();
+    let again = start(&journal);
+    assert!(matches!(
+        journal.claim_render("k", ENDPOINT, &args("k"), &again, now()).unwrap(),
+        Claim::Done(_)
+    ));
+    assert!(journal.renders_in_flight().unwrap().is_empty());
+    assert_eq!(journal.spent_micros(me.run_id).unwrap(), 700_000);
+}
+
+#[test]
+fn a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run_child("crash-mid-submit", dir.path()).wait().unwrap().success());
+
+    let journal = Journal::open(dir.path()).unwrap();
+    let me = start(&journal);
+    let claim = journal.claim_render("k", ENDPOINT, &args("k"), &me, now()).unwrap();
+    let Claim::Ambiguous { owner } = claim else { panic!("expected Ambiguous, got {claim:?}") };
+    assert_ne!(owner.pid, std::process::id());
+    let plan = recover::plan(&journal, &me, now()).unwrap();
+    assert_eq!(plan[0].action, RecoveryAction::Ambiguous { owner: owner.clone() });
+    // Only the user's explicit decision resubmits.
+    assert_eq!(journal.force_resubmit("k", &me, now()).unwrap(), Claim::Claimed);
+    journal.mark_submitted("k", &me, "req-2", now()).unwrap();
+    assert_eq!(journal.render("k").unwrap().unwrap().attempts, 2);
+}
+
+#[test]
+fn processes_racing_for_the_same_keys_claim_each_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // Create the database first so the children race on claims, not on creating the schema
+    // (which is safe too, but not what this test is about).
+    drop(Journal::open(dir.path()).unwrap());
+    let children: Vec<_> = (0..3).map(|_| run_child("race", dir.path())).collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let mut all: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("claimed-") {
+            let text = std::fs::read_to_string(path).unwrap();
+            all.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        }
+    }
+    all.sort();
+    let mut expected: Vec<String> = (0..50).map(|i| format!("key-{i}")).collect();
+    expected.sort();
+    assert_eq!(all, expected);
+}
+
+#[test]
+fn threads_with_their_own_connections_claim_each_key_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Journal::open(dir.path()).unwrap());
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let dir = dir.path().to_owned();
+            std::thread::spawn(move || {
+                let journal = Journal::open(&dir).unwrap();
+                let me = start(&journal);
+                let mut claimed = Vec::new();
+                // Each thread walks the keys from a different place, to collide in every order.
+                for i in (0..50).map(|i| (i + t * 13) % 50) {
+                    let key = format!("key-{i}");
+                    match journal.claim_render(&key, ENDPOINT, &args(&key), &me, now()).unwrap() {
+                        Claim::Claimed => claimed.push(key),
+                        Claim::Busy { .. } => {}
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+                (me, claimed)
+            })
+        })
+        .collect();
+    let results: Vec<(Owner, Vec<String>)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut all: Vec<&String> = results.iter().flat_map(|(_, keys)| keys).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 50);
+    assert_eq!(results.iter().map(|(_, keys)| keys.len()).sum::<usize>(), 50);
+    // The journal agrees on who owns each key.
+    let journal = Journal::open(dir.path()).unwrap();
+    for (owner, keys) in &results {
+        for key in keys {
+            let record = journal.render(key).unwrap().unwrap();
+            assert_eq!(record.state.owner(), Some(owner));
+        }
+    }
+}
+
+#[test]
+fn several_processes_may_create_the_same_state_directory_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".episodic");
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let state = state.clone();
+            std::thread::spawn(move || Journal::open(&state).map(|j| j.schema_version()))
+        })
+        .collect();
+    for handle in handles {
+        let version = handle.join().unwrap().unwrap().unwrap();
+        assert_eq!(version, episodic_engine::journal::SCHEMA_VERSION);
+    }
+}
+
+#[test]
+fn one_journal_shared_by_threads_claims_each_key_once() {
+    let journal = Arc::new(Journal::open_in_memory().unwrap());
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let journal = Arc::clone(&journal);
+            std::thread::spawn(move || {
+                let me = start(&journal);
+                (0..50)
+                    .filter(|i| {
+                        let key = format!("key-{i}");
+                        journal.claim_render(&key, ENDPOINT, &args(&key), &me, now()).unwrap()
+                            == Claim::Claimed
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let total: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(total, 50);
+}
+
+#[test]
+fn an_unchanged_manifest_run_again_submits_and_uploads_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = ["sha-image", "sha-audio"];
+    let renders = ["render-a", "render-b", "render-c"];
+    // What one run of the engine does with the journal; returns (uploads, submissions) made.
+    let run_once = |dir: &Path| -> (usize, usize) {
+        let journal = Journal::open(dir).unwrap();
+        let me = start(&journal);
+        let mut uploaded = 0;
+        for sha in uploads {
+            if journal.cached_upload(sha, now()).unwrap().is_none() {
+                uploaded += 1;
+                journal
+                    .record_upload(&UploadRecord {
+                        sha256: sha.to_owned(),
+                        url: format!("https://files.example/{sha}"),
+                        content_type: "application/octet-stream".to_owned(),
+                        size: 10,
+                        uploaded_at: now(),
+                        expires_at: None,
+                    })
+                    .unwrap();
+            }
+        }
+        let mut submitted = 0;
+        for key in renders {
+            match journal.claim_render(key, ENDPOINT, &args(key), &me, now()).unwrap() {
+                Claim::Claimed => {
+                    submitted += 1;
+                    journal.mark_submitted(key, &me, &format!("req-{key}"), now()).unwrap();
+                    journal.mark_completed(key, &me, &serde_json::json!({}), 5.0, 100, now()).unwrap();
+                }
+                Claim::Done(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        journal.finish_run(me.run_id, RunOutcome::Succeeded, now()).unwrap();
+        (uploaded, submitted)
+    };
+    assert_eq!(run_once(dir.path()), (2, 3));
+    assert_eq!(run_once(dir.path()), (0, 0));
+}
+
+#[test]
+fn a_version_1_database_opens_and_reads_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = include_str!("fixtures/state-v1.sql");
+    rusqlite::Connection::open(dir.path().join("state.sqlite")).unwrap().execute_batch(fixture).unwrap();
+
+    let journal = Journal::open(dir.path()).unwrap();
+    assert_eq!(journal.schema_version().unwrap(), episodic_engine::journal::SCHEMA_VERSION);
+    let later = 1_800_010_000;
+    let me = journal.start_run(&Process::current(), &[], later).unwrap();
+
+    let completed = journal.render("key-completed").unwrap().unwrap();
+    let RenderState::Completed { request_id, result, billed_seconds, cost_micros, completed_by, .. } =
+        &completed.state
+    else {
+        panic!("{completed:?}")
+    };
+    assert_eq!((request_id.as_str(), *billed_seconds, *cost_micros), ("req-completed", 5.04, 580_000));
+    assert_eq!(result["video"]["file_size"], 1_048_576);
+    assert_eq!(journal.spent_micros(*completed_by).unwrap(), 580_000);
+
+    let plan = recover::plan(&journal, &me, later).unwrap();
+    let actions: Vec<(&str, &RecoveryAction)> =
+        plan.iter().map(|r| (r.record.key.as_str(), &r.action)).collect();
+    assert_eq!(actions.len(), 2);
+    assert_eq!(
+        actions[0],
+        ("key-submitted", &RecoveryAction::Reattach { request_id: "req-submitted".to_owned() })
+    );
+    assert!(matches!(actions[1], ("key-submitting", RecoveryAction::Ambiguous { .. })));
+
+    let claim = |key: &str, args: &str| journal.claim_render(key, ENDPOINT, args, &me, later).unwrap();
+    assert!(matches!(claim("key-completed", r#"{"prompt":"wave"}"#), Claim::Done(_)));
+    assert!(matches!(claim("key-submitting", r#"{"prompt":"blink"}"#), Claim::Ambiguous { .. }));
+    assert_eq!(
+        claim("key-submitted", r#"{"prompt":"nod"}"#),
+        Claim::Reattach { request_id: "req-submitted".to_owned() }
+    );
+    let failed = journal
+        .claim_render(
+            "key-failed",
+            "fal-ai/kling-video/v2.1/standard/image-to-video",
+            r#"{"prompt":"smile"}"#,
+            &me,
+            later,
+        )
+        .unwrap();
+    assert_eq!(
+        failed,
+        Claim::Failed { request_id: None, error: "422: image is smaller than 300x300".to_owned() }
+    );
+
+    assert!(journal.cached_upload("aaaaaaaa", later).unwrap().is_some());
+    assert!(journal.cached_upload("bbbbbbbb", later).unwrap().is_none(), "expired upload");
+    let artifact = journal.artifact("key-completed-download").unwrap().unwrap();
+    assert_eq!(artifact.path, Path::new("artifacts/cccccccc.mp4"));
+    let run = journal.run(*completed_by).unwrap().unwrap();
+    assert_eq!(run.manifests, ["episodes/ninja.yaml"]);
+}
+
+#[test]
+fn open_creates_the_state_directory_with_artifacts_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("nested/.episodic");
+    let journal = Journal::open(&state).unwrap();
+    assert_eq!(journal.state_dir(), Some(state.as_path()));
+    assert_eq!(journal.artifacts_dir(), Some(state.join("artifacts").as_path()));
+    assert!(state.join("artifacts").is_dir());
+    drop(journal);
+    let conn = rusqlite::Connection::open(state.join("state.sqlite")).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_corrupt_database_is_a_clear_error_naming_the_file() {
+    for garbage in [&b"this is not a database"[..], &[0x42; 8192][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state.sqlite");
+        std::fs::write(&file, garbage).unwrap();
+        let error = Journal::open(dir.path()).unwrap_err();
+        assert!(matches!(error, JournalError::Corrupt { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains(&file.display().to_string()), "{message}");
+        assert!(message.contains("move it aside"), "{message}");
+        // Nothing was overwritten.
+        assert_eq!(std::fs::read(&file).unwrap(), garbage);
+    }
+}
+
+#[test]
+fn an_uncreatable_state_directory_is_a_clear_error() {
+    // Tests may run as root, where permissions do not stop writes; a directory below a regular
+    // file cannot be created by anyone.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let state = file.join(".episodic");
+    let error = Journal::open(&state).unwrap_err();
+    assert!(matches!(error, JournalError::StateDir { .. }), "{error:?}");
+    assert!(error.to_string().contains(&state.display().to_string()), "{error}");
+}
+
+#[test]
+fn a_database_path_that_is_a_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("state.sqlite")).unwrap();
+    let error = Journal::open(dir.path()).unwrap_err();
+    assert!(matches!(error, JournalError::Unwritable { .. }), "{error:?}");
+    assert!(error.to_string().contains("state.sqlite"), "{error}");
+}
+
+/// Measures what durability costs on this machine. Not run by default (timing, not behaviour):
+/// `cargo test -p episodic-engine --test journal -- --ignored --nocapture durability_cost`.
+#[test]
+#[ignore = "measurement, run by hand"]
+fn durability_cost() {
+    const N: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let me = start(&journal);
+    let keys: Vec<String> = (0..N).map(|i| format!("key-{i}")).collect();
+    for key in &keys {
+        journal.claim_render(key, ENDPOINT, &args(key), &me, now()).unwrap();
+    }
+    let started = Instant::now();
+    for key in &keys {
+        journal.mark_submitted(key, &me, &format!("req-{key}"), now()).unwrap();
+    }
+    let full = started.elapsed() / N as u32;
+    let started = Instant::now();
+    for _ in 0..N {
+        journal.heartbeat(&me, now()).unwrap();
+    }
+    let normal = started.elapsed() / N as u32;
+    // The same one-row update, both ways, on a bare connection.
+    let conn = rusqlite::Connection::open(dir.path().join("state.sqlite")).unwrap();
+    let raw = |level: &str| {
+        conn.pragma_update(None, "synchronous", level).unwrap();
+        let started = Instant::now();
+        for i in 0..N {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; UPDATE runs SET heartbeat_at = {i} WHERE id = {}; COMMIT;",
+                me.run_id
+            ))
+            .unwrap();
+        }
+        started.elapsed() / N as u32
+    };
+    let (raw_full, raw_normal) = (raw("FULL"), raw("NORMAL"));
+    println!("mark_submitted (FULL): {full:?}; heartbeat (NORMAL): {normal:?}");
+    println!("bare update: FULL {raw_full:?}, NORMAL {raw_normal:?}");
+}
