@@ -84,7 +84,7 @@ fn a_folder_is_not_a_manifest() {
 fn studio_writes_its_ready_file_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp");
     let ready = dir.path().join("ready.json");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_episodic"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_episodic"))
         .args(["studio", "--port", "0", "--scale", "8", "--key", "k", "--ready-file"])
         .arg(&ready)
         .env_remove("FAL_KEY")
@@ -95,12 +95,14 @@ fn studio_writes_its_ready_file_and_stops_on_sigterm() {
     while !ready.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let urls: serde_json::Value = serde_json::from_slice(&std::fs::read(&ready).expect("ready file")).expect("json");
+    let urls: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&ready).expect("ready file")).expect("json");
     for key in ["queue_url", "rest_url", "cdn_url", "stats_url"] {
         let url = urls[key].as_str().expect("url");
         assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with('/'), "{key}: {url}");
     }
-    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let killed =
+        std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(killed.success());
     let output = child.wait_with_output().expect("wait");
     assert!(output.status.success(), "exit {:?}", output.status);
