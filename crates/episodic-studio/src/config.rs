@@ -28,6 +28,9 @@ pub struct StudioConfig {
     pub default_file_ttl: Option<Duration>,
     /// The user id put in webhook signatures.
     pub webhook_user_id: String,
+    /// Serve the v3 CDN upload flow; off, its routes answer 404 as fal's old storage did, so
+    /// clients must fall back to the legacy initiate + PUT flow.
+    pub v3_uploads: bool,
 }
 
 impl Default for StudioConfig {
@@ -44,6 +47,7 @@ impl Default for StudioConfig {
             strict_inputs: false,
             default_file_ttl: None,
             webhook_user_id: "studio|local".to_owned(),
+            v3_uploads: true,
         }
     }
 }

@@ -150,6 +150,9 @@ fn lifecycle_ttl(headers: &HeaderMap) -> Option<u64> {
 
 /// `POST /storage/auth/token?storage_type=fal-cdn-v3`
 pub(crate) async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !state.config.v3_uploads {
+        return json_error(StatusCode::NOT_FOUND, "Not found", "not_found");
+    }
     if let Some(denied) = state.require_key(&headers) {
         return denied;
     }
@@ -166,6 +169,9 @@ pub(crate) async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap
 
 /// `POST /files/upload`: raw bytes with a CDN token.
 pub(crate) async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !state.config.v3_uploads {
+        return json_error(StatusCode::NOT_FOUND, "Not found", "not_found");
+    }
     if !state.storage.token_valid(&headers) {
         state.stats.update(|s| s.rejected.unauthorized += 1);
         return json_error(StatusCode::UNAUTHORIZED, "Invalid or expired upload token", "unauthorized");

@@ -283,3 +283,19 @@ async fn legacy_upload_flow_serves_the_same_file() {
     assert_eq!(fetched.as_ref(), bytes.as_slice());
     assert_eq!(studio.stats().uploads.count, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_falls_back_to_legacy_uploads_when_v3_is_missing() {
+    let studio = studio(episodic_studio::StudioConfig { v3_uploads: false, ..config() }).await;
+    let client = client(&studio, KEY);
+    let source = asset("characters/ninja.png");
+    let uploaded = client.upload_file(&source, None).await.expect("legacy upload");
+    let dir = tempfile::tempdir().expect("temp");
+    let copy = dir.path().join("copy.png");
+    client
+        .download(&uploaded.url, &copy, Some(uploaded.size))
+        .await
+        .expect("download via the legacy file URL");
+    assert_eq!(std::fs::read(copy).expect("copy"), std::fs::read(source).expect("source"));
+    assert_eq!(studio.stats().uploads.count, 1);
+}
