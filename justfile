@@ -8,10 +8,9 @@ episodic := "cargo run --quiet --locked --bin episodic --"
 default:
     @just --list --unsorted
 
-# Render an episode. The render engine is not built yet: until it is, this shows the plan.
-render +MANIFESTS:
-    @echo "episodic: the render engine is not built yet; showing the plan (nothing is spent)." >&2
-    for manifest in {{MANIFESTS}}; do {{episodic}} plan "$manifest"; done
+# Render manifests into MP4s (add --backend, --scale 4 for a quick preview, --json, ...).
+render +ARGS:
+    {{episodic}} render {{ARGS}}
 
 # Show the render DAG and its cost (add --json, --dot or --draft).
 plan MANIFEST *ARGS:

@@ -15,6 +15,8 @@ pub struct Args {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Render manifests into finished MP4s (resumable: a rerun never pays twice).
+    Render(RenderArgs),
     /// Show the render DAG of a manifest and what it will cost, without spending anything.
     Plan(PlanArgs),
     /// Check a manifest and its media; report every problem at once.
@@ -149,4 +151,63 @@ pub enum FiveXxArg {
     App,
     /// Either.
     Mixed,
+}
+
+/// Which backend renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// fal.ai (or any fal-compatible server at `EPISODIC_FAL_*_URL`); needs `FAL_KEY`.
+    Fal,
+    /// The in-process local studio: placeholder media, nothing billed.
+    Local,
+}
+
+/// `episodic render`.
+#[derive(Debug, ClapArgs)]
+pub struct RenderArgs {
+    /// The manifests to render; they share one scheduler, state store and upload cache.
+    #[arg(required = true)]
+    pub manifests: Vec<PathBuf>,
+    /// `fal` or `local`; without it, fal when a key is set, otherwise the local studio.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Renders in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Uploads and downloads at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub transfers: u32,
+    /// Local ffmpeg jobs at once (default: the number of cores).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub ffmpeg_jobs: Option<u32>,
+    /// Stop starting nodes at the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Refuse to spend more than this many dollars in this run.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// The state folder (journal and artifacts).
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// Write one JSON event per line to stdout instead of progress lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Render every avatar on the standard tier.
+    #[arg(long)]
+    pub draft: bool,
+    /// Divide the canvas (and, on the local studio, every clip) by N for a quick preview.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// Submit again renders that failed in an earlier run (they are billed again).
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Submit again renders a crashed run may or may not have submitted (check fal's history first).
+    #[arg(long)]
+    pub resubmit_ambiguous: bool,
+    /// Seconds after a crashed submit before a render that fal's request history does not show
+    /// is submitted again (the history may lag; one that shows up is re-attached instead).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub ambiguous_grace: u64,
+    #[command(flatten)]
+    pub prices: PriceArgs,
 }

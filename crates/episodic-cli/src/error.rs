@@ -41,6 +41,9 @@ pub enum CliError {
     /// The studio could not start or run.
     #[error("{0}")]
     Studio(String),
+    /// A render run could not start or went wrong as a whole.
+    #[error("{0}")]
+    Render(String),
 }
 
 impl CliError {
@@ -48,14 +51,18 @@ impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             CliError::Prices { .. } | CliError::Usage { .. } => exit::USAGE,
-            CliError::Invalid { .. } | CliError::Media(_) | CliError::Studio(_) => exit::FAILURE,
+            CliError::Invalid { .. } | CliError::Media(_) | CliError::Studio(_) | CliError::Render(_) => {
+                exit::FAILURE
+            }
         })
     }
 
     /// A `help:` line, when there is one.
     pub fn help(&self) -> Option<String> {
         match self {
-            CliError::Invalid { .. } | CliError::Usage { .. } | CliError::Studio(_) => None,
+            CliError::Invalid { .. } | CliError::Usage { .. } | CliError::Studio(_) | CliError::Render(_) => {
+                None
+            }
             CliError::Prices { help, .. } => help.clone(),
             CliError::Media(err) => err.help(),
         }

@@ -9,6 +9,7 @@ mod diagnostics;
 mod env;
 mod error;
 mod printer;
+mod reporter;
 
 use clap::Parser;
 use std::process::ExitCode;

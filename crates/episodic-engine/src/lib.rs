@@ -1,9 +1,11 @@
 //! The render engine of episodic: it runs a plan's DAG against fal (or the local studio) and keeps
 //! the durable record that makes every run resumable.
 //!
-//! Built so far: the [`journal`], the state store. A crash, Ctrl-C or rerun resumes from it and
-//! re-attaches to requests already submitted; an unchanged manifest run again submits nothing and
-//! uploads nothing. The scheduler, executors and events come with the next issues.
+//! [`Engine::run`] schedules the DAGs of one or more plans (a node starts as soon as its inputs
+//! are done, under separate limits for renders, transfers and ffmpeg), executes each node, and
+//! reports [`Event`]s through a callback. The [`journal`] is the state store: a crash, Ctrl-C or
+//! rerun resumes from it and re-attaches to requests already submitted; an unchanged manifest run
+//! again submits nothing and uploads nothing.
 //!
 //! What it must not do:
 //! - pay twice: no render is submitted without a claim journaled first, and a request id is
@@ -15,6 +17,32 @@
 //!   that names the file and says what to do;
 //! - depend on the CLI or the studio (it talks to any fal-compatible URL).
 
+mod config;
+mod engine;
+mod error;
+mod events;
+mod executor;
 pub mod journal;
+mod report;
 
+pub use config::EngineConfig;
+pub use engine::{Engine, EpisodeOutcome, RunSummary};
+pub use error::NodeError;
+pub use events::{Event, EventKind};
 pub use journal::{Journal, JournalError};
+pub use report::{NodeReport, REPORT_SCHEMA_VERSION, Report};
+
+/// Why a run could not be carried out at all (node failures are reported per node instead).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The journal could not be used.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The journal has no state folder (an in-memory journal cannot hold artifacts).
+    #[error("the engine needs a journal with a state folder")]
+    NoStateDir,
+    /// A node's task panicked or was aborted.
+    #[error("a node's task failed: {0}")]
+    Task(String),
+}

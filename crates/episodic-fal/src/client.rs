@@ -95,7 +95,7 @@ pub(crate) struct Inner {
     pub(crate) config: FalConfig,
     pub(crate) key: Option<FalKey>,
     auth: Option<HeaderValue>,
-    key_origins: [Origin; 2],
+    key_origins: [Origin; 3],
     pub(crate) token: TokenCache,
     /// Set once the v3 upload flow answered 404/405, so later uploads go straight to legacy.
     pub(crate) legacy_upload: AtomicBool,
@@ -111,7 +111,7 @@ impl FalClient {
         config.validate().map_err(|e| invalid(e.to_string()))?;
         let origin =
             |base: &str| Url::parse(base).map(|u| u.origin()).map_err(|e| invalid(format!("{base}: {e}")));
-        let key_origins = [origin(&config.queue_url)?, origin(&config.rest_url)?];
+        let key_origins = [origin(&config.queue_url)?, origin(&config.rest_url)?, origin(&config.api_url)?];
         let auth = match &key {
             Some(k) => {
                 let mut value = HeaderValue::from_str(&k.authorization())
@@ -264,6 +264,47 @@ impl FalClient {
         }
         // A 2xx without the documented body still means fal took the cancel.
         Ok(CancelStatus::CancellationRequested)
+    }
+
+    /// Requests sent to `endpoint` since `since_unix` (seconds), with their inputs: how a run
+    /// that crashed between a submit and journaling its id finds that request again.
+    /// Follows `next_cursor` for at most 10 pages of 100.
+    pub async fn request_history(
+        &self,
+        endpoint: &str,
+        since_unix: i64,
+    ) -> Result<Vec<crate::wire::RequestHistoryItem>, FalError> {
+        let op = Operation::History;
+        let base = format!("{}/v1/models/requests/by-endpoint", self.inner.config.api_url);
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10 {
+            let mut url = Url::parse(&base)
+                .map_err(|e| FalError::new(op, FalErrorKind::InvalidArgument(format!("{base}: {e}"))))?;
+            {
+                let mut query = url.query_pairs_mut();
+                query
+                    .append_pair("endpoint_id", endpoint)
+                    .append_pair("start", &crate::timefmt::format_rfc3339(since_unix))
+                    .append_pair("expand", "payloads")
+                    .append_pair("limit", "100");
+                if let Some(cursor) = &cursor {
+                    query.append_pair("cursor", cursor);
+                }
+            }
+            let answer =
+                self.send_with_retry(op, false, || self.api_request(Method::GET, url.clone())).await?;
+            if !answer.is_success() {
+                return Err(self.error_from_answer(op, &answer));
+            }
+            let page: crate::wire::RequestHistoryPage = parse_json(op, &answer)?;
+            items.extend(page.items);
+            match page.next_cursor.filter(|_| page.has_more) {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(items)
     }
 
     /// A request to the queue or REST API: JSON accepted, key attached when the URL is on a

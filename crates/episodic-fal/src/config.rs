@@ -13,6 +13,8 @@ pub const ENV_QUEUE_URL: &str = "EPISODIC_FAL_QUEUE_URL";
 pub const ENV_REST_URL: &str = "EPISODIC_FAL_REST_URL";
 /// Overrides the CDN upload base URL.
 pub const ENV_CDN_URL: &str = "EPISODIC_FAL_CDN_URL";
+/// Overrides [`FalConfig::api_url`].
+pub const ENV_API_URL: &str = "EPISODIC_FAL_API_URL";
 
 /// fal's queue host.
 pub const DEFAULT_QUEUE_URL: &str = "https://queue.fal.run";
@@ -20,6 +22,8 @@ pub const DEFAULT_QUEUE_URL: &str = "https://queue.fal.run";
 pub const DEFAULT_REST_URL: &str = "https://rest.fal.ai";
 /// fal's CDN upload host.
 pub const DEFAULT_CDN_URL: &str = "https://v3.fal.media";
+/// fal's platform API (request history, pricing); paths start with `/v1`.
+pub const DEFAULT_API_URL: &str = "https://api.fal.ai";
 
 /// A base URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +46,8 @@ pub struct FalConfig {
     pub rest_url: String,
     /// CDN upload base, without trailing slash.
     pub cdn_url: String,
+    /// Platform API base (request history), without trailing slash.
+    pub api_url: String,
     /// Time allowed to open a connection.
     pub connect_timeout: Duration,
     /// Time allowed for one API call (submit, status, result, cancel, token).
@@ -62,6 +68,7 @@ impl Default for FalConfig {
             queue_url: DEFAULT_QUEUE_URL.to_owned(),
             rest_url: DEFAULT_REST_URL.to_owned(),
             cdn_url: DEFAULT_CDN_URL.to_owned(),
+            api_url: DEFAULT_API_URL.to_owned(),
             connect_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(120),
             upload_timeout: Duration::from_secs(600),
@@ -86,6 +93,7 @@ impl FalConfig {
             (ENV_QUEUE_URL, &mut config.queue_url),
             (ENV_REST_URL, &mut config.rest_url),
             (ENV_CDN_URL, &mut config.cdn_url),
+            (ENV_API_URL, &mut config.api_url),
         ] {
             if let Some(value) = lookup(name).filter(|v| !v.trim().is_empty()) {
                 *field = normalize_base(name, &value)?;
@@ -97,14 +105,23 @@ impl FalConfig {
     /// All three APIs on one base, as the studio serves them.
     pub fn single_host(base_url: &str) -> Result<Self, ConfigError> {
         let base = normalize_base("base URL", base_url)?;
-        Ok(Self { queue_url: base.clone(), rest_url: base.clone(), cdn_url: base, ..Self::default() })
+        Ok(Self {
+            queue_url: base.clone(),
+            rest_url: base.clone(),
+            cdn_url: base.clone(),
+            api_url: base,
+            ..Self::default()
+        })
     }
 
     /// Checks the three base URLs; the client calls this once when it is built.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        for (name, value) in
-            [("queue_url", &self.queue_url), ("rest_url", &self.rest_url), ("cdn_url", &self.cdn_url)]
-        {
+        for (name, value) in [
+            ("queue_url", &self.queue_url),
+            ("rest_url", &self.rest_url),
+            ("cdn_url", &self.cdn_url),
+            ("api_url", &self.api_url),
+        ] {
             normalize_base(name, value)?;
         }
         Ok(())

@@ -44,6 +44,8 @@ pub enum Operation {
     Upload,
     /// Downloading an output file.
     Download,
+    /// Reading the account's request history (to find a request a crash left unjournaled).
+    History,
     /// Building the client from its configuration; never retried.
     Setup,
 }
@@ -58,6 +60,7 @@ impl fmt::Display for Operation {
             Self::Token => "getting an upload token",
             Self::Upload => "uploading a file",
             Self::Download => "downloading an output",
+            Self::History => "reading the request history",
             Self::Setup => "setting up the fal client",
         })
     }
@@ -141,7 +144,7 @@ impl RetryPolicy {
                 503 => r.is_ingress_error(),
                 _ => false,
             },
-            Operation::Status | Operation::Download => {
+            Operation::Status | Operation::Download | Operation::History => {
                 matches!(r.status, 408 | 409 | 429 | 500 | 502 | 503 | 504)
             }
             Operation::Result | Operation::Cancel | Operation::Token | Operation::Upload => match r.status {

@@ -66,7 +66,7 @@ fn number<T: std::str::FromStr>(s: &str, len: usize) -> Option<T> {
 
 /// Parses `2026-10-27T21:47:25.394105+00:00` (also `Z`, a space for `T`, no fraction) to Unix
 /// seconds, fraction dropped.
-pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let s = s.trim();
     if s.len() < 19 || !s.is_char_boundary(19) {
         return None;

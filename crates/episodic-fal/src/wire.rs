@@ -503,6 +503,44 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
+/// One page of `GET {api}/v1/models/requests/by-endpoint` (fal-platform-api.md §4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestHistoryPage {
+    /// The requests on this page.
+    #[serde(default)]
+    pub items: Vec<RequestHistoryItem>,
+    /// Pass as `cursor` for the next page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+    /// Whether there are more pages.
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// One request in the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestHistoryItem {
+    /// The request id.
+    pub request_id: String,
+    /// The endpoint it went to.
+    pub endpoint_id: String,
+    /// When it was sent (RFC 3339).
+    #[serde(default)]
+    pub sent_at: Option<String>,
+    /// When it started.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// When it ended, if it has.
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    /// The HTTP status it ended with.
+    #[serde(default)]
+    pub status_code: Option<u16>,
+    /// The input, with `expand=payloads`.
+    #[serde(default)]
+    pub json_input: Option<Value>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,14 +21,16 @@ on the character's image and is looped, so a reaction shot never costs more than
 pub struct PlanOptions {
     /// Render every avatar on the standard tier, for a cheap preview.
     pub draft: bool,
+    /// Divide the episode's canvas by this (0 or 1 = full size), for quick previews and tests.
+    pub canvas_divisor: u32,
 }
 
 impl Plan {
     /// Builds the plan for an episode.
     pub fn build(episode: &Episode, catalog: &Catalog, options: PlanOptions) -> Plan {
-        let mut plan = Builder::new(catalog, options.draft).build(episode);
+        let mut plan = Builder::new(catalog, options.draft, options.canvas_divisor).build(episode);
         if options.draft {
-            let full = Builder::new(catalog, false).build(episode);
+            let full = Builder::new(catalog, false, options.canvas_divisor).build(episode);
             plan.draft_savings = Some(full.total_cost().saturating_sub(plan.total_cost()));
         }
         plan
@@ -38,20 +40,27 @@ impl Plan {
 struct Builder<'a> {
     catalog: &'a Catalog,
     draft: bool,
+    canvas_divisor: u32,
     graph: DiGraph<Node, ()>,
     uploads: HashMap<String, NodeIndex>,
+    /// Renders by key: two segments that ask for the same clip share one render (and one payment).
+    renders: HashMap<NodeKey, NodeIndex>,
+    downloads: HashMap<NodeIndex, NodeIndex>,
     ids: HashSet<String>,
     warnings: Vec<Problem>,
     warned: HashSet<(String, &'static str)>,
 }
 
 impl<'a> Builder<'a> {
-    fn new(catalog: &'a Catalog, draft: bool) -> Self {
+    fn new(catalog: &'a Catalog, draft: bool, canvas_divisor: u32) -> Self {
         Self {
             catalog,
             draft,
+            canvas_divisor,
             graph: DiGraph::new(),
             uploads: HashMap::new(),
+            renders: HashMap::new(),
+            downloads: HashMap::new(),
             ids: HashSet::new(),
             warnings: Vec::new(),
             warned: HashSet::new(),
@@ -64,7 +73,10 @@ impl<'a> Builder<'a> {
             Tier::Pro => OutputSize::P1080,
             Tier::Standard => OutputSize::P720,
         };
-        let canvas = canvas_size.resolution(episode.aspect_ratio);
+        let full = canvas_size.resolution(episode.aspect_ratio);
+        let divisor = self.canvas_divisor.max(1);
+        let even = |value: u32| ((value / divisor).max(2) / 2) * 2;
+        let canvas = episodic_catalog::Resolution { width: even(full.width), height: even(full.height) };
         let fps = self.catalog.default_avatar(quality).fps;
 
         let mut composes = Vec::with_capacity(episode.segments.len());
@@ -336,6 +348,9 @@ impl<'a> Builder<'a> {
     ) -> NodeIndex {
         let args = Value::Object(args);
         let key = NodeKey::of_json(&json!({"endpoint": model.endpoint, "args": args}));
+        if let Some(existing) = self.renders.get(&key) {
+            return *existing;
+        }
         let cost = model.cost(seconds, generate_audio);
         let spec = RenderSpec {
             segment: segment.id.clone(),
@@ -349,11 +364,12 @@ impl<'a> Builder<'a> {
         let label = format!("{} {:.1} s on {}", role.as_str(), seconds, model.name);
         let index = self.add(
             format!("render/{}/{}", segment.id, role.as_str()),
-            key,
+            key.clone(),
             label,
             cost,
             NodeDetail::Render(spec),
         );
+        self.renders.insert(key, index);
         for input in inputs {
             self.graph.update_edge(*input, index, ());
         }
@@ -361,6 +377,9 @@ impl<'a> Builder<'a> {
     }
 
     fn download(&mut self, render: NodeIndex) -> NodeIndex {
+        if let Some(existing) = self.downloads.get(&render) {
+            return *existing;
+        }
         let render_node = &self.graph[render];
         let id = render_node.id.replacen("render/", "download/", 1);
         let key = NodeKey::of_json(&json!({"download": render_node.key.as_str()}));
@@ -368,6 +387,7 @@ impl<'a> Builder<'a> {
         let label = "result → artifacts".to_owned();
         let index = self.add(id, key, label, Usd::ZERO, detail);
         self.graph.add_edge(render, index, ());
+        self.downloads.insert(render, index);
         index
     }
 

@@ -39,6 +39,8 @@ pub(crate) struct Job {
     pub(crate) state: JobState,
     pub(crate) logs: Vec<LogEntry>,
     pub(crate) cancel_requested: bool,
+    /// Unix seconds of the submit, for the request history.
+    pub(crate) submitted_at: i64,
 }
 
 /// All jobs, by request id.
@@ -80,6 +82,7 @@ impl Queue {
             state: JobState::Queued,
             logs: Vec::new(),
             cancel_requested: false,
+            submitted_at: crate::server::now_unix(),
         };
         self.jobs().insert(id, job);
     }
@@ -92,6 +95,30 @@ impl Queue {
     /// Runs `change` on a job, if it exists.
     pub(crate) fn update<T>(&self, id: &str, change: impl FnOnce(&mut Job) -> T) -> Option<T> {
         self.jobs().get_mut(id).map(change)
+    }
+
+    /// Every job, as the platform API's request history lists them, oldest first.
+    pub(crate) fn history(&self, endpoint: &str, since: i64) -> Vec<episodic_fal::wire::RequestHistoryItem> {
+        let jobs = self.jobs();
+        let mut found: Vec<(&String, &Job)> =
+            jobs.iter().filter(|(_, job)| job.endpoint == endpoint && job.submitted_at >= since).collect();
+        found.sort_by_key(|(_, job)| job.seq);
+        found
+            .into_iter()
+            .map(|(id, job)| episodic_fal::wire::RequestHistoryItem {
+                request_id: id.clone(),
+                endpoint_id: job.endpoint.clone(),
+                sent_at: Some(episodic_fal::timefmt::format_rfc3339(job.submitted_at)),
+                started_at: None,
+                ended_at: None,
+                status_code: match &job.state {
+                    JobState::Completed(Outcome::Succeeded { .. }) => Some(200),
+                    JobState::Completed(Outcome::Failed { status, .. }) => Some(*status),
+                    _ => None,
+                },
+                json_input: Some(job.args.clone()),
+            })
+            .collect()
     }
 
     /// Appends a log line to a job.

@@ -247,3 +247,44 @@ fn uuid() -> String {
     let hex = random_hex(32);
     format!("{}-{}-4{}-a{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
 }
+
+/// `GET /v1/models/requests/by-endpoint`: the platform API's request history, with inputs when
+/// `expand=payloads`; pages of `limit` (default 50, at most 100) with an offset cursor.
+pub(crate) async fn history(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    if let Some(denied) = state.require_key(&headers) {
+        return denied;
+    }
+    let query = uri.query().unwrap_or("");
+    let Some(endpoint) = query_param(query, "endpoint_id") else {
+        let body =
+            serde_json::json!({"error": {"type": "validation_error", "message": "endpoint_id is required"}});
+        return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+    };
+    let since = query_param(query, "start")
+        .and_then(|start| episodic_fal::timefmt::parse_rfc3339(&start))
+        .unwrap_or(0);
+    let limit =
+        query_param(query, "limit").and_then(|limit| limit.parse::<usize>().ok()).unwrap_or(50).clamp(1, 100);
+    let offset = query_param(query, "cursor").and_then(|cursor| cursor.parse::<usize>().ok()).unwrap_or(0);
+    let payloads =
+        query_param(query, "expand").is_some_and(|expand| expand.split(',').any(|part| part == "payloads"));
+    let all = state.queue.history(&endpoint, since);
+    let has_more = all.len() > offset + limit;
+    let items: Vec<_> = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|mut item| {
+            if !payloads {
+                item.json_input = None;
+            }
+            item
+        })
+        .collect();
+    let page = episodic_fal::wire::RequestHistoryPage {
+        items,
+        next_cursor: has_more.then(|| (offset + limit).to_string()),
+        has_more,
+    };
+    axum::Json(page).into_response()
+}

@@ -32,6 +32,8 @@ pub struct StudioUrls {
     pub cdn_url: String,
     /// `GET` for the counters.
     pub stats_url: String,
+    /// The platform API base (request history).
+    pub api_url: String,
 }
 
 /// Why a studio could not start.
@@ -152,6 +154,7 @@ impl Studio {
             rest_url: base_url.clone(),
             cdn_url: base_url.clone(),
             stats_url: format!("{base_url}/_studio/stats"),
+            api_url: base_url.clone(),
         };
         let (shutdown, stopped) = watch::channel(false);
         let server = tokio::spawn(serve(listener, router(Arc::clone(&state)), Arc::clone(&state), stopped));
@@ -184,7 +187,7 @@ impl Studio {
         let _ = (&mut self.server).await;
     }
 
-    /// Writes `{"queue_url", "rest_url", "cdn_url", "stats_url"}` to `path` (temp file, then rename).
+    /// Writes `{"queue_url", "rest_url", "cdn_url", "stats_url", "api_url"}` to `path` (temp file, then rename).
     pub fn write_ready_file(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(&self.urls).map_err(std::io::Error::other)?;
         let temp = PathBuf::from(format!("{}.tmp", path.display()));
@@ -210,6 +213,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/files/{id}/{name}", get(crate::storage::serve))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/_studio/stats", get(stats))
+        .route("/v1/models/requests/by-endpoint", get(crate::queue_routes::history))
         .fallback(crate::queue_routes::dispatch)
         .with_state(state)
 }

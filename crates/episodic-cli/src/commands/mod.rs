@@ -3,6 +3,7 @@
 mod models;
 mod plan;
 mod presets;
+mod render;
 mod studio;
 mod validate;
 
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 /// Runs the command the arguments name.
 pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, CliError> {
     match args.command {
+        Command::Render(args) => render::run(args, printer),
         Command::Plan(args) => plan::run(args, printer),
         Command::Validate(args) => validate::run(args, printer),
         Command::Models(args) => models::run(args, printer),

@@ -14,7 +14,7 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let catalog = catalog(&args.prices)?;
     let probe = probe()?;
     let episode = check(&args.manifest, &catalog, &probe, printer)?;
-    let plan = Plan::build(&episode, &catalog, PlanOptions { draft: args.draft });
+    let plan = Plan::build(&episode, &catalog, PlanOptions { draft: args.draft, ..PlanOptions::default() });
     let budget = plan.budget_problem();
     let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
     report_late(&args.manifest, &late, printer);

@@ -20,7 +20,8 @@ pub fn run(args: ValidateArgs, printer: &Printer) -> Result<ExitCode, CliError> 
                 continue;
             }
         };
-        let plan = Plan::build(&episode, &catalog, PlanOptions { draft: args.draft });
+        let plan =
+            Plan::build(&episode, &catalog, PlanOptions { draft: args.draft, ..PlanOptions::default() });
         let budget = plan.budget_problem();
         let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
         report_late(path, &late, printer);

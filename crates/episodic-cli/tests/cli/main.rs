@@ -4,4 +4,5 @@
 mod broken_manifests;
 mod commands;
 mod plan;
+mod render;
 mod support;

@@ -1,0 +1,228 @@
+//! `episodic render`: manifests to finished MP4s, through the journaled engine.
+
+use super::{catalog, check, media_tools, probe, report_late, runtime};
+use crate::args::{BackendArg, RenderArgs};
+use crate::error::CliError;
+use crate::printer::Printer;
+use crate::reporter::{JsonReporter, LineReporter, Reporter};
+use episodic_catalog::{Catalog, Usd};
+use episodic_engine::{Engine, EngineConfig, Journal};
+use episodic_fal::{FalClient, FalConfig, FalKey};
+use episodic_plan::{Plan, PlanOptions};
+use episodic_studio::{Studio, StudioConfig};
+use std::fmt::Write;
+use std::process::ExitCode;
+use tokio::sync::watch;
+
+/// Exit code after an interruption, as shells expect after SIGINT.
+const INTERRUPTED: u8 = 130;
+
+pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
+    let catalog = catalog(&args.prices)?;
+    let probe = probe()?;
+    let (ffmpeg_tool, ffprobe_tool) = media_tools()?;
+
+    // Check every manifest first; a broken one fails alone, the others still render.
+    let mut plans = Vec::new();
+    let mut refused = Vec::new();
+    for path in &args.manifests {
+        let episode = match check(path, &catalog, &probe, printer) {
+            Ok(episode) => episode,
+            Err(err) => {
+                printer.error(&err);
+                refused.push(path.display().to_string());
+                continue;
+            }
+        };
+        let plan =
+            Plan::build(&episode, &catalog, PlanOptions { draft: args.draft, canvas_divisor: args.scale });
+        let budget = plan.budget_problem();
+        let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
+        report_late(path, &late, printer);
+        if budget.is_some() {
+            printer.error(&super::invalid(path, 1, "nothing was rendered"));
+            refused.push(path.display().to_string());
+            continue;
+        }
+        plans.push(plan);
+    }
+    if plans.is_empty() {
+        return Ok(ExitCode::from(crate::error::exit::FAILURE));
+    }
+
+    let journal = Journal::open(&args.state_dir).map_err(|err| CliError::Render(err.to_string()))?;
+    let key = FalKey::from_env().map_err(|err| CliError::Render(err.to_string()))?;
+    let backend = match args.backend {
+        Some(BackendArg::Fal) if key.is_none() => {
+            return Err(CliError::Render("`--backend fal` needs a key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET, or FAL_AI_API_KEY)".into()));
+        }
+        Some(BackendArg::Fal) => BackendArg::Fal,
+        Some(BackendArg::Local) => BackendArg::Local,
+        None if key.is_some() => BackendArg::Fal,
+        None => BackendArg::Local,
+    };
+    let ffmpeg_jobs = args
+        .ffmpeg_jobs
+        .map(|jobs| jobs as usize)
+        .unwrap_or_else(|| EngineConfig::default().ffmpeg_concurrency);
+    let config = EngineConfig {
+        render_concurrency: args.concurrency as usize,
+        transfer_concurrency: args.transfers as usize,
+        ffmpeg_concurrency: ffmpeg_jobs,
+        fail_fast: args.fail_fast,
+        max_cost: args.max_cost.map(Usd::from_dollars),
+        retry_failed: args.retry_failed,
+        resubmit_ambiguous: args.resubmit_ambiguous,
+        backend: match backend {
+            BackendArg::Fal => "fal".into(),
+            BackendArg::Local => "local".into(),
+        },
+        ambiguous_grace: std::time::Duration::from_secs(args.ambiguous_grace),
+        ephemeral_backend: backend == BackendArg::Local,
+        ..EngineConfig::default()
+    };
+    let cap = spending_cap(&plans, config.max_cost);
+    let manifests: Vec<String> = args.manifests.iter().map(|path| path.display().to_string()).collect();
+
+    let runtime = runtime()?;
+    let summary = runtime.block_on(async {
+        // The local studio lives as long as this run, on a port of its own.
+        let (client, studio) = match backend {
+            BackendArg::Fal => {
+                let config = FalConfig::from_env().map_err(|err| CliError::Render(err.to_string()))?;
+                (FalClient::new(config, key).map_err(|err| CliError::Render(err.to_string()))?, None)
+            }
+            BackendArg::Local => {
+                printer.note("NOTICE: no FAL_KEY (or --backend local): rendering on the local studio. The clips are PLACEHOLDERS made with ffmpeg, not Kling renders; nothing is billed.");
+                let studio_key = local_key();
+                let studio_config = StudioConfig { key: Some(studio_key.clone()), scale: args.scale, ..StudioConfig::default() };
+                let studio = Studio::start(studio_config, Catalog::builtin(), ffmpeg_tool.clone(), ffprobe_tool.clone())
+                    .await
+                    .map_err(|err| CliError::Studio(err.to_string()))?;
+                let config = FalConfig::single_host(&studio.urls().queue_url).map_err(|err| CliError::Render(err.to_string()))?;
+                let key = FalKey::new(studio_key).map_err(|err| CliError::Render(err.to_string()))?;
+                (FalClient::new(config, Some(key)).map_err(|err| CliError::Render(err.to_string()))?, Some(studio))
+            }
+        };
+        let estimate = plans.iter().map(Plan::total_cost).sum::<Usd>();
+        let engine = Engine::new(
+            std::sync::Arc::new(journal),
+            client,
+            episodic_media::Ffmpeg::new(ffmpeg_tool).with_font(episodic_media::find_font()),
+            episodic_media::Probe::new(ffprobe_tool),
+            catalog.clone(),
+            config,
+        );
+        let to_go = engine.estimate_to_go(&plans).map_err(|err| CliError::Render(err.to_string()))?;
+        if let Some(cap) = cap
+            && to_go > cap
+        {
+            return Err(CliError::Render(format!(
+                "the renders still to pay for are estimated at {to_go} (of {estimate} in all), over the cap of {cap}; raise --max-cost or budget_usd, or render fewer segments"
+            )));
+        }
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            super::wait_for_interrupt().await;
+            let _ = cancel_tx.send(true);
+            super::wait_for_interrupt().await;
+            // A second interrupt means now: whatever is journaled stays journaled.
+            std::process::exit(i32::from(INTERRUPTED));
+        });
+        let mut json = JsonReporter::new(printer);
+        let mut lines = LineReporter::new(printer);
+        let reporter: &mut dyn Reporter = if args.json { &mut json } else { &mut lines };
+        let summary = engine
+            .run(&plans, manifests, cap, cancel_rx, |event| reporter.event(&event))
+            .await
+            .map_err(|err| CliError::Render(err.to_string()))?;
+        if let Some(studio) = studio {
+            studio.shutdown().await;
+        }
+        Ok::<_, CliError>(summary)
+    })?;
+
+    printer.note(&table(&summary, &refused, &args.state_dir, backend));
+    if summary.interrupted {
+        printer.note(&format!(
+            "interrupted: submitted renders stay journaled in `{}`. Run the same command again to resume; nothing already paid for is paid again.",
+            args.state_dir.display()
+        ));
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
+    if summary.ok() && refused.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Ok(ExitCode::from(crate::error::exit::FAILURE))
+    }
+}
+
+/// The run's cap: `--max-cost`, and the sum of the episodes' budgets when every episode has one.
+fn spending_cap(plans: &[Plan], max_cost: Option<Usd>) -> Option<Usd> {
+    let budgets: Option<Vec<Usd>> = plans.iter().map(|plan| plan.budget.map(|(budget, _)| budget)).collect();
+    let budget = budgets.map(|budgets| budgets.into_iter().sum::<Usd>());
+    match (max_cost, budget) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A key for the in-process studio: it only has to differ between runs.
+fn local_key() -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("local-{}-{nanos}", std::process::id())
+}
+
+/// One line per episode, then the totals.
+fn table(
+    summary: &episodic_engine::RunSummary,
+    refused: &[String],
+    state_dir: &std::path::Path,
+    backend: BackendArg,
+) -> String {
+    let mut out = String::from("\n");
+    let width = summary.episodes.iter().map(|episode| episode.episode.len()).max().unwrap_or(7).max(7);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<11}  {:>5}  {:>6}  {:>8}  {:>8}  output",
+        "episode", "status", "nodes", "reused", "billed", "estimate"
+    );
+    for episode in &summary.episodes {
+        let status = if episode.ok {
+            "completed"
+        } else if summary.interrupted {
+            "interrupted"
+        } else {
+            "failed"
+        };
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<11}  {:>5}  {:>6}  {:>8}  {:>8}  {}",
+            episode.episode,
+            status,
+            episode.nodes,
+            episode.cache_hits,
+            episode.spent.to_string(),
+            episode.estimated.to_string(),
+            if episode.ok { episode.output.display().to_string() } else { "-".into() }
+        );
+        for (node, error) in &episode.failures {
+            let _ = writeln!(out, "    {node}: {error}");
+        }
+    }
+    for manifest in refused {
+        let _ = writeln!(out, "{manifest}: refused (see the errors above)");
+    }
+    let spent: Usd = summary.episodes.iter().map(|episode| episode.spent).sum();
+    let _ = write!(
+        out,
+        "billed in this run: {spent}; retries survived: {}; state: {}",
+        summary.retries,
+        state_dir.display()
+    );
+    if backend == BackendArg::Local {
+        out.push_str("\nbackend: local studio (placeholder media, nothing billed)");
+    }
+    out
+}

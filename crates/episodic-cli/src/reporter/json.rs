@@ -1,0 +1,28 @@
+//! `--json`: one JSON object per event, on stdout. The shape is `episodic_engine::Event`
+//! serialised: `elapsed` seconds, `episode`, `event` (`node_started`, `node_progress`,
+//! `node_finished`, `node_failed`, `node_skipped`, `episode_finished`, `run_started`) and the
+//! event's fields (`node`, `kind`, `cache_hit`, `wall`, `cost`, `request_id`, ...).
+
+use super::Reporter;
+use crate::printer::Printer;
+use episodic_engine::Event;
+
+/// Writes events as JSON lines.
+pub struct JsonReporter<'a> {
+    printer: &'a Printer,
+}
+
+impl<'a> JsonReporter<'a> {
+    /// A reporter writing through `printer`.
+    pub fn new(printer: &'a Printer) -> Self {
+        Self { printer }
+    }
+}
+
+impl Reporter for JsonReporter<'_> {
+    fn event(&mut self, event: &Event) {
+        if let Ok(line) = serde_json::to_string(event) {
+            self.printer.out(&format!("{line}\n"));
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! `episodic render` end to end: the real binary against a real studio on `127.0.0.1:0`, with
+//! real ffmpeg, real files and a real journal. The studio's stats prove what was paid for.
+
+use crate::support::repo;
+use episodic_studio::{StatsSnapshot, Studio, StudioConfig};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const KEY: &str = "render-test-key";
+const DEMO: &str = "pipelines/demo/episode.yaml";
+
+/// A studio in its own runtime, and a scratch copy of the demo and its assets.
+struct Bench {
+    runtime: tokio::runtime::Runtime,
+    studio: Option<Studio>,
+    dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new(config: StudioConfig) -> Bench {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ffmpeg = episodic_media::locate("ffmpeg", None).expect("ffmpeg");
+        let ffprobe = episodic_media::locate("ffprobe", None).expect("ffprobe");
+        let config = StudioConfig {
+            key: Some(KEY.into()),
+            scale: 8,
+            queue_delay: Duration::from_millis(20),
+            ..config
+        };
+        let studio = runtime
+            .block_on(Studio::start(config, episodic_catalog::Catalog::builtin(), ffmpeg, ffprobe))
+            .expect("studio");
+        let dir = tempfile::tempdir().expect("temp");
+        copy_tree(&repo().join("assets"), &dir.path().join("assets"));
+        copy_tree(&repo().join("pipelines/demo"), &dir.path().join("pipelines/demo"));
+        let _ = std::fs::remove_dir_all(dir.path().join("pipelines/demo/out"));
+        Bench { runtime, studio: Some(studio), dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn stats(&self) -> StatsSnapshot {
+        self.studio.as_ref().expect("studio").stats()
+    }
+
+    /// `episodic render` with the fal backend pointed at the studio.
+    fn command(&self, extra: &[&str]) -> Command {
+        let urls = self.studio.as_ref().expect("studio").urls();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_episodic"));
+        command
+            .arg("render")
+            .arg(DEMO)
+            .args(["--backend", "fal", "--scale", "8", "--state-dir", ".state"])
+            .args(extra)
+            .current_dir(self.root())
+            .env("NO_COLOR", "1")
+            .env("FAL_KEY", KEY)
+            .env("EPISODIC_FAL_QUEUE_URL", &urls.queue_url)
+            .env("EPISODIC_FAL_REST_URL", &urls.rest_url)
+            .env("EPISODIC_FAL_CDN_URL", &urls.cdn_url)
+            .env("EPISODIC_FAL_API_URL", &urls.api_url)
+            .env_remove("EPISODIC_STATE_DIR");
+        command
+    }
+
+    fn render(&self, extra: &[&str]) -> Output {
+        let output = self.command(extra).output().expect("run episodic render");
+        assert!(!String::from_utf8_lossy(&output.stderr).contains(KEY), "the key leaked into stderr");
+        output
+    }
+
+    fn output_path(&self) -> PathBuf {
+        self.root().join("pipelines/demo/out/ninja-news-demo.mp4")
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        if let Some(studio) = self.studio.take() {
+            self.runtime.block_on(studio.shutdown());
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The demo's plan: its render count, upload count, and the segment lengths that sum to the episode.
+fn demo_plan(root: &Path) -> (u64, u64, f64) {
+    let output = Command::new(env!("CARGO_BIN_EXE_episodic"))
+        .args(["plan", DEMO, "--json"])
+        .current_dir(root)
+        .output()
+        .expect("plan");
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).expect("plan json");
+    let totals = &plan["totals"];
+    let seconds: f64 = plan["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|node| {
+            node["kind"] == "render" && !node["id"].as_str().is_some_and(|id| id.ends_with("/listener"))
+        })
+        .map(|node| node["seconds"].as_f64().expect("seconds"))
+        .sum();
+    (totals["renders"].as_u64().expect("renders"), totals["uploads"].as_u64().expect("uploads"), seconds)
+}
+
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "render failed ({:?}):\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn demo_renders_reruns_for_free_and_rerenders_one_changed_clip() {
+    let bench = Bench::new(StudioConfig::default());
+    let (renders, uploads, seconds) = demo_plan(bench.root());
+    let first = bench.render(&[]);
+    assert_ok(&first);
+
+    let probe = episodic_media::Probe::new(episodic_media::locate("ffprobe", None).expect("ffprobe"));
+    let info = probe.probe(&bench.output_path()).expect("probe the episode");
+    let videos = info.streams.iter().filter(|s| s.kind == episodic_media::StreamKind::Video).count();
+    let audios = info.streams.iter().filter(|s| s.kind == episodic_media::StreamKind::Audio).count();
+    assert_eq!((videos, audios), (1, 1));
+    let video = info.video().expect("video");
+    assert_eq!((video.width, video.height), (Some(240), Some(134)), "1920x1080 over --scale 8");
+    let duration = info.duration.expect("duration");
+    assert!((duration - seconds).abs() <= 0.1, "episode {duration} s vs segments {seconds} s");
+
+    let stats = bench.stats();
+    assert_eq!(stats.uploads.count, uploads, "one upload per unique file");
+    assert_eq!(stats.submits.total, renders, "one submit per render");
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(bench.root().join("pipelines/demo/out/ninja-news-demo.report.json")).expect("report"),
+    )
+    .expect("json");
+    assert_eq!(report["status"], "completed");
+    assert_eq!(report["backend"], "fal");
+    assert!(bench.root().join("pipelines/demo/out/ninja-news-demo.contact.png").exists());
+
+    // Again, unchanged: nothing uploaded, nothing submitted.
+    let second = bench.render(&[]);
+    assert_ok(&second);
+    let again = bench.stats();
+    assert_eq!((again.uploads.count, again.submits.total), (stats.uploads.count, stats.submits.total));
+
+    // One prompt changed: exactly one clip is rendered again.
+    let manifest = bench.root().join(DEMO);
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let edited = text.replace("Start surprised, build to delighted disbelief.", "Start calm, end amazed.");
+    assert_ne!(text, edited, "the demo's prompt moved; update this test");
+    std::fs::write(&manifest, edited).expect("edit");
+    let third = bench.render(&[]);
+    assert_ok(&third);
+    let after = bench.stats();
+    assert_eq!(after.submits.total, stats.submits.total + 1, "exactly one clip re-rendered");
+    assert_eq!(after.uploads.count, stats.uploads.count, "nothing uploaded again");
+}
+
+/// Reads `--json` events until `count` renders were submitted; keeps draining stdout after that
+/// (a closed pipe would end the process early).
+fn wait_for_submits(child: &mut Child, count: usize) {
+    let stdout = child.stdout.take().expect("stdout");
+    let (seen, waiter) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut submitted = 0;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if event["event"] == "node_progress" && event["request_id"].is_string() {
+                submitted += 1;
+                if submitted == count {
+                    let _ = seen.send(());
+                }
+            }
+        }
+    });
+    waiter.recv_timeout(Duration::from_secs(60)).expect("renders were submitted");
+}
+
+#[test]
+fn sigkill_mid_render_then_resume_pays_nothing_twice() {
+    let slow = StudioConfig {
+        render_time_per_second: Duration::from_millis(700),
+        concurrency: 8,
+        ..StudioConfig::default()
+    };
+    let bench = Bench::new(slow);
+    let (renders, _, _) = demo_plan(bench.root());
+    let mut child =
+        bench.command(&["--json"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn");
+    wait_for_submits(&mut child, 3);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let killed = bench.stats();
+    assert!(killed.submits.total >= 3 && killed.submits.total < renders + 1);
+
+    // The studio's request history is complete at once, so a render it does not list was never
+    // submitted: no grace period is needed before submitting it.
+    let resumed = bench.render(&["--ambiguous-grace", "0"]);
+    assert_ok(&resumed);
+    let stats = bench.stats();
+    assert_eq!(stats.submits.total, renders, "every render submitted exactly once across the crash");
+    assert!(bench.output_path().exists());
+}
+
+#[test]
+fn two_processes_on_one_state_dir_submit_each_render_once() {
+    let slow = StudioConfig { render_time_per_second: Duration::from_millis(200), ..StudioConfig::default() };
+    let bench = Bench::new(slow);
+    let (renders, _, _) = demo_plan(bench.root());
+    let first = bench.command(&[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let second = bench.command(&[]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let (first, second) = (first.wait_with_output().expect("wait"), second.wait_with_output().expect("wait"));
+    assert_ok(&first);
+    assert_ok(&second);
+    assert_eq!(bench.stats().submits.total, renders, "no render submitted by both");
+}
+
+#[test]
+fn ctrl_c_stops_keeps_the_journal_and_says_how_to_resume() {
+    let slow = StudioConfig { render_time_per_second: Duration::from_millis(700), ..StudioConfig::default() };
+    let bench = Bench::new(slow);
+    let (renders, _, _) = demo_plan(bench.root());
+    let mut child =
+        bench.command(&["--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    wait_for_submits(&mut child, 2);
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Run the same command again to resume"), "{stderr}");
+    let resumed = bench.render(&[]);
+    assert_ok(&resumed);
+    assert_eq!(bench.stats().submits.total, renders);
+}
+
+#[test]
+fn a_budget_too_small_refuses_before_spending() {
+    let bench = Bench::new(StudioConfig::default());
+    let output = bench.render(&["--max-cost", "0.50"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("over the cap of $0.50"), "{stderr}");
+    assert_eq!(bench.stats().submits.total, 0);
+    assert_eq!(bench.stats().uploads.count, 0);
+}
+
+#[test]
+fn without_a_key_the_local_studio_renders_with_a_notice() {
+    let dir = tempfile::tempdir().expect("temp");
+    copy_tree(&repo().join("assets"), &dir.path().join("assets"));
+    copy_tree(&repo().join("pipelines/short"), &dir.path().join("pipelines/short"));
+    let output = Command::new(env!("CARGO_BIN_EXE_episodic"))
+        .args(["render", "pipelines/short/episode.yaml", "--scale", "8", "--state-dir", ".state"])
+        .current_dir(dir.path())
+        .env_remove("FAL_KEY")
+        .env_remove("FAL_AI_API_KEY")
+        .env_remove("FAL_KEY_ID")
+        .env_remove("FAL_KEY_SECRET")
+        .output()
+        .expect("render");
+    assert_ok(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("PLACEHOLDERS"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("pipelines/short/out/ninja-news-short-001.report.json"))
+            .expect("report"),
+    )
+    .expect("json");
+    assert_eq!(report["backend"], "local");
+}

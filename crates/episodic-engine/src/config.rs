@@ -1,0 +1,54 @@
+//! How an engine runs: concurrency limits, budget, and what to do with earlier failures.
+
+use episodic_catalog::Usd;
+use episodic_fal::PollOptions;
+
+/// The engine's settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Renders in flight at once.
+    pub render_concurrency: usize,
+    /// Uploads and downloads at once.
+    pub transfer_concurrency: usize,
+    /// Local ffmpeg jobs at once.
+    pub ffmpeg_concurrency: usize,
+    /// Stop starting nodes at the first failure.
+    pub fail_fast: bool,
+    /// Refuse to spend more than this in one run (`--max-cost`), on top of each manifest's budget.
+    pub max_cost: Option<Usd>,
+    /// Claim renders that failed in an earlier run again.
+    pub retry_failed: bool,
+    /// Submit again renders whose earlier submit may or may not have reached fal.
+    pub resubmit_ambiguous: bool,
+    /// How renders are polled.
+    pub poll: PollOptions,
+    /// x264 preset for composed segments.
+    pub preset: String,
+    /// Which backend renders, for reports: `fal` or `local`.
+    pub backend: String,
+    /// How long after a crashed submit a render missing from fal's request history may be
+    /// submitted again: the history can lag, and a request found there is re-attached instead.
+    pub ambiguous_grace: std::time::Duration,
+    /// The backend forgets everything between runs (the in-process studio): its uploads are not
+    /// reused across runs, and a lost or ambiguous request is simply rendered again (it is free).
+    pub ephemeral_backend: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            render_concurrency: 8,
+            transfer_concurrency: 8,
+            ffmpeg_concurrency: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
+            fail_fast: false,
+            max_cost: None,
+            retry_failed: false,
+            resubmit_ambiguous: false,
+            poll: PollOptions::default(),
+            preset: "veryfast".to_owned(),
+            backend: "fal".to_owned(),
+            ambiguous_grace: std::time::Duration::from_secs(600),
+            ephemeral_backend: false,
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! What the engine reports while it runs. The engine never prints: the CLI's reporters turn
+//! these into terminal bars, plain lines or JSON lines.
+
+use episodic_catalog::Usd;
+use episodic_plan::NodeKind;
+use serde::Serialize;
+use std::time::Duration;
+
+/// One thing that happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// Time since the run started.
+    #[serde(serialize_with = "seconds")]
+    pub elapsed: Duration,
+    /// The episode the node belongs to.
+    pub episode: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The kinds of event, one per line of `--json` output (`"event": "node_started"`, …).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A run began with these episodes and this many nodes.
+    RunStarted {
+        /// Nodes across all episodes.
+        nodes: usize,
+        /// What the renders not yet in the journal are estimated to cost.
+        #[serde(serialize_with = "usd")]
+        estimate_to_go: Usd,
+    },
+    /// A node began (after its inputs were done and a slot was free).
+    NodeStarted {
+        /// The node id.
+        node: String,
+        /// Its kind.
+        kind: NodeKind,
+    },
+    /// A render moved in fal's queue or logged a line.
+    NodeProgress {
+        /// The node id.
+        node: String,
+        /// Requests ahead of this one, while queued.
+        queue_position: Option<u64>,
+        /// A new log line from the runner.
+        log: Option<String>,
+        /// fal's request id, once known.
+        request_id: Option<String>,
+    },
+    /// A node finished.
+    NodeFinished {
+        /// The node id.
+        node: String,
+        /// Its kind.
+        kind: NodeKind,
+        /// Whether the result came from the journal or cache instead of being made now.
+        cache_hit: bool,
+        /// Wall time of the node.
+        #[serde(serialize_with = "seconds")]
+        wall: Duration,
+        /// What this node cost now (renders billed in this run; zero for a cache hit).
+        #[serde(serialize_with = "usd")]
+        cost: Usd,
+        /// fal's request id, for renders.
+        request_id: Option<String>,
+    },
+    /// A node failed; its dependents will not run.
+    NodeFailed {
+        /// The node id.
+        node: String,
+        /// Its kind.
+        kind: NodeKind,
+        /// What went wrong and what to do.
+        error: String,
+    },
+    /// A node was not run because an input failed or the run stopped.
+    NodeSkipped {
+        /// The node id.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+    /// An episode ended.
+    EpisodeFinished {
+        /// Whether its MP4 was written.
+        ok: bool,
+        /// The MP4, when written.
+        output: Option<String>,
+        /// Billed in this run for this episode.
+        #[serde(serialize_with = "usd")]
+        spent: Usd,
+    },
+}
+
+fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64((duration.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+fn usd<S: serde::Serializer>(amount: &Usd, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(amount.dollars())
+}

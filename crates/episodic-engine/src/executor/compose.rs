@@ -1,0 +1,61 @@
+//! Compose: one segment laid onto the episode's canvas, encoded as every segment is.
+
+use super::{Context, Done, Inputs, Output, artifact};
+use crate::NodeError;
+use episodic_manifest::{Layout, Seat};
+use episodic_media::{Composition, EncodeSettings, Fill};
+use episodic_plan::{ComposeSpec, ListenerFill};
+
+/// The encoding every segment of an episode shares, so concat can copy the video.
+pub(crate) fn encoding(ctx: &Context, canvas: (u32, u32), fps: u32) -> EncodeSettings {
+    let mut settings = EncodeSettings::new(canvas.0, canvas.1, fps);
+    settings.preset = ctx.config.preset.clone();
+    settings
+}
+
+pub(crate) async fn compose(
+    ctx: &Context,
+    key: &str,
+    spec: &ComposeSpec,
+    inputs: &Inputs,
+) -> Result<Done, NodeError> {
+    if let Some(path) = artifact::existing(ctx, key)? {
+        return Ok(Done::cached(Output::Artifact { path }));
+    }
+    let path_of = |id: &str| match inputs.get(id) {
+        Some(Output::Artifact { path }) => Ok(path.clone()),
+        _ => Err(NodeError::Unexpected(format!("compose of `{}` is missing {id}", spec.segment))),
+    };
+    let main = path_of(&spec.main)?;
+    let listener = spec.listener.as_deref().map(path_of).transpose()?;
+    let canvas = (spec.canvas.width, spec.canvas.height);
+    let encode = encoding(ctx, canvas, spec.fps);
+    let fill = match spec.listener_fill {
+        Some(ListenerFill::Loop) => Fill::Loop,
+        _ => Fill::Trim,
+    };
+    let composition = Composition {
+        layout: match spec.layout {
+            Layout::SideBySide => episodic_media::Layout::SideBySide,
+            Layout::Stacked => episodic_media::Layout::Stacked,
+            Layout::Solo => episodic_media::Layout::Solo,
+        },
+        canvas,
+        fps: spec.fps,
+        seconds: spec.seconds,
+        main: &main,
+        main_seat: match spec.speaker_seat {
+            Some(Seat::Right) => episodic_media::Seat::Second,
+            _ => episodic_media::Seat::First,
+        },
+        listener: listener.as_deref().map(|path| (path, fill)),
+        encode: &encode,
+    };
+    let part = artifact::scratch(ctx, "mp4");
+    tokio::select! {
+        composed = episodic_media::compose(&ctx.ffmpeg, &ctx.probe, &composition, &part) => composed?,
+        () = ctx.cancelled() => return Err(NodeError::Interrupted),
+    }
+    let path = artifact::adopt(ctx, key, &part, "mp4").await?;
+    Ok(Done::fresh(Output::Artifact { path }))
+}

@@ -1,0 +1,82 @@
+//! Concat: the segments joined (video copied), written beside the manifest through a temporary
+//! file, with a thumbnail per segment and a contact sheet.
+
+use super::{Context, Done, Inputs, Output, artifact, compose::encoding};
+use crate::NodeError;
+use episodic_plan::ConcatSpec;
+use std::path::{Path, PathBuf};
+
+pub(crate) async fn concat(
+    ctx: &Context,
+    key: &str,
+    spec: &ConcatSpec,
+    canvas: (u32, u32),
+    fps: u32,
+    inputs: &Inputs,
+) -> Result<Done, NodeError> {
+    let segments: Vec<PathBuf> = spec
+        .segments
+        .iter()
+        .map(|id| match inputs.get(id) {
+            Some(Output::Artifact { path }) => Ok(path.clone()),
+            _ => Err(NodeError::Unexpected(format!("concat is missing {id}"))),
+        })
+        .collect::<Result<_, _>>()?;
+    let (joined, cache_hit) = match artifact::existing(ctx, key)? {
+        Some(path) => (path, true),
+        None => {
+            let part = artifact::scratch(ctx, "mp4");
+            let encode = encoding(ctx, canvas, fps);
+            tokio::select! {
+                joined = episodic_media::concat(&ctx.ffmpeg, &ctx.probe, &segments, &encode, &part) => joined?,
+                () = ctx.cancelled() => return Err(NodeError::Interrupted),
+            }
+            (artifact::adopt(ctx, key, &part, "mp4").await?, false)
+        }
+    };
+    publish(&joined, &spec.output).await?;
+    pictures(ctx, &segments, &spec.output).await?;
+    let output = Output::Episode;
+    Ok(if cache_hit { Done::cached(output) } else { Done::fresh(output) })
+}
+
+/// Copies the episode to its output path through a temporary file, so the path never holds a
+/// half-written MP4.
+async fn publish(joined: &Path, output: &Path) -> Result<(), NodeError> {
+    let io = |what: String| move |source| NodeError::Io { what, source };
+    if let Some(dir) = output.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir).await.map_err(io(format!("cannot create `{}`", dir.display())))?;
+    }
+    // The pid keeps two processes rendering the same episode from writing one temporary file.
+    let temp = sibling(output, &format!(".{}.part", std::process::id()));
+    tokio::fs::copy(joined, &temp).await.map_err(io(format!("cannot write `{}`", temp.display())))?;
+    tokio::fs::rename(&temp, output).await.map_err(io(format!("cannot write `{}`", output.display())))?;
+    Ok(())
+}
+
+/// A thumbnail per segment in `<output>.thumbs/`, and `<output>.contact.png` of them all.
+async fn pictures(ctx: &Context, segments: &[PathBuf], output: &Path) -> Result<(), NodeError> {
+    let thumbs = sibling(output, ".thumbs");
+    tokio::fs::create_dir_all(&thumbs)
+        .await
+        .map_err(|source| NodeError::Io { what: format!("cannot create `{}`", thumbs.display()), source })?;
+    let mut pictures = Vec::with_capacity(segments.len());
+    for (index, segment) in segments.iter().enumerate() {
+        let seconds = ctx.probe.probe_async(segment).await?.duration.unwrap_or(0.0);
+        let picture = thumbs.join(format!("{:03}.png", index + 1));
+        episodic_media::thumbnail(&ctx.ffmpeg, segment, seconds / 2.0, 320, &picture).await?;
+        pictures.push(picture);
+    }
+    let sheet = sibling(output, ".contact.png");
+    episodic_media::contact_sheet(&ctx.ffmpeg, &pictures, 4, &sheet).await?;
+    Ok(())
+}
+
+/// `out/episode.mp4` + `.thumbs` → `out/episode.thumbs`.
+fn sibling(output: &Path, suffix: &str) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "episode".into());
+    output.with_file_name(format!("{stem}{suffix}"))
+}

@@ -1,0 +1,204 @@
+//! `report.json`: what a run did for one episode, node by node. Versioned like `plan --json`:
+//! schema 1; fields are only added within a version.
+//!
+//! Written beside the output as `<episode>.report.json` (so two episodes sharing an `out/` folder
+//! never overwrite each other's report), through a temporary file.
+
+use episodic_catalog::Usd;
+use episodic_plan::{Node, NodeKind, Plan};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The report's schema version.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// One node's line in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    /// Node id.
+    pub id: String,
+    /// Node kind.
+    pub kind: NodeKind,
+    /// Content key.
+    pub key: String,
+    /// `done`, `failed` or `skipped`.
+    pub status: &'static str,
+    /// Whether the result came from the journal or cache.
+    pub cache_hit: bool,
+    /// fal's request id, for renders.
+    pub request_id: Option<String>,
+    /// Wall time in seconds.
+    pub wall_seconds: f64,
+    /// The plan's estimate, in dollars.
+    pub estimated_usd: f64,
+    /// Billed in this run, in dollars (zero for a cache hit: it was paid before).
+    pub billed_usd: f64,
+    #[serde(skip)]
+    billed_micros: u64,
+    /// Why it failed or was skipped.
+    pub error: Option<String>,
+}
+
+impl NodeReport {
+    pub(crate) fn done(
+        node: &Node,
+        cache_hit: bool,
+        wall: Duration,
+        cost: Usd,
+        request_id: Option<String>,
+    ) -> Self {
+        Self::new(node, "done", cache_hit, wall, cost, request_id, None)
+    }
+
+    pub(crate) fn failed(node: &Node, wall: Duration, error: &str) -> Self {
+        Self::new(node, "failed", false, wall, Usd::ZERO, None, Some(error.to_owned()))
+    }
+
+    pub(crate) fn skipped(node: &Node, reason: &str) -> Self {
+        Self::new(node, "skipped", false, Duration::ZERO, Usd::ZERO, None, Some(reason.to_owned()))
+    }
+
+    fn new(
+        node: &Node,
+        status: &'static str,
+        cache_hit: bool,
+        wall: Duration,
+        cost: Usd,
+        request_id: Option<String>,
+        error: Option<String>,
+    ) -> Self {
+        NodeReport {
+            id: node.id.clone(),
+            kind: node.kind(),
+            key: node.key.to_string(),
+            status,
+            cache_hit,
+            request_id,
+            wall_seconds: round3(wall.as_secs_f64()),
+            estimated_usd: node.cost.dollars(),
+            billed_usd: cost.dollars(),
+            billed_micros: cost.micros(),
+            error,
+        }
+    }
+
+    /// Billed in this run.
+    pub fn billed(&self) -> Usd {
+        Usd::from_micros(self.billed_micros)
+    }
+}
+
+/// The report of one episode.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    /// Always [`REPORT_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Episode id.
+    pub episode: &'a str,
+    /// Manifest.
+    pub manifest: String,
+    /// The MP4.
+    pub output: String,
+    /// `completed`, `failed` or `interrupted`.
+    pub status: &'static str,
+    /// `fal` or `local` (the in-process studio: placeholder media).
+    pub backend: &'a str,
+    /// Versions of what made it.
+    pub versions: Versions,
+    /// Wall time of the run, in seconds.
+    pub wall_seconds: f64,
+    /// Sums.
+    pub totals: Totals,
+    /// Every node, in plan order.
+    pub nodes: &'a [NodeReport],
+}
+
+/// Versions recorded in a report.
+#[derive(Debug, Serialize)]
+pub struct Versions {
+    /// episodic's version.
+    pub episodic: &'static str,
+    /// The report schema.
+    pub report_schema: u32,
+}
+
+/// The totals of a report.
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    /// Nodes.
+    pub nodes: usize,
+    /// Cache hits.
+    pub cache_hits: usize,
+    /// Renders submitted or re-attached in this run.
+    pub fresh_renders: usize,
+    /// The plan's estimate.
+    pub estimated_usd: f64,
+    /// Billed in this run.
+    pub billed_usd: f64,
+    /// Retries the client made in the run (faults survived).
+    pub retries: u64,
+}
+
+impl<'a> Report<'a> {
+    pub(crate) fn new(
+        plan: &'a Plan,
+        backend: &'a str,
+        nodes: &'a [NodeReport],
+        ok: bool,
+        interrupted: bool,
+        wall: Duration,
+        retries: u64,
+    ) -> Self {
+        let billed: Usd = nodes.iter().map(NodeReport::billed).sum();
+        Report {
+            schema_version: REPORT_SCHEMA_VERSION,
+            episode: &plan.episode,
+            manifest: plan.manifest.display().to_string(),
+            output: plan.output.display().to_string(),
+            status: if ok {
+                "completed"
+            } else if interrupted {
+                "interrupted"
+            } else {
+                "failed"
+            },
+            backend,
+            versions: Versions { episodic: env!("CARGO_PKG_VERSION"), report_schema: REPORT_SCHEMA_VERSION },
+            wall_seconds: round3(wall.as_secs_f64()),
+            totals: Totals {
+                nodes: nodes.len(),
+                cache_hits: nodes.iter().filter(|node| node.cache_hit).count(),
+                fresh_renders: nodes
+                    .iter()
+                    .filter(|node| node.kind == NodeKind::Render && node.status == "done" && !node.cache_hit)
+                    .count(),
+                estimated_usd: plan.total_cost().dollars(),
+                billed_usd: billed.dollars(),
+                retries,
+            },
+            nodes,
+        }
+    }
+
+    /// Writes `<episode>.report.json` beside `output`; returns its path.
+    pub(crate) async fn write(&self, output: &Path) -> std::io::Result<PathBuf> {
+        let stem = output
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.episode.to_owned());
+        let path = output.with_file_name(format!("{stem}.report.json"));
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let temp = path.with_extension("json.part");
+        tokio::fs::write(&temp, json).await?;
+        tokio::fs::rename(&temp, &path).await?;
+        Ok(path)
+    }
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
