@@ -4,13 +4,14 @@ use super::{catalog, check, media_tools, probe, report_late, runtime};
 use crate::args::{BackendArg, RenderArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
-use crate::reporter::{JsonReporter, LineReporter, Reporter};
+use crate::reporter::{JsonReporter, LineReporter, Reporter, TerminalReporter};
 use episodic_catalog::{Catalog, Usd};
 use episodic_engine::{Engine, EngineConfig, Journal};
 use episodic_fal::{FalClient, FalConfig, FalKey};
 use episodic_plan::{Plan, PlanOptions};
 use episodic_studio::{Studio, StudioConfig};
 use std::fmt::Write;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tokio::sync::watch;
 
@@ -131,11 +132,17 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         });
         let mut json = JsonReporter::new(printer);
         let mut lines = LineReporter::new(printer);
-        let reporter: &mut dyn Reporter = if args.json { &mut json } else { &mut lines };
+        let mut bars = (!args.json && std::io::stderr().is_terminal()).then(TerminalReporter::new);
+        let reporter: &mut dyn Reporter = match (&mut bars, args.json) {
+            (Some(bars), _) => bars,
+            (None, true) => &mut json,
+            (None, false) => &mut lines,
+        };
         let summary = engine
             .run(&plans, manifests, cap, cancel_rx, |event| reporter.event(&event))
             .await
             .map_err(|err| CliError::Render(err.to_string()))?;
+        drop(bars);
         if let Some(studio) = studio {
             studio.shutdown().await;
         }

@@ -294,3 +294,21 @@ fn without_a_key_the_local_studio_renders_with_a_notice() {
     .expect("json");
     assert_eq!(report["backend"], "local");
 }
+
+#[test]
+fn several_manifests_share_one_run_and_one_upload_cache() {
+    let bench = Bench::new(StudioConfig::default());
+    copy_tree(&repo().join("pipelines/short"), &bench.root().join("pipelines/short"));
+    let _ = std::fs::remove_dir_all(bench.root().join("pipelines/short/out"));
+    let output = bench.render(&["pipelines/short/episode.yaml"]);
+    assert_ok(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ninja-news-demo ") && stderr.contains("ninja-news-short-001 "),
+        "a line per episode:\n{stderr}"
+    );
+    assert!(bench.output_path().exists());
+    assert!(bench.root().join("pipelines/short/out/ninja-news-short-001.mp4").exists());
+    // ninja.png is in both episodes: one upload. The demo has 6 files, the Short adds 2 clips.
+    assert_eq!(bench.stats().uploads.count, 8);
+}
