@@ -131,6 +131,9 @@ pub struct StudioArgs {
     /// Milliseconds added before every response.
     #[arg(long, default_value_t = 0)]
     pub slow_ms: u64,
+    /// Share of renders that fail at the runner (COMPLETED with an error), 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate_render: f64,
     /// Refuse inputs that are not in the model's schema (422 extra_forbidden).
     #[arg(long)]
     pub strict_inputs: bool,

@@ -307,6 +307,21 @@ impl FalClient {
         Ok(items)
     }
 
+    /// Whether a stored file still answers at `url` (`HEAD`, no credentials): a cached upload
+    /// past its expiry must be uploaded again rather than handed to a model that cannot fetch it.
+    pub async fn url_available(&self, url: &str) -> Result<bool, FalError> {
+        let op = Operation::Download;
+        let url = Url::parse(url)
+            .map_err(|e| FalError::new(op, FalErrorKind::InvalidArgument(format!("not a URL: {e}"))))?;
+        let answer =
+            self.send_with_retry(op, false, || self.plain_request(Method::HEAD, url.clone())).await?;
+        match answer.status {
+            200..=299 => Ok(true),
+            403 | 404 | 410 => Ok(false),
+            _ => Err(self.error_from_answer(op, &answer)),
+        }
+    }
+
     /// A request to the queue or REST API: JSON accepted, key attached when the URL is on a
     /// configured origin.
     pub(crate) fn api_request(&self, method: Method, url: Url) -> RequestBuilder {

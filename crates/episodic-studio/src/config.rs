@@ -81,4 +81,6 @@ pub struct FaultConfig {
     pub drop_rate: f64,
     /// Delay added before every faultable response.
     pub slow: Duration,
+    /// Share of renders that end `COMPLETED` with an error (`Runner disconnected`), as fal's do.
+    pub render_failure_rate: f64,
 }

@@ -21,12 +21,14 @@ pub(crate) enum Fault {
 pub(crate) struct FaultPlan {
     config: FaultConfig,
     rng: StdRng,
+    render_rng: StdRng,
 }
 
 impl FaultPlan {
     pub(crate) fn new(config: FaultConfig) -> Self {
         let rng = StdRng::seed_from_u64(config.seed);
-        Self { config, rng }
+        let render_rng = StdRng::seed_from_u64(config.seed.wrapping_add(0x5eed));
+        Self { config, rng, render_rng }
     }
 
     /// Whether any fault can happen at all (so a clean studio draws nothing).
@@ -60,6 +62,13 @@ impl FaultPlan {
         } else {
             Fault::None
         }
+    }
+
+    /// Whether the next render fails at the runner. Drawn from its own stream so that HTTP faults
+    /// stay reproducible whatever the renders do.
+    pub(crate) fn render_fails(&mut self) -> bool {
+        self.config.render_failure_rate > 0.0
+            && self.render_rng.random::<f64>() < self.config.render_failure_rate
     }
 
     /// `Retry-After` to send with a 429.

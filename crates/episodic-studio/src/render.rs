@@ -72,7 +72,16 @@ pub(crate) async fn run_job(state: Arc<AppState>, id: String) {
     };
     state.queue.log(&id, format!("Starting {} on the local studio", model.endpoint));
 
+    let runner_fails = state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).render_fails();
     let work = async {
+        if runner_fails {
+            return Err(Failure {
+                status: 500,
+                body: json!({ "detail": "Runner disconnected", "error_type": "runner_disconnected" }),
+                error: "Runner disconnected".into(),
+                error_type: "runner_disconnected".into(),
+            });
+        }
         let rendered = render(&state, &id, &model, &args).await?;
         // Latency scales with the length of the output, like a real runner's.
         let floor = state.config.render_time_per_second.mul_f64(rendered.seconds);
@@ -271,6 +280,26 @@ async fn download(
         return Err(Failure::input(key, "Field required", "missing"));
     };
     state.queue.log(id, format!("Downloading {key}"));
+    // A runner reads the platform's own storage directly, not through the public edge where
+    // faults are injected; anything else is fetched over HTTP like fal's runners do.
+    if let Some(file_id) =
+        url.strip_prefix(&format!("{}/files/", state.base_url)).and_then(|rest| rest.split('/').next())
+    {
+        let bytes = match state.storage.get(file_id) {
+            Some(file) => tokio::fs::read(&file.path).await.ok(),
+            None => None,
+        };
+        let Some(bytes) = bytes else {
+            return Err(Failure::input(
+                key,
+                "Failed to download the file from the URL: HTTP 404",
+                "file_download_error",
+            ));
+        };
+        let path = state.storage.scratch_path("input");
+        tokio::fs::write(&path, &bytes).await.map_err(|err| Failure::internal(&err.to_string()))?;
+        return Ok((path, bytes));
+    }
     let fetched = async {
         let response = state.http.get(url).send().await.map_err(|err| err.without_url().to_string())?;
         if !response.status().is_success() {

@@ -13,6 +13,7 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         ("--fail-rate-429", args.fail_rate_429),
         ("--fail-rate-5xx", args.fail_rate_5xx),
         ("--drop-rate", args.drop_rate),
+        ("--fail-rate-render", args.fail_rate_render),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(CliError::Usage {
@@ -39,6 +40,7 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             },
             drop_rate: args.drop_rate,
             slow: Duration::from_millis(args.slow_ms),
+            render_failure_rate: args.fail_rate_render,
         },
         data_dir: args.data_dir,
         strict_inputs: args.strict_inputs,

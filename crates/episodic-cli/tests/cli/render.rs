@@ -15,6 +15,8 @@ const DEMO: &str = "pipelines/demo/episode.yaml";
 struct Bench {
     runtime: tokio::runtime::Runtime,
     studio: Option<Studio>,
+    /// Studios replaced by `switch_studio`, kept serving the files they stored.
+    retired: Vec<Studio>,
     dir: tempfile::TempDir,
 }
 
@@ -40,7 +42,26 @@ impl Bench {
         copy_tree(&repo().join("assets"), &dir.path().join("assets"));
         copy_tree(&repo().join("pipelines/demo"), &dir.path().join("pipelines/demo"));
         let _ = std::fs::remove_dir_all(dir.path().join("pipelines/demo/out"));
-        Bench { runtime, studio: Some(studio), dir }
+        Bench { runtime, studio: Some(studio), retired: Vec::new(), dir }
+    }
+
+    /// Points later renders at a new studio; the old one keeps serving its files.
+    fn switch_studio(&mut self, config: StudioConfig) {
+        let ffmpeg = episodic_media::locate("ffmpeg", None).expect("ffmpeg");
+        let ffprobe = episodic_media::locate("ffprobe", None).expect("ffprobe");
+        let config = StudioConfig {
+            key: Some(KEY.into()),
+            scale: 8,
+            queue_delay: Duration::from_millis(20),
+            ..config
+        };
+        let studio = self
+            .runtime
+            .block_on(Studio::start(config, episodic_catalog::Catalog::builtin(), ffmpeg, ffprobe))
+            .expect("studio");
+        if let Some(old) = self.studio.replace(studio) {
+            self.retired.push(old);
+        }
     }
 
     fn root(&self) -> &Path {
@@ -84,7 +105,7 @@ impl Bench {
 
 impl Drop for Bench {
     fn drop(&mut self) {
-        if let Some(studio) = self.studio.take() {
+        for studio in self.studio.take().into_iter().chain(self.retired.drain(..)) {
             self.runtime.block_on(studio.shutdown());
         }
     }
@@ -311,4 +332,116 @@ fn several_manifests_share_one_run_and_one_upload_cache() {
     assert!(bench.root().join("pipelines/short/out/ninja-news-short-001.mp4").exists());
     // ninja.png is in both episodes: one upload. The demo has 6 files, the Short adds 2 clips.
     assert_eq!(bench.stats().uploads.count, 8);
+}
+
+fn report(bench: &Bench) -> serde_json::Value {
+    let path = bench.root().join("pipelines/demo/out/ninja-news-demo.report.json");
+    serde_json::from_slice(&std::fs::read(path).expect("report")).expect("json")
+}
+
+fn faulty(seed: u64, retry_after_secs: Option<u64>) -> StudioConfig {
+    let faults = episodic_studio::FaultConfig {
+        seed,
+        rate_429: 0.3,
+        retry_after_secs,
+        rate_5xx: 0.1,
+        drop_rate: 0.05,
+        slow: Duration::from_millis(10),
+        ..episodic_studio::FaultConfig::default()
+    };
+    StudioConfig { faults, ..StudioConfig::default() }
+}
+
+#[test]
+fn faults_are_survived_with_no_failed_episode_and_no_duplicate_submit() {
+    let bench = Bench::new(faulty(21, None));
+    let (renders, uploads, _) = demo_plan(bench.root());
+    // The studio's history is complete at once: a lost submit absent from it was never queued.
+    let output = bench.render(&["--ambiguous-grace", "0"]);
+    assert_ok(&output);
+    let stats = bench.stats();
+    let injected = stats.faults.rate_limited + stats.faults.server_errors + stats.faults.dropped;
+    assert!(injected >= 5, "faults were injected: {:?}", stats.faults);
+    assert_eq!(stats.submits.total, renders, "no render submitted twice");
+    assert_eq!(stats.uploads.count, uploads);
+    assert!(report(&bench)["totals"]["retries"].as_u64().is_some_and(|retries| retries >= 1));
+}
+
+#[test]
+fn rate_limits_with_retry_after_are_waited_out() {
+    let config = StudioConfig {
+        faults: episodic_studio::FaultConfig {
+            seed: 4,
+            rate_429: 0.3,
+            retry_after_secs: Some(1),
+            ..episodic_studio::FaultConfig::default()
+        },
+        ..StudioConfig::default()
+    };
+    let bench = Bench::new(config);
+    let (renders, _, _) = demo_plan(bench.root());
+    let output = bench.render(&[]);
+    assert_ok(&output);
+    let stats = bench.stats();
+    assert!(stats.faults.rate_limited >= 3, "{:?}", stats.faults);
+    assert_eq!(stats.submits.total, renders);
+}
+
+#[test]
+fn a_render_that_fails_at_fal_is_journaled_and_retried_only_when_asked() {
+    let failing = StudioConfig {
+        faults: episodic_studio::FaultConfig {
+            render_failure_rate: 1.0,
+            ..episodic_studio::FaultConfig::default()
+        },
+        ..StudioConfig::default()
+    };
+    let mut bench = Bench::new(failing);
+    let (renders, _, _) = demo_plan(bench.root());
+    let first = bench.render(&[]);
+    assert_eq!(first.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("Runner disconnected"), "fal's message is shown:\n{stderr}");
+    assert!(stderr.contains("--retry-failed"), "and what to do:\n{stderr}");
+    assert_eq!(report(&bench)["status"], "failed");
+    let submitted = bench.stats().submits.total;
+    assert_eq!(submitted, renders);
+
+    // Not retried blindly.
+    let second = bench.render(&[]);
+    assert_eq!(second.status.code(), Some(1));
+    assert_eq!(
+        bench.stats().submits.total,
+        submitted,
+        "a failed render is not resubmitted without --retry-failed"
+    );
+
+    // Asked: retried, on a healthy runner.
+    bench.switch_studio(StudioConfig::default());
+    let third = bench.render(&["--retry-failed"]);
+    assert_ok(&third);
+    assert_eq!(bench.stats().submits.total, renders);
+    assert_eq!(report(&bench)["status"], "completed");
+}
+
+#[test]
+fn expired_uploads_are_uploaded_again() {
+    let short_lived =
+        StudioConfig { default_file_ttl: Some(Duration::from_secs(6)), ..StudioConfig::default() };
+    let bench = Bench::new(short_lived);
+    let (renders, uploads, _) = demo_plan(bench.root());
+    assert_ok(&bench.render(&[]));
+    let manifest = bench.root().join(DEMO);
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        text.replace("Start surprised, build to delighted disbelief.", "Start calm, end amazed."),
+    )
+    .expect("edit");
+    std::thread::sleep(Duration::from_millis(6500));
+    let second = bench.render(&[]);
+    assert_ok(&second);
+    let stats = bench.stats();
+    assert_eq!(stats.uploads.count, 2 * uploads, "every expired file uploaded again");
+    assert_eq!(stats.submits.total, renders + 1, "and only the changed clip rendered");
 }

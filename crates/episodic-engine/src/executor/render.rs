@@ -109,10 +109,23 @@ pub(crate) async fn render(
                 let args = substitute(&spec.args, inputs)?;
                 let submitted = match ctx.client.submit(&endpoint, &args, &SubmitOptions::default()).await {
                     Ok(submitted) => submitted,
+                    Err(err) if err.maybe_submitted => {
+                        // The answer was lost: fal may or may not have queued it. Ask its history.
+                        match settle_lost_submit(ctx, episode, node, key, spec, &args).await? {
+                            Some(request_id) => {
+                                claim = Claim::Reattach { request_id };
+                                continue;
+                            }
+                            // Absent from the history past the grace period: the claim is still ours, and
+                            // submitting again cannot pay twice.
+                            None => {
+                                claim = Claim::Claimed;
+                                continue;
+                            }
+                        }
+                    }
                     Err(err) => {
-                        if err.maybe_submitted {
-                            // Leave the claim: the next run reports it as ambiguous rather than paying twice.
-                        } else if matches!(err.kind, FalErrorKind::Validation { .. }) {
+                        if matches!(err.kind, FalErrorKind::Validation { .. }) {
                             ctx.journal.mark_failed(key, &ctx.owner, &err.to_string(), now())?;
                         } else {
                             ctx.journal.release(key, &ctx.owner)?;
@@ -135,6 +148,47 @@ pub(crate) async fn render(
                 return finish(ctx, episode, node, key, spec, handle).await;
             }
         }
+    }
+}
+
+/// After a submit whose answer was lost: the request id if fal's history shows the request,
+/// `None` once the grace period has passed without it (safe to submit again), or an error while
+/// the history cannot tell yet.
+async fn settle_lost_submit(
+    ctx: &Context,
+    episode: &str,
+    node: &str,
+    key: &str,
+    spec: &RenderSpec,
+    args: &Value,
+) -> Result<Option<String>, NodeError> {
+    let since = now() - 60;
+    let deadline = std::time::Instant::now() + ctx.config.ambiguous_grace;
+    let mut wait = Duration::from_millis(500);
+    loop {
+        if let Ok(items) = ctx.client.request_history(&spec.endpoint, since).await
+            && let Some(item) = items.iter().find(|item| item.json_input.as_ref() == Some(args))
+        {
+            ctx.journal.mark_submitted(key, &ctx.owner, &item.request_id, now())?;
+            ctx.progress(
+                episode,
+                EventKind::NodeProgress {
+                    node: node.to_owned(),
+                    queue_position: None,
+                    log: Some("the submit's answer was lost; found the request in fal's history".into()),
+                    request_id: Some(item.request_id.clone()),
+                },
+            );
+            return Ok(Some(item.request_id.clone()));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = ctx.cancelled() => return Err(NodeError::Interrupted),
+        }
+        wait = (wait * 2).min(Duration::from_secs(30));
     }
 }
 

@@ -8,7 +8,10 @@ use episodic_plan::UploadSpec;
 pub(crate) async fn upload(ctx: &Context, spec: &UploadSpec) -> Result<Done, NodeError> {
     let file = &spec.file;
     if let Some(cached) = ctx.journal.cached_upload(&file.sha256, now())? {
-        return Ok(Done::cached(Output::Upload { sha256: file.sha256.clone(), url: cached.url }));
+        // Storage may expire files on its own schedule; check before reusing the URL.
+        if ctx.client.url_available(&cached.url).await? {
+            return Ok(Done::cached(Output::Upload { sha256: file.sha256.clone(), url: cached.url }));
+        }
     }
     // The bytes sent must be the bytes planned: the key of every render that uses this file
     // names this hash.
