@@ -26,6 +26,10 @@ test: forbid
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo test --workspace --locked
 
+# Kill-and-resume trials against the studio (SIGKILL at seeded moments); CI runs 10.
+chaos TRIALS="100" SEED="2026":
+    CHAOS_TRIALS={{TRIALS}} CHAOS_SEED={{SEED}} cargo test --locked -p episodic-cli --test cli chaos -- --nocapture
+
 # Fail on debugging leftovers in the sources.
 forbid:
     ! grep -rnE '\bdbg!|\btodo!\(|\bunimplemented!\(' crates --include '*.rs'

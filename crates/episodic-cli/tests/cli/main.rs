@@ -2,6 +2,7 @@
 //! One integration binary, so the build links once.
 
 mod broken_manifests;
+mod chaos;
 mod commands;
 mod plan;
 mod render;

@@ -12,7 +12,7 @@ const KEY: &str = "render-test-key";
 const DEMO: &str = "pipelines/demo/episode.yaml";
 
 /// A studio in its own runtime, and a scratch copy of the demo and its assets.
-struct Bench {
+pub(crate) struct Bench {
     runtime: tokio::runtime::Runtime,
     studio: Option<Studio>,
     /// Studios replaced by `switch_studio`, kept serving the files they stored.
@@ -21,7 +21,7 @@ struct Bench {
 }
 
 impl Bench {
-    fn new(config: StudioConfig) -> Bench {
+    pub(crate) fn new(config: StudioConfig) -> Bench {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -64,16 +64,16 @@ impl Bench {
         }
     }
 
-    fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.dir.path()
     }
 
-    fn stats(&self) -> StatsSnapshot {
+    pub(crate) fn stats(&self) -> StatsSnapshot {
         self.studio.as_ref().expect("studio").stats()
     }
 
     /// `episodic render` with the fal backend pointed at the studio.
-    fn command(&self, extra: &[&str]) -> Command {
+    pub(crate) fn command(&self, extra: &[&str]) -> Command {
         let urls = self.studio.as_ref().expect("studio").urls();
         let mut command = Command::new(env!("CARGO_BIN_EXE_episodic"));
         command
@@ -92,13 +92,13 @@ impl Bench {
         command
     }
 
-    fn render(&self, extra: &[&str]) -> Output {
+    pub(crate) fn render(&self, extra: &[&str]) -> Output {
         let output = self.command(extra).output().expect("run episodic render");
         assert!(!String::from_utf8_lossy(&output.stderr).contains(KEY), "the key leaked into stderr");
         output
     }
 
-    fn output_path(&self) -> PathBuf {
+    pub(crate) fn output_path(&self) -> PathBuf {
         self.root().join("pipelines/demo/out/ninja-news-demo.mp4")
     }
 }
@@ -125,7 +125,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// The demo's plan: its render count, upload count, and the segment lengths that sum to the episode.
-fn demo_plan(root: &Path) -> (u64, u64, f64) {
+pub(crate) fn demo_plan(root: &Path) -> (u64, u64, f64) {
     let output = Command::new(env!("CARGO_BIN_EXE_episodic"))
         .args(["plan", DEMO, "--json"])
         .current_dir(root)
@@ -145,7 +145,7 @@ fn demo_plan(root: &Path) -> (u64, u64, f64) {
     (totals["renders"].as_u64().expect("renders"), totals["uploads"].as_u64().expect("uploads"), seconds)
 }
 
-fn assert_ok(output: &Output) {
+pub(crate) fn assert_ok(output: &Output) {
     assert!(
         output.status.success(),
         "render failed ({:?}):\n{}",
