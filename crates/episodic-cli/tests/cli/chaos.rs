@@ -12,8 +12,11 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// Whether a `--json` event opens a phase.
+type Opens = fn(&serde_json::Value) -> bool;
+
 /// The phases a kill lands in, by the event that opens them.
-const PHASES: &[(&str, fn(&serde_json::Value) -> bool)] = &[
+const PHASES: &[(&str, Opens)] = &[
     ("during uploads", |e| e["event"] == "node_finished" && e["kind"] == "upload"),
     ("right after a submit", |e| e["event"] == "node_progress" && e["request_id"].is_string()),
     ("while polling", |e| e["event"] == "node_progress" && e["log"].is_string()),
