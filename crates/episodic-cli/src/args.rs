@@ -27,6 +27,46 @@ pub enum Command {
     Presets(PresetsArgs),
     /// Run the local studio: a loopback server speaking fal's protocol that renders placeholders.
     Studio(StudioArgs),
+    /// Receive fal's webhooks for `render --webhook-url`.
+    Webhooks(WebhooksArgs),
+}
+
+/// `episodic webhooks`.
+#[derive(Debug, ClapArgs)]
+pub struct WebhooksArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: WebhooksCommand,
+}
+
+/// `episodic webhooks ...`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Receive, verify and record webhook deliveries into the state folder.
+    Serve(WebhookServeArgs),
+}
+
+/// `episodic webhooks serve`.
+#[derive(Debug, ClapArgs)]
+pub struct WebhookServeArgs {
+    /// Address to listen on (`0.0.0.0` to accept fal's servers directly).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// The state folder the render runs use.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// Where fal publishes its webhook keys (default: `<rest url>/.well-known/jwks.json`).
+    #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
+    pub jwks_url: Option<String>,
+    /// A JWKS file instead of a URL.
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// Write `{"url": ...}` here once listening.
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
 }
 
 /// Options shared by commands that price things.
@@ -207,6 +247,10 @@ pub struct RenderArgs {
     /// Submit again renders a crashed run may or may not have submitted (check fal's history first).
     #[arg(long)]
     pub resubmit_ambiguous: bool,
+    /// Have fal POST each outcome to this URL (served by `episodic webhooks serve` on the same
+    /// state folder) and wait for it there instead of polling.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
     /// Seconds after a crashed submit before a render that fal's request history does not show
     /// is submitted again (the history may lag; one that shows up is re-attached instead).
     #[arg(long, value_name = "SECS", default_value_t = 600)]

@@ -32,6 +32,10 @@ pub struct EngineConfig {
     /// The backend forgets everything between runs (the in-process studio): its uploads are not
     /// reused across runs, and a lost or ambiguous request is simply rendered again (it is free).
     pub ephemeral_backend: bool,
+    /// Ask fal to POST each outcome here (`fal_webhook`), and wait for it in the journal (written
+    /// by `episodic webhooks serve`) instead of polling; status is still checked now and then in
+    /// case a delivery is lost.
+    pub webhook_url: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +53,7 @@ impl Default for EngineConfig {
             backend: "fal".to_owned(),
             ambiguous_grace: std::time::Duration::from_secs(600),
             ephemeral_backend: false,
+            webhook_url: None,
         }
     }
 }

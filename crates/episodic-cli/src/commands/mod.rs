@@ -6,6 +6,7 @@ mod presets;
 mod render;
 mod studio;
 mod validate;
+mod webhooks;
 
 use crate::args::{Args, Command, PriceArgs};
 use crate::error::CliError;
@@ -26,6 +27,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, CliError> {
         Command::Models(args) => models::run(args, printer),
         Command::Presets(args) => presets::run(args, printer),
         Command::Studio(args) => studio::run(args, printer),
+        Command::Webhooks(args) => webhooks::run(args, printer),
     }
 }
 

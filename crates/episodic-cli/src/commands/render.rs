@@ -80,6 +80,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         },
         ambiguous_grace: std::time::Duration::from_secs(args.ambiguous_grace),
         ephemeral_backend: backend == BackendArg::Local,
+        webhook_url: args.webhook_url.clone(),
         ..EngineConfig::default()
     };
     let cap = spending_cap(&plans, config.max_cost);

@@ -7,3 +7,4 @@ mod commands;
 mod plan;
 mod render;
 mod support;
+mod webhooks;

@@ -68,6 +68,16 @@ impl Bench {
         self.dir.path()
     }
 
+    /// The studio's base URL.
+    pub(crate) fn studio_url(&self) -> String {
+        self.studio.as_ref().expect("studio").urls().queue_url.clone()
+    }
+
+    /// Runs async work (HTTP calls) on the studio's runtime.
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     pub(crate) fn stats(&self) -> StatsSnapshot {
         self.studio.as_ref().expect("studio").stats()
     }

@@ -107,7 +107,17 @@ pub(crate) async fn render(
             Claim::Claimed => {
                 check_budget(ctx, key, estimate)?;
                 let args = substitute(&spec.args, inputs)?;
-                let submitted = match ctx.client.submit(&endpoint, &args, &SubmitOptions::default()).await {
+                let options = SubmitOptions {
+                    webhook_url: match &ctx.config.webhook_url {
+                        Some(url) => Some(
+                            url.parse()
+                                .map_err(|err| NodeError::Unexpected(format!("--webhook-url: {err}")))?,
+                        ),
+                        None => None,
+                    },
+                    ..SubmitOptions::default()
+                };
+                let submitted = match ctx.client.submit(&endpoint, &args, &options).await {
                     Ok(submitted) => submitted,
                     Err(err) if err.maybe_submitted => {
                         // The answer was lost: fal may or may not have queued it. Ask its history.
@@ -202,6 +212,9 @@ async fn finish(
     handle: RequestHandle,
 ) -> Result<Done, NodeError> {
     let request_id = handle.request_id.clone();
+    if ctx.config.webhook_url.is_some() {
+        return finish_from_webhook(ctx, node, key, spec, handle).await;
+    }
     let poll = ctx.client.poll(&handle, &ctx.config.poll, |event| {
         let (queue_position, log) = match event {
             PollEvent::Queued { position } => (position, None),
@@ -247,6 +260,54 @@ async fn finish(
         // Anything else (the network, a timeout) leaves the request submitted: rerun re-attaches.
         (None, Err(err)) => return Err(err.into()),
     };
+    complete(ctx, key, spec, request_id, result)
+}
+
+/// Waits for the request's outcome to arrive by webhook (recorded in the journal by
+/// `episodic webhooks serve`); checks fal's status every half minute in case a delivery is lost.
+async fn finish_from_webhook(
+    ctx: &Context,
+    node: &str,
+    key: &str,
+    spec: &RenderSpec,
+    handle: RequestHandle,
+) -> Result<Done, NodeError> {
+    let request_id = handle.request_id.clone();
+    let mut last_status = std::time::Instant::now();
+    let result = loop {
+        if let Some(delivered) = ctx.journal.webhook_result(&request_id)? {
+            if !delivered.ok {
+                let message = delivered.error.unwrap_or_else(|| "fal reported an error".into());
+                let message = format!("{message}: {}", delivered.payload);
+                ctx.journal.mark_failed(key, &ctx.owner, &message, now())?;
+                return Err(NodeError::RenderFailed { node: node.to_owned(), message });
+            }
+            break delivered.payload;
+        }
+        if last_status.elapsed() >= Duration::from_secs(30) {
+            last_status = std::time::Instant::now();
+            if let episodic_fal::wire::QueueStatus::Completed { .. } =
+                ctx.client.status(&handle, false).await?
+            {
+                break ctx.client.result(&handle).await?;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            () = ctx.cancelled() => return Err(NodeError::Interrupted),
+        }
+    };
+    complete(ctx, key, spec, request_id, result)
+}
+
+/// Journals a finished render's result and what it cost.
+fn complete(
+    ctx: &Context,
+    key: &str,
+    spec: &RenderSpec,
+    request_id: String,
+    result: Value,
+) -> Result<Done, NodeError> {
     let (video_url, file_size) = video(&result)?;
     let billed = result.get("duration").and_then(Value::as_f64).unwrap_or(spec.seconds);
     let cost =

@@ -17,7 +17,7 @@
 //!
 //! Modules: [`record`] (the types), `store` (opening, the render lifecycle), `cache` (uploads
 //! and artifacts), `runs`, [`recover`] (the restore policy), `liveness` (is an owner alive?),
-//! `migrate` (embedded SQL migrations), [`error`].
+//! `migrate` (embedded SQL migrations), `webhooks` (outcomes delivered by fal), [`error`].
 
 mod cache;
 pub mod error;
@@ -27,6 +27,7 @@ pub mod record;
 pub mod recover;
 mod runs;
 mod store;
+mod webhooks;
 
 pub use cache::UPLOAD_EXPIRY_MARGIN_SECS;
 pub use error::JournalError;
@@ -38,3 +39,4 @@ pub use record::{
 };
 pub use recover::{Recovery, RecoveryAction};
 pub use store::{ARTIFACTS_DIR, BUSY_TIMEOUT, DATABASE_FILE, Journal};
+pub use webhooks::WebhookResult;
