@@ -73,11 +73,6 @@ impl Bench {
         self.studio.as_ref().expect("studio").urls().queue_url.clone()
     }
 
-    /// Runs async work (HTTP calls) on the studio's runtime.
-    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
-    }
-
     pub(crate) fn stats(&self) -> StatsSnapshot {
         self.studio.as_ref().expect("studio").stats()
     }

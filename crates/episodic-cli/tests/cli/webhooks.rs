@@ -12,7 +12,7 @@ use std::time::Duration;
 /// Starts `episodic webhooks serve` on a free port; its URL once it listens.
 fn serve(root: &Path, keys: &[&str]) -> (Child, String) {
     let ready = root.join("webhooks.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_episodic"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_episodic"))
         .args(["webhooks", "serve", "--port", "0", "--state-dir", ".state", "--ready-file"])
         .arg(&ready)
         .args(keys)
@@ -28,6 +28,8 @@ fn serve(root: &Path, keys: &[&str]) -> (Child, String) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("webhooks serve did not start");
 }
 
