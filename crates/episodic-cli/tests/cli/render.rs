@@ -455,3 +455,47 @@ fn expired_uploads_are_uploaded_again() {
     assert_eq!(stats.uploads.count, 2 * uploads, "every expired file uploaded again");
     assert_eq!(stats.submits.total, renders + 1, "and only the changed clip rendered");
 }
+
+#[test]
+fn a_request_cancelled_at_fal_is_journaled_as_failed_and_retried_when_asked() {
+    let slow = StudioConfig { render_time_per_second: Duration::from_millis(800), ..StudioConfig::default() };
+    let bench = Bench::new(slow);
+    let (renders, _, _) = demo_plan(bench.root());
+    let mut child =
+        bench.command(&["--json"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    // Cancel the first request someone else's way: straight at the queue, as from fal's dashboard.
+    let stdout = child.stdout.take().expect("stdout");
+    let mut cancelled = None;
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let event: serde_json::Value = serde_json::from_str(&line.expect("line")).expect("json");
+        if let (Some(id), Some(node)) = (event["request_id"].as_str(), event["node"].as_str())
+            && event["event"] == "node_progress"
+            && node.ends_with("/speaker")
+        {
+            let status = Command::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H"])
+                .arg(format!("Authorization: Key {KEY}"))
+                .arg(format!("{}/fal-ai/kling-video/requests/{id}/cancel", bench.studio_url()))
+                .output()
+                .expect("curl");
+            assert_eq!(String::from_utf8_lossy(&status.stdout), "202");
+            cancelled = Some(node.to_owned());
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let output = child.wait_with_output().expect("wait");
+    let node = cancelled.expect("a speaker render was submitted");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{node}: Request was cancelled"))
+            || stderr.contains("Request was cancelled"),
+        "{stderr}"
+    );
+    assert_eq!(bench.stats().renders.cancelled, 1);
+    let retried = bench.render(&["--retry-failed"]);
+    assert_ok(&retried);
+    assert_eq!(bench.stats().submits.total, renders + 1, "only the cancelled render is submitted again");
+}
