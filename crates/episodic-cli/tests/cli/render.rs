@@ -499,3 +499,26 @@ fn a_request_cancelled_at_fal_is_journaled_as_failed_and_retried_when_asked() {
     assert_ok(&retried);
     assert_eq!(bench.stats().submits.total, renders + 1, "only the cancelled render is submitted again");
 }
+
+#[test]
+fn an_output_that_expired_before_download_is_reported_and_rerendered_when_asked() {
+    let short_lived =
+        StudioConfig { default_file_ttl: Some(Duration::from_secs(6)), ..StudioConfig::default() };
+    let bench = Bench::new(short_lived);
+    let (renders, _, _) = demo_plan(bench.root());
+    assert_ok(&bench.render(&[]));
+    // The journal holds the results, but the downloaded files are gone (a crash after the
+    // results were journaled, or a cleaned-up state folder), and fal's copies have since expired.
+    for entry in std::fs::read_dir(bench.root().join(".state/artifacts")).expect("artifacts") {
+        let _ = std::fs::remove_file(entry.expect("entry").path());
+    }
+    std::thread::sleep(Duration::from_millis(6500));
+    let second = bench.render(&[]);
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("expired at fal before it was downloaded"), "{stderr}");
+    assert_eq!(bench.stats().submits.total, renders, "nothing re-rendered without being asked");
+    let third = bench.render(&["--retry-failed"]);
+    assert_ok(&third);
+    assert_eq!(bench.stats().submits.total, 2 * renders, "each lost output rendered once more");
+}

@@ -33,8 +33,14 @@ use tokio::sync::{mpsc, watch};
 pub(crate) enum Output {
     /// An uploaded file's URL, by content hash.
     Upload { sha256: String, url: String },
-    /// A finished render.
-    Render { video_url: String, file_size: Option<u64> },
+    /// A finished render, with what is needed to ask fal for its result again.
+    Render {
+        video_url: String,
+        file_size: Option<u64>,
+        key: String,
+        endpoint: String,
+        request_id: Option<String>,
+    },
     /// A file in the artifact store.
     Artifact { path: PathBuf },
     /// The episode's MP4, written to the plan's output path.

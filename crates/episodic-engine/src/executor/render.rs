@@ -27,7 +27,7 @@ pub(crate) async fn render(
     let mut claim = ctx.journal.claim_render(key, &spec.endpoint, &canonical, &ctx.owner, now())?;
     loop {
         match claim {
-            Claim::Done(record) => return reuse(&record.state),
+            Claim::Done(record) => return reuse(key, spec, &record.state),
             Claim::Failed { error, .. } if !ctx.config.retry_failed => {
                 return Err(NodeError::FailedEarlier { message: error });
             }
@@ -313,27 +313,35 @@ fn complete(
     let cost =
         ctx.catalog.get(&spec.model).map(|model| model.cost(billed, spec.generate_audio)).unwrap_or_default();
     ctx.journal.mark_completed(key, &ctx.owner, &result, billed, cost.micros(), now())?;
-    Ok(Done {
-        output: Output::Render { video_url, file_size },
-        cache_hit: false,
-        cost,
-        request_id: Some(request_id),
-    })
+    let output = Output::Render {
+        video_url,
+        file_size,
+        key: key.to_owned(),
+        endpoint: spec.endpoint.clone(),
+        request_id: Some(request_id.clone()),
+    };
+    Ok(Done { output, cache_hit: false, cost, request_id: Some(request_id) })
 }
 
 /// A completed render from the journal.
-fn reuse(state: &RenderState) -> Result<Done, NodeError> {
+fn reuse(key: &str, spec: &RenderSpec, state: &RenderState) -> Result<Done, NodeError> {
     let RenderState::Completed { request_id, result, .. } = state else {
         return Err(NodeError::Unexpected("the journal called a render done without its result".into()));
     };
     let (video_url, file_size) = video(result)?;
-    let mut done = Done::cached(Output::Render { video_url, file_size });
+    let mut done = Done::cached(Output::Render {
+        video_url,
+        file_size,
+        key: key.to_owned(),
+        endpoint: spec.endpoint.clone(),
+        request_id: Some(request_id.clone()),
+    });
     done.request_id = Some(request_id.clone());
     Ok(done)
 }
 
 /// `video.url` and `video.file_size` of a model's output.
-fn video(result: &Value) -> Result<(String, Option<u64>), NodeError> {
+pub(crate) fn video(result: &Value) -> Result<(String, Option<u64>), NodeError> {
     let video =
         result.get("video").ok_or_else(|| NodeError::Unexpected("the result has no `video`".into()))?;
     let url = video

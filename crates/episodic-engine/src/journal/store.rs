@@ -326,6 +326,26 @@ impl Journal {
         })
     }
 
+    /// Marks a completed render's result as lost (its output expired at fal before it was
+    /// downloaded): it becomes `Failed`, so only `--retry-failed` renders and pays for it again.
+    pub fn lose_result(&self, key: &str, error: &str, now: UnixSeconds) -> Result<(), JournalError> {
+        self.write(true, |tx| {
+            let record = load_render(tx, key)?.ok_or_else(|| unknown(key))?;
+            match &record.state {
+                RenderState::Completed { .. } => {
+                    tx.execute(
+                        "UPDATE renders SET state = 'failed', error = ?2, failed_at = ?3, updated_at = ?3
+                         WHERE key = ?1",
+                        params![key, error, now],
+                    )?;
+                    Ok(())
+                }
+                RenderState::Failed { .. } => Ok(()),
+                other => Err(wrong_state(key, "lose the result of", other)),
+            }
+        })
+    }
+
     /// Gives a claim back when the request certainly was not sent (refused before any byte left,
     /// cancelled before the POST): the row is removed and the next run claims it afresh. Releasing
     /// a render that has no row is a no-op.
