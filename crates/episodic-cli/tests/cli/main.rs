@@ -6,4 +6,5 @@ mod broken_manifests;
 mod commands;
 mod plan;
 mod render;
+mod secrets;
 mod support;
