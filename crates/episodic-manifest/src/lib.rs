@@ -175,12 +175,17 @@ pub fn read(source: &ManifestSource) -> (Option<Manifest>, Vec<Problem>) {
 
 /// Loads, reads and resolves a manifest, probing its media with `probe`.
 pub fn check(path: &Path, catalog: &Catalog, probe: &Probe) -> Result<Checked, Problem> {
-    let source = load(path)?;
+    Ok(check_source(load(path)?, path, catalog, probe))
+}
+
+/// Reads and resolves manifest text already in memory, as if it were the file at `path` (media
+/// paths are relative to its folder). The fuzz target uses it to skip the file system.
+pub fn check_source(source: ManifestSource, path: &Path, catalog: &Catalog, probe: &Probe) -> Checked {
     let (manifest, mut problems) = read(&source);
     let episode =
         manifest.and_then(|manifest| resolve::resolve(&manifest, path, catalog, probe, &mut problems));
     let episode = if problems.iter().any(Problem::is_error) { None } else { episode };
-    Ok(Checked { source, episode, problems })
+    Checked { source, episode, problems }
 }
 
 /// The folder paths in a manifest are relative to.
