@@ -34,6 +34,16 @@ chaos TRIALS="100" SEED="2026":
 forbid:
     ! grep -rnE '\bdbg!|\btodo!\(|\bunimplemented!\(' crates --include '*.rs'
 
+# Fuzz manifest parsing and validation for SECONDS (default 60). Crashes are saved in
+# fuzz/artifacts/manifest/; commit each to tests/fixtures/fuzz/ (the manifest crate's tests replay them).
+# Seeds are every manifest in the repository, named by content; cargo-fuzz needs nightly flags,
+# which RUSTC_BOOTSTRAP lets the stable toolchain accept.
+fuzz SECONDS="60":
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    mkdir -p fuzz/corpus/manifest
+    find tests/fixtures pipelines -name '*.yaml' -print0 | while IFS= read -r -d '' f; do cp "$f" "fuzz/corpus/manifest/seed-$(sha1sum < "$f" | cut -c1-16)"; done
+    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run manifest -- -max_total_time={{SECONDS}} -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
+
 # Benchmarks (not written yet: they come with the benchmark issue).
 bench:
     @echo "No benchmarks yet: they arrive with the engine and the benchmark issue." >&2

@@ -44,6 +44,15 @@ pub enum CliError {
     /// A render run could not start or went wrong as a whole.
     #[error("{0}")]
     Render(String),
+    /// Something the run needs cannot be used (the state folder, an output path); nothing was
+    /// rendered or spent.
+    #[error("{message}")]
+    Blocked {
+        /// What is wrong, naming the file or folder.
+        message: String,
+        /// What to do.
+        help: String,
+    },
 }
 
 impl CliError {
@@ -51,9 +60,11 @@ impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
             CliError::Prices { .. } | CliError::Usage { .. } => exit::USAGE,
-            CliError::Invalid { .. } | CliError::Media(_) | CliError::Studio(_) | CliError::Render(_) => {
-                exit::FAILURE
-            }
+            CliError::Invalid { .. }
+            | CliError::Media(_)
+            | CliError::Studio(_)
+            | CliError::Render(_)
+            | CliError::Blocked { .. } => exit::FAILURE,
         })
     }
 
@@ -64,6 +75,7 @@ impl CliError {
                 None
             }
             CliError::Prices { help, .. } => help.clone(),
+            CliError::Blocked { help, .. } => Some(help.clone()),
             CliError::Media(err) => err.help(),
         }
     }

@@ -6,6 +6,10 @@ use crate::error::CliError;
 use episodic_manifest::{ManifestSource, Problem};
 use std::io::Write;
 
+/// More problems than this in one manifest are counted rather than drawn: each drawing scans
+/// the manifest's text, and nobody reads the hundred-thousandth copy of one mistake.
+const MAX_SHOWN: usize = 50;
+
 /// Writes output.
 pub struct Printer {
     diagnostics: DiagnosticRenderer,
@@ -32,12 +36,21 @@ impl Printer {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
 
-    /// Manifest problems, each as a diagnostic.
+    /// Manifest problems, each as a diagnostic; past [`MAX_SHOWN`], only counted.
     pub fn problems(&self, source: &ManifestSource, problems: &[Problem]) {
         let mut stderr = std::io::stderr().lock();
-        for problem in problems {
+        for problem in problems.iter().take(MAX_SHOWN) {
             let _ = write!(stderr, "{}", self.diagnostics.render(source, problem));
             let _ = writeln!(stderr);
+        }
+        if let Some(rest) = problems.get(MAX_SHOWN..).filter(|rest| !rest.is_empty()) {
+            let errors = rest.iter().filter(|problem| problem.is_error()).count();
+            let warnings = rest.len() - errors;
+            let _ = writeln!(
+                stderr,
+                "… and {errors} more errors and {warnings} more warnings in `{}`, not shown; fix the ones above first, then run again\n",
+                source.display_name
+            );
         }
     }
 

@@ -96,8 +96,30 @@ fn syntax_problem(text: &str, err: &serde_saphyr::Error) -> Problem {
             Span::new(offset, len)
         },
     );
+    let found = span.and_then(|span| text[span.range()].chars().next());
+    if let (Some(span), Some(control)) =
+        (span, found.filter(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')))
+    {
+        // Invisible in an editor, so say what it is rather than echo it.
+        let name = if control == '\0' {
+            "a NUL byte".to_owned()
+        } else {
+            format!("the control character U+{:04X}", u32::from(control))
+        };
+        return Problem::error("yaml-syntax", format!("invalid YAML: {name} in the text"))
+            .with_span(span, "here")
+            .with_help("delete it (it came from a binary file or a broken copy and paste) and save the manifest as plain UTF-8 text");
+    }
     let (help, label) = if message.contains("budget") || message.contains("limit") {
         ("remove the deep nesting or repeated aliases: a manifest never needs them", "here")
+    } else if message.contains("multiple YAML documents") {
+        // serde-saphyr's own wording names its API; say what it means for a manifest.
+        let problem = Problem::error("yaml-syntax", "invalid YAML: a second document starts here; a manifest is one document")
+            .with_help("one episode per file: move the second document (after `---`) into a manifest of its own; `episodic render a.yaml b.yaml` renders both");
+        return match span {
+            Some(span) => problem.with_span(span, "second document"),
+            None => problem,
+        };
     } else if message.contains("duplicate mapping key") {
         ("each key may appear once in a mapping: remove or rename one of them", "repeated key")
     } else if text.contains('\t') && message.contains("tab") {

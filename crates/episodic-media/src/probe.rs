@@ -109,6 +109,33 @@ impl Probe {
         Ok(raw.into_info())
     }
 
+    /// Where the first audio stream's last packet ends, in seconds: the length the file really
+    /// holds, whatever its header says (a cut MP3 keeps its header's full length). Reads packet
+    /// headers only, nothing is decoded. `None` when the file has no audio packets.
+    pub fn audio_end(&self, path: &Path) -> Result<Option<f64>, MediaError> {
+        let mut target = std::ffi::OsString::from("file:");
+        target.push(absolute(path));
+        let output = Command::new(&self.tool.path)
+            .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time,duration_time"])
+            .args(["-of", "csv=p=0"])
+            .arg(&target)
+            .output()
+            .map_err(|err| MediaError::ToolMissing {
+                tool: "ffprobe",
+                looked: format!("could not run `{}`: {err}", self.tool.path.display()),
+            })?;
+        if !output.status.success() {
+            let detail =
+                stderr_tail(&output.stderr).replace(&*target.to_string_lossy(), &path.display().to_string());
+            return Err(MediaError::Unreadable { tool: "ffprobe", path: path.to_path_buf(), detail });
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(text
+            .lines()
+            .filter_map(packet_end)
+            .fold(None, |end: Option<f64>, packet| Some(end.map_or(packet, |end| end.max(packet)))))
+    }
+
     /// Probes one file on tokio's blocking pool, so an async caller's thread keeps serving others.
     pub async fn probe_async(&self, path: &Path) -> Result<MediaInfo, MediaError> {
         let (probe, owned) = (self.clone(), path.to_path_buf());
@@ -120,6 +147,13 @@ impl Probe {
             })
         })
     }
+}
+
+/// `pts_time,duration_time` → where the packet ends; `N/A` fields make the line unusable.
+fn packet_end(line: &str) -> Option<f64> {
+    let (pts, duration) = line.trim().split_once(',')?;
+    let (pts, duration) = (pts.parse::<f64>().ok()?, duration.parse::<f64>().ok()?);
+    (pts.is_finite() && duration.is_finite()).then_some(pts + duration)
 }
 
 fn absolute(path: &Path) -> PathBuf {

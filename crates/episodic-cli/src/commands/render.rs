@@ -6,12 +6,13 @@ use crate::error::CliError;
 use crate::printer::Printer;
 use crate::reporter::{JsonReporter, LineReporter, Reporter, TerminalReporter};
 use episodic_catalog::{Catalog, Usd};
-use episodic_engine::{Engine, EngineConfig, Journal};
+use episodic_engine::{Engine, EngineConfig, Journal, JournalError};
 use episodic_fal::{FalClient, FalConfig, FalKey};
 use episodic_plan::{Plan, PlanOptions};
 use episodic_studio::{Studio, StudioConfig};
 use std::fmt::Write;
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use tokio::sync::watch;
 
@@ -45,13 +46,19 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             refused.push(path.display().to_string());
             continue;
         }
+        // Found now rather than when the episode is published, after every render was paid for.
+        if let Err(err) = check_output(&plan.output) {
+            printer.error(&err);
+            refused.push(path.display().to_string());
+            continue;
+        }
         plans.push(plan);
     }
     if plans.is_empty() {
         return Ok(ExitCode::from(crate::error::exit::FAILURE));
     }
 
-    let journal = Journal::open(&args.state_dir).map_err(|err| CliError::Render(err.to_string()))?;
+    let journal = Journal::open(&args.state_dir).map_err(state_error)?;
     let key = FalKey::from_env().map_err(|err| CliError::Render(err.to_string()))?;
     let backend = match args.backend {
         Some(BackendArg::Fal) if key.is_none() => {
@@ -161,8 +168,87 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     if summary.ok() && refused.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
+        if !summary.ok() {
+            printer.note(
+                "  help: fix what the failures above name, then run the same command again: finished uploads and renders are reused, not paid for again",
+            );
+        }
         Ok(ExitCode::from(crate::error::exit::FAILURE))
     }
+}
+
+/// Whether the episode can be written at `output`: not a folder, under folders (existing or
+/// not yet) rather than a file, and in a place that takes new files (a read-only or full disk
+/// is found here by writing and removing an empty file).
+fn check_output(output: &Path) -> Result<(), CliError> {
+    let shown = output.display();
+    let elsewhere = "or set `output:` in the manifest to another path";
+    if output.is_dir() {
+        return Err(CliError::Blocked {
+            message: format!("cannot write the episode to `{shown}`: it is a folder"),
+            help: format!("move or rename the folder, {elsewhere}"),
+        });
+    }
+    let parent = output.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    // The nearest folder that exists: the rest are created when the episode is published.
+    let mut existing = parent;
+    while std::fs::symlink_metadata(existing).is_err() {
+        match existing.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            Some(up) => existing = up,
+            None => {
+                existing = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !existing.is_dir() {
+        return Err(CliError::Blocked {
+            message: format!(
+                "cannot write the episode to `{shown}`: `{}` is a file, not a folder",
+                existing.display()
+            ),
+            help: format!("move that file away, {elsewhere}"),
+        });
+    }
+    let probe = existing.join(format!(".episodic-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(err) => Err(CliError::Blocked {
+            message: format!(
+                "cannot write the episode to `{shown}`: `{}` takes no new files ({err})",
+                existing.display()
+            ),
+            help: format!("make the folder writable or free some space, {elsewhere}"),
+        }),
+    }
+}
+
+/// The journal's error with what to do about it; every way out names `--state-dir`.
+fn state_error(err: JournalError) -> CliError {
+    let other = "or choose another state folder with --state-dir (or EPISODIC_STATE_DIR)";
+    let help = match &err {
+        JournalError::StateDir { path, .. } if path.exists() && !path.is_dir() => {
+            format!("`{}` is a file, not a folder: move it away, {other}", path.display())
+        }
+        JournalError::StateDir { .. } => format!("make sure the folder can be created and written, {other}"),
+        JournalError::Corrupt { path, .. } => {
+            let path = path.display();
+            format!("`mv {path} {path}.broken`, then run again, {other}")
+        }
+        JournalError::Unwritable { path, .. } if path.is_dir() => {
+            format!("`{}` is a folder, not a database: move it away, {other}", path.display())
+        }
+        JournalError::Unwritable { path, .. } => {
+            format!("make `{}` and its folder writable, {other}", path.display())
+        }
+        JournalError::TooNew { .. } => format!("upgrade episodic, {other}"),
+        JournalError::Locked { .. } => format!("wait for the other run to finish, {other}"),
+        _ => format!("run the same command again; if it fails the same way, {other}"),
+    };
+    CliError::Blocked { message: err.to_string(), help }
 }
 
 /// The run's cap: `--max-cost`, and the sum of the episodes' budgets when every episode has one.

@@ -5,7 +5,7 @@
 //!
 //! `CHAOS_TRIALS` (default 10) and `CHAOS_SEED` set the count and the seed: `just chaos 100`.
 
-use crate::render::{Bench, assert_ok, demo_plan};
+use crate::support::{Bench, assert_ok, demo_plan};
 use episodic_studio::StudioConfig;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

@@ -1,10 +1,12 @@
 //! End-to-end tests of the `episodic` binary: the real executable, real files, real ffprobe.
 //! One integration binary, so the build links once.
 
+mod bad_inputs;
 mod broken_manifests;
 mod chaos;
 mod commands;
 mod plan;
 mod render;
+mod secrets;
 mod support;
 mod webhooks;

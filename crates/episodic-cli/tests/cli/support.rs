@@ -1,8 +1,11 @@
 //! Running the binary, and a scratch copy of the fixture tree with generated media.
 
+use episodic_studio::{StatsSnapshot, Studio, StudioConfig};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -50,12 +53,51 @@ pub fn episodic_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Out
     for (key, value) in env {
         command.env(key, value);
     }
-    let output = command.output().expect("run episodic");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    run_bounded(&mut command, Duration::from_secs(120)).0
+}
+
+/// Runs a command to its end, killing it (and failing the test with what it printed so far) if
+/// it takes longer than `limit`: a hang must fail a test, not stall the suite. Returns how long
+/// it took.
+pub fn run_bounded(command: &mut Command, limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn episodic");
+    // Both pipes are drained on threads, so a chatty child never blocks on a full pipe.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{command:?} still ran after {limit:?} and was killed\n--- stderr\n{}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    let output = Output {
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout thread"),
+        stderr: stderr.join().expect("stderr thread"),
+    };
+    (output, elapsed)
 }
 
 /// A copy of `tests/fixtures` in a temporary folder, with the media too large to commit
@@ -73,7 +115,8 @@ pub fn fixtures() -> &'static Path {
     path
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+/// Copies a folder recursively.
+pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read fixtures") {
         let entry = entry.expect("entry");
@@ -117,4 +160,190 @@ pub fn yaml_files(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The demo manifest, relative to a [`Bench`]'s root.
+pub const DEMO: &str = "pipelines/demo/episode.yaml";
+
+/// The key the bench's studio expects unless a test names another.
+pub const BENCH_KEY: &str = "render-test-key";
+
+/// A studio in its own runtime, and a scratch copy of the demo and its assets.
+pub struct Bench {
+    runtime: tokio::runtime::Runtime,
+    studio: Option<Studio>,
+    /// Studios replaced by `switch_studio`, kept serving the files they stored.
+    retired: Vec<Studio>,
+    dir: tempfile::TempDir,
+    key: String,
+}
+
+impl Bench {
+    /// A studio expecting [`BENCH_KEY`].
+    pub fn new(config: StudioConfig) -> Bench {
+        Bench::with_key(config, BENCH_KEY)
+    }
+
+    /// A studio expecting `key`; `render` sends the same key.
+    pub fn with_key(config: StudioConfig, key: &str) -> Bench {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ffmpeg = episodic_media::locate("ffmpeg", None).expect("ffmpeg");
+        let ffprobe = episodic_media::locate("ffprobe", None).expect("ffprobe");
+        let config = StudioConfig {
+            key: Some(key.into()),
+            scale: 8,
+            queue_delay: Duration::from_millis(20),
+            ..config
+        };
+        let studio = runtime
+            .block_on(Studio::start(config, episodic_catalog::Catalog::builtin(), ffmpeg, ffprobe))
+            .expect("studio");
+        let dir = tempfile::tempdir().expect("temp");
+        copy_tree(&repo().join("assets"), &dir.path().join("assets"));
+        copy_tree(&repo().join("pipelines/demo"), &dir.path().join("pipelines/demo"));
+        let _ = std::fs::remove_dir_all(dir.path().join("pipelines/demo/out"));
+        Bench { runtime, studio: Some(studio), retired: Vec::new(), dir, key: key.to_owned() }
+    }
+
+    /// Points later renders at a new studio; the old one keeps serving its files.
+    pub fn switch_studio(&mut self, config: StudioConfig) {
+        let ffmpeg = episodic_media::locate("ffmpeg", None).expect("ffmpeg");
+        let ffprobe = episodic_media::locate("ffprobe", None).expect("ffprobe");
+        let config = StudioConfig {
+            key: Some(self.key.clone()),
+            scale: 8,
+            queue_delay: Duration::from_millis(20),
+            ..config
+        };
+        let studio = self
+            .runtime
+            .block_on(Studio::start(config, episodic_catalog::Catalog::builtin(), ffmpeg, ffprobe))
+            .expect("studio");
+        if let Some(old) = self.studio.replace(studio) {
+            self.retired.push(old);
+        }
+    }
+
+    /// The studio's base URL.
+    pub fn studio_url(&self) -> String {
+        self.studio.as_ref().expect("studio").urls().queue_url.clone()
+    }
+
+    /// The scratch folder: `assets/`, `pipelines/demo/`, and `.state/` once rendered.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What the studio has seen so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.studio.as_ref().expect("studio").stats()
+    }
+
+    /// `episodic render` of the demo with the fal backend pointed at the studio, sending the
+    /// bench's key.
+    pub fn command(&self, extra: &[&str]) -> Command {
+        self.command_with_key(extra, &self.key)
+    }
+
+    /// As [`Bench::command`], sending `key` instead.
+    pub fn command_with_key(&self, extra: &[&str], key: &str) -> Command {
+        let urls = self.studio.as_ref().expect("studio").urls();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_episodic"));
+        command
+            .arg("render")
+            .arg(DEMO)
+            .args(["--backend", "fal", "--scale", "8", "--state-dir", ".state"])
+            .args(extra)
+            .current_dir(self.root())
+            .env("NO_COLOR", "1")
+            .env("FAL_KEY", key)
+            .env("EPISODIC_FAL_QUEUE_URL", &urls.queue_url)
+            .env("EPISODIC_FAL_REST_URL", &urls.rest_url)
+            .env("EPISODIC_FAL_CDN_URL", &urls.cdn_url)
+            .env("EPISODIC_FAL_API_URL", &urls.api_url)
+            .env_remove("EPISODIC_STATE_DIR")
+            .env_remove("FAL_KEY_ID")
+            .env_remove("FAL_KEY_SECRET")
+            .env_remove("FAL_AI_API_KEY");
+        command
+    }
+
+    /// Renders the demo and checks that the key did not leak into stderr.
+    pub fn render(&self, extra: &[&str]) -> std::process::Output {
+        let output = self.command(extra).output().expect("run episodic render");
+        assert!(!String::from_utf8_lossy(&output.stderr).contains(&self.key), "the key leaked into stderr");
+        output
+    }
+
+    /// Where the demo's episode is written.
+    pub fn output_path(&self) -> PathBuf {
+        self.root().join("pipelines/demo/out/ninja-news-demo.mp4")
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        for studio in self.studio.take().into_iter().chain(self.retired.drain(..)) {
+            self.runtime.block_on(studio.shutdown());
+        }
+    }
+}
+
+/// The demo's plan: its render count, upload count, and the segment lengths that sum to the episode.
+pub fn demo_plan(root: &Path) -> (u64, u64, f64) {
+    let output = Command::new(env!("CARGO_BIN_EXE_episodic"))
+        .args(["plan", DEMO, "--json"])
+        .current_dir(root)
+        .output()
+        .expect("plan");
+    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).expect("plan json");
+    let totals = &plan["totals"];
+    let seconds: f64 = plan["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|node| {
+            node["kind"] == "render" && !node["id"].as_str().is_some_and(|id| id.ends_with("/listener"))
+        })
+        .map(|node| node["seconds"].as_f64().expect("seconds"))
+        .sum();
+    (totals["renders"].as_u64().expect("renders"), totals["uploads"].as_u64().expect("uploads"), seconds)
+}
+
+/// A `render` run that ended well, or its stderr.
+pub fn assert_ok(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "render failed ({:?}):\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Reads a `--json` run's events until `wanted` accepts one, then keeps draining stdout on a
+/// thread (a closed pipe would end the process early). Fails the test if no event is accepted
+/// within a minute.
+pub fn wait_for_event(
+    child: &mut std::process::Child,
+    mut wanted: impl FnMut(&serde_json::Value) -> bool + Send + 'static,
+) {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout");
+    let (seen, waiter) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if !sent && wanted(&event) {
+                sent = true;
+                let _ = seen.send(());
+            }
+        }
+    });
+    waiter.recv_timeout(Duration::from_secs(60)).expect("the awaited event");
 }

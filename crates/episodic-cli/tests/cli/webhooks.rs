@@ -1,7 +1,7 @@
 //! Webhook mode: `episodic webhooks serve` verifies and records deliveries; a render started with
 //! `--webhook-url` finishes from them instead of polling. Bad deliveries are refused with 401.
 
-use crate::render::{Bench, assert_ok, demo_plan};
+use crate::support::{Bench, assert_ok, demo_plan};
 use episodic_fal::webhook::{WebhookSigningKey, sign_webhook, webhook_body_bytes};
 use episodic_fal::wire::{WebhookPayload, WebhookStatus};
 use episodic_studio::StudioConfig;

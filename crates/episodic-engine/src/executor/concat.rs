@@ -49,9 +49,17 @@ async fn publish(joined: &Path, output: &Path) -> Result<(), NodeError> {
     }
     // The pid keeps two processes rendering the same episode from writing one temporary file.
     let temp = sibling(output, &format!(".{}.part", std::process::id()));
-    tokio::fs::copy(joined, &temp).await.map_err(io(format!("cannot write `{}`", temp.display())))?;
-    tokio::fs::rename(&temp, output).await.map_err(io(format!("cannot write `{}`", output.display())))?;
-    Ok(())
+    let written = match tokio::fs::copy(joined, &temp).await {
+        Ok(_) => {
+            tokio::fs::rename(&temp, output).await.map_err(io(format!("cannot write `{}`", output.display())))
+        }
+        Err(source) => Err(NodeError::Io { what: format!("cannot write `{}`", temp.display()), source }),
+    };
+    if written.is_err() {
+        // A full disk leaves a partial copy; the joined episode stays in the artifact store.
+        let _ = tokio::fs::remove_file(&temp).await;
+    }
+    written
 }
 
 /// A thumbnail per segment in `<output>.thumbs/`, and `<output>.contact.png` of them all.
