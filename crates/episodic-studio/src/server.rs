@@ -171,6 +171,12 @@ impl Studio {
         self.state.stats.snapshot()
     }
 
+    /// Expires every stored file (uploads and outputs) now: how tests and chaos runs simulate
+    /// storage lifecycles without waiting for them.
+    pub fn expire_files(&self) -> usize {
+        self.state.storage.expire_all()
+    }
+
     /// The folder holding stored files.
     pub fn data_dir(&self) -> &Path {
         self.state.storage.dir()
@@ -213,6 +219,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/files/{id}/{name}", get(crate::storage::serve))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/_studio/stats", get(stats))
+        .route("/_studio/expire-files", post(expire_files))
         .route("/v1/models/requests/by-endpoint", get(crate::queue_routes::history))
         .fallback(crate::queue_routes::dispatch)
         .with_state(state)
@@ -220,6 +227,10 @@ fn router(state: Arc<AppState>) -> Router {
 
 async fn jwks(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
     axum::Json(state.signing_key.jwks()).into_response()
+}
+
+async fn expire_files(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
+    axum::Json(serde_json::json!({ "expired": state.storage.expire_all() })).into_response()
 }
 
 async fn stats(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {

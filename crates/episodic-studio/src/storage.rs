@@ -109,6 +109,16 @@ impl Storage {
         (id, url_path)
     }
 
+    /// Expires every stored file now, as a storage lifecycle would; returns how many.
+    pub(crate) fn expire_all(&self) -> usize {
+        let past = now_unix() - 1;
+        let mut files = lock(&self.files);
+        for file in files.values_mut() {
+            file.expires_at = Some(past);
+        }
+        files.len()
+    }
+
     /// A stored, unexpired file by id.
     pub(crate) fn get(&self, id: &str) -> Option<StoredFile> {
         lock(&self.files).get(id).filter(|file| file.expires_at.is_none_or(|at| at > now_unix())).cloned()

@@ -284,9 +284,8 @@ fn a_render_that_fails_at_fal_is_journaled_and_retried_only_when_asked() {
 
 #[test]
 fn expired_uploads_are_uploaded_again() {
-    let short_lived =
-        StudioConfig { default_file_ttl: Some(Duration::from_secs(6)), ..StudioConfig::default() };
-    let bench = Bench::new(short_lived);
+    let config = StudioConfig::default();
+    let bench = Bench::new(config);
     let (renders, uploads, _) = demo_plan(bench.root());
     assert_ok(&bench.render(&[]));
     let manifest = bench.root().join(DEMO);
@@ -296,7 +295,7 @@ fn expired_uploads_are_uploaded_again() {
         text.replace("Start surprised, build to delighted disbelief.", "Start calm, end amazed."),
     )
     .expect("edit");
-    std::thread::sleep(Duration::from_millis(6500));
+    bench.expire_files();
     let second = bench.render(&[]);
     assert_ok(&second);
     let stats = bench.stats();
@@ -350,9 +349,8 @@ fn a_request_cancelled_at_fal_is_journaled_as_failed_and_retried_when_asked() {
 
 #[test]
 fn an_output_that_expired_before_download_is_reported_and_rerendered_when_asked() {
-    let short_lived =
-        StudioConfig { default_file_ttl: Some(Duration::from_secs(6)), ..StudioConfig::default() };
-    let bench = Bench::new(short_lived);
+    let config = StudioConfig::default();
+    let bench = Bench::new(config);
     let (renders, _, _) = demo_plan(bench.root());
     assert_ok(&bench.render(&[]));
     // The journal holds the results, but the downloaded files are gone (a crash after the
@@ -360,7 +358,7 @@ fn an_output_that_expired_before_download_is_reported_and_rerendered_when_asked(
     for entry in std::fs::read_dir(bench.root().join(".state/artifacts")).expect("artifacts") {
         let _ = std::fs::remove_file(entry.expect("entry").path());
     }
-    std::thread::sleep(Duration::from_millis(6500));
+    bench.expire_files();
     let second = bench.render(&[]);
     assert_eq!(second.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&second.stderr);

@@ -228,6 +228,11 @@ impl Bench {
         }
     }
 
+    /// Expires every file the studio stores, as its storage lifecycle would.
+    pub fn expire_files(&self) {
+        self.studio.as_ref().expect("studio").expire_files();
+    }
+
     /// The studio's base URL.
     pub fn studio_url(&self) -> String {
         self.studio.as_ref().expect("studio").urls().queue_url.clone()
