@@ -3,18 +3,10 @@
 
 use crate::support::{KEY, asset, client, config, studio};
 use episodic_fal::wire::AvatarOutput;
-use episodic_fal::{EndpointId, PollOptions, RequestHandle, SubmitOptions};
+use episodic_fal::{EndpointId, RequestHandle, SubmitOptions};
 use episodic_studio::{FaultConfig, FiveXxStyle, StudioConfig};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-fn poll() -> PollOptions {
-    PollOptions {
-        initial_interval: Duration::from_millis(50),
-        max_interval: Duration::from_millis(200),
-        ..PollOptions::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limits_and_ingress_errors_are_retried_without_a_second_submit() {
@@ -39,7 +31,7 @@ async fn rate_limits_and_ingress_errors_are_retried_without_a_second_submit() {
         .await
         .expect("submit survives 429s and 5xx");
     let handle = RequestHandle::from_submit(client.config(), &endpoint, &submitted).expect("handle");
-    client.poll(&handle, &poll(), |_| {}).await.expect("poll");
+    client.poll(&handle, &crate::support::fast_poll(), |_| {}).await.expect("poll");
     let output: AvatarOutput = client.result_as(&handle).await.expect("result");
     let dir = tempfile::tempdir().expect("temp");
     client

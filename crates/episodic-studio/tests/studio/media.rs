@@ -7,18 +7,10 @@ use episodic_fal::{EndpointId, FalClient, PollOptions, RequestHandle, SubmitOpti
 use episodic_media::MediaInfo;
 use episodic_studio::StudioConfig;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 async fn render(client: &FalClient, endpoint: &str, input: Value) -> MediaInfo {
-    let endpoint = EndpointId::parse(endpoint).expect("endpoint");
-    let submitted = client.submit(&endpoint, &input, &SubmitOptions::default()).await.expect("submit");
-    let handle = RequestHandle::from_submit(client.config(), &endpoint, &submitted).expect("handle");
-    let options = PollOptions {
-        initial_interval: Duration::from_millis(50),
-        max_interval: Duration::from_millis(200),
-        ..PollOptions::default()
-    };
-    let completion = client.poll(&handle, &options, |_| {}).await.expect("poll");
+    let (_, handle) = crate::support::submit(client, endpoint, &input).await;
+    let completion = client.poll(&handle, &crate::support::fast_poll(), |_| {}).await.expect("poll");
     assert!(completion.error.is_none(), "{completion:?}");
     let output: VideoOutput = client.result_as(&handle).await.expect("result");
     let dir = tempfile::tempdir().expect("temp");

@@ -2,20 +2,12 @@
 
 use crate::support::{KEY, asset, client, config, probe, studio};
 use episodic_fal::wire::{AvatarOutput, CancelStatus, ValidationDetail, VideoOutput};
-use episodic_fal::{EndpointId, FalErrorKind, PollEvent, PollOptions, RequestHandle, SubmitOptions};
+use episodic_fal::{EndpointId, FalErrorKind, PollEvent, RequestHandle, SubmitOptions};
 use serde_json::json;
 use std::time::Duration;
 
 const AVATAR_PRO: &str = "fal-ai/kling-video/ai-avatar/v2/pro";
 const I2V: &str = "fal-ai/kling-video/v2.6/pro/image-to-video";
-
-fn fast_poll() -> PollOptions {
-    PollOptions {
-        initial_interval: Duration::from_millis(50),
-        max_interval: Duration::from_millis(200),
-        ..PollOptions::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upload_submit_poll_result_download() {
@@ -38,7 +30,8 @@ async fn upload_submit_poll_result_download() {
 
     let handle = RequestHandle::from_submit(client.config(), &endpoint, &submitted).expect("handle");
     let mut events = Vec::new();
-    let completion = client.poll(&handle, &fast_poll(), |event| events.push(event)).await.expect("poll");
+    let completion =
+        client.poll(&handle, &crate::support::fast_poll(), |event| events.push(event)).await.expect("poll");
     assert!(completion.error.is_none(), "{completion:?}");
     assert!(events.iter().any(|e| matches!(e, PollEvent::Log(entry) if entry.message.as_deref().is_some_and(|m| m.contains("Animating")))), "{events:?}");
     assert!(matches!(events.last(), Some(PollEvent::Completed { error: None, .. })));
@@ -81,7 +74,7 @@ async fn reattach_by_request_id() {
     // A new process knows only the endpoint and the journaled id.
     let resumed =
         RequestHandle::reattach(client.config(), &endpoint, &submitted.request_id).expect("reattach");
-    client.poll(&resumed, &fast_poll(), |_| {}).await.expect("poll");
+    client.poll(&resumed, &crate::support::fast_poll(), |_| {}).await.expect("poll");
     let output: VideoOutput = client.result_as(&resumed).await.expect("result");
     assert!(output.video.url.starts_with(&studio.urls().cdn_url));
 }
@@ -97,7 +90,7 @@ async fn cancel_in_progress_then_already_completed() {
     let submitted = client.submit(&endpoint, &input, &SubmitOptions::default()).await.expect("submit");
     let handle = RequestHandle::from_submit(client.config(), &endpoint, &submitted).expect("handle");
     assert_eq!(client.cancel(&handle).await.expect("cancel"), CancelStatus::CancellationRequested);
-    let completion = client.poll(&handle, &fast_poll(), |_| {}).await.expect("poll");
+    let completion = client.poll(&handle, &crate::support::fast_poll(), |_| {}).await.expect("poll");
     assert_eq!(completion.error_type.as_deref(), Some("client_cancelled"));
     assert_eq!(client.cancel(&handle).await.expect("cancel again"), CancelStatus::AlreadyCompleted);
     let err = client.result(&handle).await.expect_err("a cancelled request has no result");
@@ -187,7 +180,7 @@ async fn media_problems_fail_the_request_with_fal_detail() {
         .await
         .expect("accepted");
     let handle = RequestHandle::from_submit(client.config(), &endpoint, &submitted).expect("handle");
-    let completion = client.poll(&handle, &fast_poll(), |_| {}).await.expect("poll");
+    let completion = client.poll(&handle, &crate::support::fast_poll(), |_| {}).await.expect("poll");
     assert_eq!(completion.error_type.as_deref(), Some("image_too_small"));
     let err = client.result(&handle).await.expect_err("the model's 422 is replayed");
     let FalErrorKind::Validation { detail, .. } = &err.kind else { panic!("{err}") };
@@ -230,7 +223,7 @@ async fn queue_positions_under_limited_concurrency() {
     }
     let mut positions = Vec::new();
     client
-        .poll(&handles[2], &fast_poll(), |event| {
+        .poll(&handles[2], &crate::support::fast_poll(), |event| {
             if let PollEvent::Queued { position: Some(position) } = event {
                 positions.push(position);
             }
@@ -243,7 +236,7 @@ async fn queue_positions_under_limited_concurrency() {
     );
     assert!(positions.windows(2).all(|pair| pair[1] <= pair[0]), "positions only go down: {positions:?}");
     for handle in &handles {
-        client.poll(handle, &fast_poll(), |_| {}).await.expect("poll");
+        client.poll(handle, &crate::support::fast_poll(), |_| {}).await.expect("poll");
     }
     assert_eq!(studio.stats().renders.completed, 3);
 }

@@ -44,3 +44,26 @@ pub fn client(studio: &Studio, key: &str) -> FalClient {
 pub fn probe() -> episodic_media::Probe {
     episodic_media::Probe::new(episodic_media::locate("ffprobe", None).expect("ffprobe"))
 }
+
+/// Polling tuned for a local studio: answers come in milliseconds, not minutes.
+pub fn fast_poll() -> episodic_fal::PollOptions {
+    episodic_fal::PollOptions {
+        initial_interval: std::time::Duration::from_millis(50),
+        max_interval: std::time::Duration::from_millis(200),
+        ..episodic_fal::PollOptions::default()
+    }
+}
+
+/// Submits `input` to `endpoint` and returns the handle to follow it.
+pub async fn submit(
+    client: &episodic_fal::FalClient,
+    endpoint: &str,
+    input: &serde_json::Value,
+) -> (episodic_fal::EndpointId, episodic_fal::RequestHandle) {
+    let endpoint = episodic_fal::EndpointId::parse(endpoint).expect("endpoint");
+    let submitted =
+        client.submit(&endpoint, input, &episodic_fal::SubmitOptions::default()).await.expect("submit");
+    let handle =
+        episodic_fal::RequestHandle::from_submit(client.config(), &endpoint, &submitted).expect("handle");
+    (endpoint, handle)
+}
