@@ -21,6 +21,9 @@ import fal_client.client as fc
 # The canvas height both clips are scaled to before hstack (hstack needs equal heights); the
 # benchmark renders at --scale 8, so this is 1080 / 8 rounded to even.
 HEIGHT = 136
+# One frame rate for both: the avatar comes at 30 fps and image-to-video at 24, and hstack of the
+# two without it writes a 90,000 fps stream (the notes' bare command has that trap too).
+FPS = 30
 
 
 def main():
@@ -86,7 +89,7 @@ def main():
         listener = os.path.join(work, f"{segment['id']}-listener.mp4")
         out = os.path.join(work, f"{segment['id']}.mp4")
         graph = (
-            f"[0:v]scale=-2:{HEIGHT},setsar=1[s];[1:v]scale=-2:{HEIGHT},setsar=1[l];"
+            f"[0:v]fps={FPS},scale=-2:{HEIGHT},setsar=1[s];[1:v]fps={FPS},scale=-2:{HEIGHT},setsar=1[l];"
             "[s][l]hstack=inputs=2:shortest=1[v]"
         )
         ffmpeg("-i", speaker, "-i", listener, "-filter_complex", graph, "-map", "[v]", "-map", "0:a",

@@ -83,7 +83,7 @@ pub fn run(ctx: &Context, batch: Option<&Batch>) -> Section {
     section.notes.push(format!(
         "Python {FAL_CLIENT} in a venv under the target folder; the script's wall includes Python's start \
          and imports, as episodic's includes its own start. The script scales both clips to {} px high for \
-         hstack (heights must match) and encodes with x264 `veryfast`, as episodic does.",
+         hstack (heights must match) at 30 fps, and encodes with x264 `veryfast`, as episodic does.",
         136
     ));
     section
