@@ -27,7 +27,8 @@ FPS = 30
 
 
 def main():
-    mode, spec_path, work = sys.argv[1], sys.argv[2], sys.argv[3]
+    # Absolute: the concat list resolves its entries against its own folder.
+    mode, spec_path, work = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
     base = os.environ["STUDIO_URL"]
     # Only the host constants change; everything else is the official client's own code path.
     fc.QUEUE_URL_FORMAT = base + "/"
