@@ -44,9 +44,18 @@ fuzz SECONDS="60":
     find tests/fixtures pipelines -name '*.yaml' -print0 | while IFS= read -r -d '' f; do cp "$f" "fuzz/corpus/manifest/seed-$(sha1sum < "$f" | cut -c1-16)"; done
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run manifest -- -max_total_time={{SECONDS}} -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
 
-# Benchmarks (not written yet: they come with the benchmark issue).
+# Benchmarks: release build, criterion micro-benchmarks, then the end-to-end scenarios against the
+# studio; writes BENCHMARKS.md (about 5 minutes on 2 cores, builds aside).
 bench:
-    @echo "No benchmarks yet: they arrive with the engine and the benchmark issue." >&2
+    cargo build --release --locked --bin episodic --bin episodic-bench
+    cargo bench --locked -p episodic-bench --benches
+    "${CARGO_TARGET_DIR:-target}/release/episodic-bench"
+
+# The benchmarks at small sizes (about a minute), written to the target folder, not BENCHMARKS.md.
+bench-quick:
+    cargo build --release --locked --bin episodic --bin episodic-bench
+    cargo bench --locked -p episodic-bench --benches -- --quick
+    "${CARGO_TARGET_DIR:-target}/release/episodic-bench" --quick --out "${CARGO_TARGET_DIR:-target}/BENCHMARKS.quick.md"
 
 # Run the local fal-compatible studio (add flags: --port 8710 --scale 4 --fail-rate-429 0.3 ...).
 studio *ARGS:

@@ -21,18 +21,23 @@ pub struct PollOptions {
     pub max_interval: Duration,
     /// Factor the wait grows by after each poll.
     pub growth: f64,
+    /// The wait never exceeds this share of the time already waited (nor drops below
+    /// `initial_interval`), so a result is seen at most about that share late: a fixed backoff
+    /// would see a 2 s render up to 1.3 s late, and a 3 min one no more than 3 s late anyway.
+    pub max_lateness: f64,
     /// Give up (without cancelling) after this long; `None` waits for as long as fal takes.
     pub deadline: Option<Duration>,
 }
 
 impl Default for PollOptions {
-    /// Logs on; 250 ms growing by 1.5× to 3 s; no deadline.
+    /// Logs on; 250 ms growing by 1.5× to 3 s but at most a tenth of the time waited; no deadline.
     fn default() -> Self {
         Self {
             with_logs: true,
             initial_interval: Duration::from_millis(250),
             max_interval: Duration::from_secs(3),
             growth: 1.5,
+            max_lateness: 0.1,
             deadline: None,
         }
     }
@@ -155,11 +160,24 @@ impl FalClient {
                 }
             }
             tokio::time::sleep(interval).await;
-            interval = interval
-                .mul_f64(options.growth.max(1.0))
-                .min(options.max_interval.max(options.initial_interval));
+            interval = next_interval(interval, started.elapsed(), options);
         }
     }
+}
+
+/// The wait after `interval`, `waited` into the poll: grown, capped by `max_interval` and by
+/// `max_lateness` of the time waited, never below `initial_interval`.
+fn next_interval(interval: Duration, waited: Duration, options: &PollOptions) -> Duration {
+    let lateness = if options.max_lateness.is_finite() && options.max_lateness > 0.0 {
+        waited.mul_f64(options.max_lateness)
+    } else {
+        Duration::MAX
+    };
+    interval
+        .mul_f64(options.growth.max(1.0))
+        .min(options.max_interval)
+        .min(lateness)
+        .max(options.initial_interval)
 }
 
 #[cfg(test)]
@@ -240,6 +258,20 @@ mod tests {
                 error_type: Some("runner_disconnected".into())
             }]
         );
+    }
+
+    #[test]
+    fn waits_grow_but_never_beyond_a_tenth_of_the_wait() {
+        let options = PollOptions::default();
+        let ms = Duration::from_millis;
+        // Early on the floor holds; a 2 s render is seen at most 250 ms late, not 1.3 s.
+        assert_eq!(next_interval(ms(250), ms(250), &options), ms(250));
+        assert_eq!(next_interval(ms(250), ms(2_000), &options), ms(250));
+        assert_eq!(next_interval(ms(400), ms(6_000), &options), ms(600));
+        // Minutes in, the ceiling holds.
+        assert_eq!(next_interval(ms(3_000), ms(180_000), &options), ms(3_000));
+        let unbounded = PollOptions { max_lateness: 0.0, ..PollOptions::default() };
+        assert_eq!(next_interval(ms(250), ms(250), &unbounded), ms(375));
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct StudioConfig {
     pub queue_delay: Duration,
     /// Simulated render time per second of output (a request never finishes sooner).
     pub render_time_per_second: Duration,
+    /// Simulated render time added to every request whatever its length, so a benchmark can give
+    /// clips of different lengths the same latency.
+    pub fixed_render_time: Duration,
     /// How many requests render at once; the rest wait in the queue with positions.
     pub concurrency: usize,
     /// Injected faults.
@@ -41,6 +44,7 @@ impl Default for StudioConfig {
             scale: 1,
             queue_delay: Duration::from_millis(50),
             render_time_per_second: Duration::ZERO,
+            fixed_render_time: Duration::ZERO,
             concurrency: 4,
             faults: FaultConfig::default(),
             data_dir: None,

@@ -52,6 +52,7 @@ struct Rendered {
 
 /// The life of one request, from queued to completed.
 pub(crate) async fn run_job(state: Arc<AppState>, id: String) {
+    let submitted = Instant::now();
     tokio::time::sleep(state.config.queue_delay).await;
     let permit = tokio::select! {
         permit = Arc::clone(&state.render_slots).acquire_owned() => permit.ok(),
@@ -84,7 +85,8 @@ pub(crate) async fn run_job(state: Arc<AppState>, id: String) {
         }
         let rendered = render(&state, &id, &model, &args).await?;
         // Latency scales with the length of the output, like a real runner's.
-        let floor = state.config.render_time_per_second.mul_f64(rendered.seconds);
+        let floor =
+            state.config.render_time_per_second.mul_f64(rendered.seconds) + state.config.fixed_render_time;
         simulate(&state, &id, started, floor).await;
         Ok::<Rendered, Failure>(rendered)
     };
@@ -93,6 +95,8 @@ pub(crate) async fn run_job(state: Arc<AppState>, id: String) {
             Ok(rendered) => {
                 let cost = model.cost(rendered.seconds, rendered.generate_audio);
                 state.stats.bill(rendered.seconds, cost);
+                let took = u64::try_from(submitted.elapsed().as_millis()).unwrap_or(u64::MAX);
+                state.stats.update(|s| s.renders.longest_ms = s.renders.longest_ms.max(took));
                 state.queue.log(&id, format!("Done: {:.2} s of video", rendered.seconds));
                 Outcome::Succeeded { output: rendered.output, inference_time: started.elapsed().as_secs_f64() }
             }

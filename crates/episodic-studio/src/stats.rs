@@ -61,6 +61,10 @@ pub struct RenderStats {
     pub cancelled: u64,
     /// Seconds of media rendered successfully.
     pub seconds: f64,
+    /// The longest time from submit to result of a successful render, in milliseconds: the remote
+    /// floor a benchmark compares a run's wall time with.
+    #[serde(default)]
+    pub longest_ms: u64,
 }
 
 /// Webhook counters.

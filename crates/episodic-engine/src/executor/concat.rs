@@ -34,9 +34,14 @@ pub(crate) async fn concat(
             (artifact::adopt(ctx, key, &part, "mp4").await?, false)
         }
     };
-    publish(&joined, &spec.output).await?;
-    pictures(ctx, &segments, &spec.output).await?;
     let output = Output::Episode;
+    // An unchanged rerun: the episode is already there, byte for byte, with its pictures.
+    if cache_hit && published(&joined, &spec.output, segments.len()).await {
+        return Ok(Done::cached(output));
+    }
+    // Pictures before the episode: an output that matches its artifact then always has them.
+    pictures(ctx, &segments, &spec.output).await?;
+    publish(&joined, &spec.output).await?;
     Ok(if cache_hit { Done::cached(output) } else { Done::fresh(output) })
 }
 
@@ -62,18 +67,43 @@ async fn publish(joined: &Path, output: &Path) -> Result<(), NodeError> {
     written
 }
 
+/// Whether `output` holds exactly the artifact `joined` (named by its sha256) and its pictures are
+/// all there: then a rerun has nothing to write (re-drawing them cost most of an unchanged rerun).
+async fn published(joined: &Path, output: &Path, segments: usize) -> bool {
+    let Some(sha) = joined.file_stem().and_then(|stem| stem.to_str()) else { return false };
+    let thumbs = sibling(output, ".thumbs");
+    let pictures_there = sibling(output, ".contact.png").is_file()
+        && (1..=segments).all(|index| thumbs.join(format!("{index:03}.png")).is_file());
+    // Sizes first: a different episode almost always differs there, and costs no read.
+    let same_size = match (tokio::fs::metadata(joined).await, tokio::fs::metadata(output).await) {
+        (Ok(a), Ok(b)) => a.len() == b.len(),
+        _ => false,
+    };
+    pictures_there && same_size && artifact::hash(output).await.is_ok_and(|(hash, _)| hash == sha)
+}
+
 /// A thumbnail per segment in `<output>.thumbs/`, and `<output>.contact.png` of them all.
+/// Thumbnails are drawn as many at once as ffmpeg jobs are allowed: they sit between the last
+/// compose and the finished episode.
 async fn pictures(ctx: &Context, segments: &[PathBuf], output: &Path) -> Result<(), NodeError> {
     let thumbs = sibling(output, ".thumbs");
     tokio::fs::create_dir_all(&thumbs)
         .await
         .map_err(|source| NodeError::Io { what: format!("cannot create `{}`", thumbs.display()), source })?;
-    let mut pictures = Vec::with_capacity(segments.len());
-    for (index, segment) in segments.iter().enumerate() {
-        let seconds = ctx.probe.probe_async(segment).await?.duration.unwrap_or(0.0);
-        let picture = thumbs.join(format!("{:03}.png", index + 1));
-        episodic_media::thumbnail(&ctx.ffmpeg, segment, seconds / 2.0, 320, &picture).await?;
-        pictures.push(picture);
+    let pictures: Vec<PathBuf> =
+        (0..segments.len()).map(|index| thumbs.join(format!("{:03}.png", index + 1))).collect();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(ctx.config.ffmpeg_concurrency.max(1)));
+    let mut jobs = tokio::task::JoinSet::new();
+    for (segment, picture) in segments.iter().cloned().zip(pictures.iter().cloned()) {
+        let (ffmpeg, probe, slots) = (ctx.ffmpeg.clone(), ctx.probe.clone(), std::sync::Arc::clone(&slots));
+        jobs.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            let seconds = probe.probe_async(&segment).await?.duration.unwrap_or(0.0);
+            episodic_media::thumbnail(&ffmpeg, &segment, seconds / 2.0, 320, &picture).await
+        });
+    }
+    while let Some(joined) = jobs.join_next().await {
+        joined.map_err(|err| NodeError::Unexpected(format!("a thumbnail task failed: {err}")))??;
     }
     let sheet = sibling(output, ".contact.png");
     episodic_media::contact_sheet(&ctx.ffmpeg, &pictures, 4, &sheet).await?;

@@ -1,0 +1,159 @@
+//! What every scenario shares: the binaries, the tools, a runtime for the studio, and helpers to
+//! run `episodic` against a studio.
+
+use episodic_bench::process::{self, Timed};
+use episodic_studio::{StatsSnapshot, Studio, StudioConfig};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The key the studio requires and episodic sends.
+pub const KEY: &str = "bench-key";
+
+pub struct Context {
+    /// The repository root.
+    pub repo: PathBuf,
+    /// The release `episodic` binary.
+    pub episodic: PathBuf,
+    /// This binary, for child processes.
+    pub this: PathBuf,
+    /// The target folder (criterion results, the Python venv).
+    pub target: PathBuf,
+    pub ffmpeg: episodic_media::Tool,
+    pub ffprobe: episodic_media::Tool,
+    pub runtime: tokio::runtime::Runtime,
+    /// Small sizes for a smoke run.
+    pub quick: bool,
+}
+
+impl Context {
+    pub fn new(quick: bool, episodic: Option<PathBuf>) -> Context {
+        let this = std::env::current_exe().expect("the harness's own path");
+        let bin_dir = this.parent().expect("the harness lives in a folder").to_path_buf();
+        let episodic = episodic.unwrap_or_else(|| bin_dir.join("episodic"));
+        assert!(
+            episodic.exists(),
+            "{} is missing: build it first (`cargo build --release --bin episodic`) or pass --episodic",
+            episodic.display()
+        );
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let repo = repo.canonicalize().unwrap_or(repo);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        Context {
+            target: bin_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| bin_dir.clone()),
+            repo,
+            episodic,
+            this,
+            ffmpeg: episodic_media::locate("ffmpeg", None).expect("ffmpeg is installed (bash .ci/setup)"),
+            ffprobe: episodic_media::locate("ffprobe", None).expect("ffprobe is installed (bash .ci/setup)"),
+            runtime,
+            quick,
+        }
+    }
+
+    pub fn assets(&self) -> PathBuf {
+        self.repo.join("assets")
+    }
+
+    /// The short commit measured, with `+dirty` when the tree has changes.
+    pub fn commit(&self) -> String {
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .args(args)
+                .current_dir(&self.repo)
+                .output()
+                .ok()
+                .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+                .unwrap_or_default()
+        };
+        let commit = git(&["rev-parse", "--short", "HEAD"]);
+        let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
+        format!("{commit}{}", if dirty { " (with uncommitted changes)" } else { "" })
+    }
+
+    /// A studio on loopback with the benchmark's key, `--scale 8`, and room for every render at once.
+    pub fn studio(&self, queue_delay: Duration, fixed: Duration) -> Studio {
+        let config = StudioConfig {
+            key: Some(KEY.into()),
+            scale: 8,
+            queue_delay,
+            fixed_render_time: fixed,
+            concurrency: 256,
+            ..StudioConfig::default()
+        };
+        self.runtime
+            .block_on(Studio::start(
+                config,
+                episodic_catalog::Catalog::builtin(),
+                self.ffmpeg.clone(),
+                self.ffprobe.clone(),
+            ))
+            .expect("the studio starts")
+    }
+
+    pub fn stop(&self, studio: Studio) {
+        self.runtime.block_on(studio.shutdown());
+    }
+
+    /// `episodic render MANIFEST --backend fal --scale 8` in `dir`, pointed at `studio`.
+    pub fn render_command(&self, studio: &Studio, dir: &Path, manifest: &str, extra: &[&str]) -> Command {
+        let urls = studio.urls();
+        let mut command = Command::new(&self.episodic);
+        command
+            .arg("render")
+            .arg(manifest)
+            .args(["--backend", "fal", "--scale", "8"])
+            .args(extra)
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("FAL_KEY", KEY)
+            .env("EPISODIC_FAL_QUEUE_URL", &urls.queue_url)
+            .env("EPISODIC_FAL_REST_URL", &urls.rest_url)
+            .env("EPISODIC_FAL_CDN_URL", &urls.cdn_url)
+            .env("EPISODIC_FAL_API_URL", &urls.api_url)
+            .env_remove("EPISODIC_STATE_DIR");
+        command
+    }
+
+    /// Runs a render to the end; panics with its stderr if it failed.
+    pub fn render(&self, command: &mut Command) -> Timed {
+        let timed = process::run(command).expect("run episodic");
+        assert!(timed.success, "episodic render failed:\n{}", timed.stderr);
+        timed
+    }
+
+    /// `episodic plan MANIFEST --json` in `dir`.
+    pub fn plan_json(&self, dir: &Path, manifest: &str) -> serde_json::Value {
+        let output = Command::new(&self.episodic)
+            .args(["plan", manifest, "--json"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run episodic plan");
+        assert!(
+            output.status.success(),
+            "episodic plan failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("plan --json is JSON")
+    }
+}
+
+/// A count of a plan's nodes of one kind.
+pub fn count(plan: &serde_json::Value, kind: &str) -> usize {
+    plan["nodes"].as_array().map_or(0, |nodes| nodes.iter().filter(|node| node["kind"] == kind).count())
+}
+
+/// Uploads and submits between two snapshots of a studio's counters.
+pub fn delta(before: &StatsSnapshot, after: &StatsSnapshot) -> (u64, u64) {
+    (after.uploads.count - before.uploads.count, after.submits.total - before.submits.total)
+}
+
+/// Seconds with two decimals.
+pub fn secs(duration: Duration) -> String {
+    format!("{:.2} s", duration.as_secs_f64())
+}
