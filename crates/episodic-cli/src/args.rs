@@ -174,6 +174,9 @@ pub struct StudioArgs {
     /// Share of renders that fail at the runner (COMPLETED with an error), 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate_render: f64,
+    /// Inject HTTP faults only into requests whose path contains this (e.g. one endpoint id).
+    #[arg(long, value_name = "TEXT")]
+    pub faults_only_on: Option<String>,
     /// Refuse inputs that are not in the model's schema (422 extra_forbidden).
     #[arg(long)]
     pub strict_inputs: bool,

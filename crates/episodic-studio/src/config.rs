@@ -87,4 +87,6 @@ pub struct FaultConfig {
     pub slow: Duration,
     /// Share of renders that end `COMPLETED` with an error (`Runner disconnected`), as fal's do.
     pub render_failure_rate: f64,
+    /// Inject HTTP faults only into requests whose path contains this (one endpoint's outage).
+    pub only_paths_containing: Option<String>,
 }

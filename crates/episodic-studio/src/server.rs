@@ -284,7 +284,9 @@ async fn handle(
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response, Dropped> {
     let path = request.uri().path();
-    let faultable = !path.starts_with("/_studio/") && !path.starts_with("/.well-known/");
+    let faultable = !path.starts_with("/_studio/")
+        && !path.starts_with("/.well-known/")
+        && state.config.faults.only_paths_containing.as_deref().is_none_or(|part| path.contains(part));
     if faultable {
         let slow = state.config.faults.slow;
         if !slow.is_zero() {

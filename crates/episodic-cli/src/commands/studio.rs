@@ -41,6 +41,7 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             drop_rate: args.drop_rate,
             slow: Duration::from_millis(args.slow_ms),
             render_failure_rate: args.fail_rate_render,
+            only_paths_containing: args.faults_only_on.clone(),
         },
         data_dir: args.data_dir,
         strict_inputs: args.strict_inputs,

@@ -368,3 +368,37 @@ fn an_output_that_expired_before_download_is_reported_and_rerendered_when_asked(
     assert_ok(&third);
     assert_eq!(bench.stats().submits.total, 2 * renders, "each lost output rendered once more");
 }
+
+#[test]
+fn a_fault_that_outlasts_the_retries_fails_its_node_only_and_a_rerun_resumes() {
+    // One endpoint is rate-limited for good: every request to text-to-video is answered 429.
+    let outage = StudioConfig {
+        faults: episodic_studio::FaultConfig {
+            rate_429: 1.0,
+            only_paths_containing: Some("text-to-video".into()),
+            ..episodic_studio::FaultConfig::default()
+        },
+        ..StudioConfig::default()
+    };
+    let mut bench = Bench::new(outage);
+    let (renders, _, _) = demo_plan(bench.root());
+    let first = bench.render(&[]);
+    assert_eq!(first.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("render/crowd-shot/broll: FAILED"), "{stderr}");
+    assert!(stderr.contains("retries"), "the message says it was retried:\n{stderr}");
+    assert!(stderr.to_lowercase().contains("rerun"), "and that rerunning resumes:\n{stderr}");
+    let report = report(&bench);
+    let done = report["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|node| node["kind"] == "render" && node["status"] == "done")
+        .count();
+    assert_eq!(done as u64, renders - 1, "every other render finished");
+    // The outage is over: the rerun submits the one missing render and completes.
+    bench.switch_studio(StudioConfig::default());
+    let second = bench.render(&[]);
+    assert_ok(&second);
+    assert_eq!(bench.stats().submits.total, 1, "only the render that never went through");
+}

@@ -25,6 +25,7 @@ pub(crate) async fn render(
     // The journal keeps the arguments the key was computed from: files by hash, not by URL.
     let canonical = spec.args.to_string();
     let mut claim = ctx.journal.claim_render(key, &spec.endpoint, &canonical, &ctx.owner, now())?;
+    let mut lost_answers = 0u32;
     loop {
         match claim {
             Claim::Done(record) => return reuse(key, spec, &record.state),
@@ -119,7 +120,11 @@ pub(crate) async fn render(
                 };
                 let submitted = match ctx.client.submit(&endpoint, &args, &options).await {
                     Ok(submitted) => submitted,
+                    // A second lost answer in a row: stop here; the claim stays, and the next run
+                    // settles it from the history without a wait loop in this one.
+                    Err(err) if err.maybe_submitted && lost_answers > 0 => return Err(err.into()),
                     Err(err) if err.maybe_submitted => {
+                        lost_answers += 1;
                         // The answer was lost: fal may or may not have queued it. Ask its history.
                         match settle_lost_submit(ctx, episode, node, key, spec, &args).await? {
                             Some(request_id) => {
