@@ -84,24 +84,9 @@ impl Probe {
 
     /// Probes one file.
     pub fn probe(&self, path: &Path) -> Result<MediaInfo, MediaError> {
-        // `file:` keeps a name that starts with `-` or holds a `:` from being read as an option or protocol.
-        let mut target = std::ffi::OsString::from("file:");
-        target.push(absolute(path));
-        let output = Command::new(&self.tool.path)
-            .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
-            .arg(&target)
-            .output()
-            .map_err(|err| MediaError::ToolMissing {
-                tool: "ffprobe",
-                looked: format!("could not run `{}`: {err}", self.tool.path.display()),
-            })?;
-        if !output.status.success() {
-            // ffprobe names the absolute `file:` target; show the path as the caller gave it.
-            let detail =
-                stderr_tail(&output.stderr).replace(&*target.to_string_lossy(), &path.display().to_string());
-            return Err(MediaError::Unreadable { tool: "ffprobe", path: path.to_path_buf(), detail });
-        }
-        let raw: RawProbe = serde_json::from_slice(&output.stdout).map_err(|err| MediaError::BadOutput {
+        let stdout =
+            self.run(path, &["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])?;
+        let raw: RawProbe = serde_json::from_slice(&stdout).map_err(|err| MediaError::BadOutput {
             tool: "ffprobe",
             path: path.to_path_buf(),
             detail: err.to_string(),
@@ -109,27 +94,44 @@ impl Probe {
         Ok(raw.into_info())
     }
 
-    /// Where the first audio stream's last packet ends, in seconds: the length the file really
-    /// holds, whatever its header says (a cut MP3 keeps its header's full length). Reads packet
-    /// headers only, nothing is decoded. `None` when the file has no audio packets.
-    pub fn audio_end(&self, path: &Path) -> Result<Option<f64>, MediaError> {
+    /// Runs ffprobe with `args` on `path` and returns what it printed on stdout.
+    fn run(&self, path: &Path, args: &[&str]) -> Result<Vec<u8>, MediaError> {
+        // `file:` keeps a name that starts with `-` or holds a `:` from being read as an option or protocol.
         let mut target = std::ffi::OsString::from("file:");
         target.push(absolute(path));
-        let output = Command::new(&self.tool.path)
-            .args(["-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time,duration_time"])
-            .args(["-of", "csv=p=0"])
-            .arg(&target)
-            .output()
-            .map_err(|err| MediaError::ToolMissing {
+        let output = Command::new(&self.tool.path).args(args).arg(&target).output().map_err(|err| {
+            MediaError::ToolMissing {
                 tool: "ffprobe",
                 looked: format!("could not run `{}`: {err}", self.tool.path.display()),
-            })?;
+            }
+        })?;
         if !output.status.success() {
+            // ffprobe names the absolute `file:` target; show the path as the caller gave it.
             let detail =
                 stderr_tail(&output.stderr).replace(&*target.to_string_lossy(), &path.display().to_string());
             return Err(MediaError::Unreadable { tool: "ffprobe", path: path.to_path_buf(), detail });
         }
-        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(output.stdout)
+    }
+
+    /// Where the first audio stream's last packet ends, in seconds: the length the file really
+    /// holds, whatever its header says (a cut MP3 keeps its header's full length). Reads packet
+    /// headers only, nothing is decoded. `None` when the file has no audio packets.
+    pub fn audio_end(&self, path: &Path) -> Result<Option<f64>, MediaError> {
+        let stdout = self.run(
+            path,
+            &[
+                "-v",
+                "error",
+                "-select_streams",
+                "a:0",
+                "-show_entries",
+                "packet=pts_time,duration_time",
+                "-of",
+                "csv=p=0",
+            ],
+        )?;
+        let text = String::from_utf8_lossy(&stdout);
         Ok(text
             .lines()
             .filter_map(packet_end)
