@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, batch: Option<&Batch>) -> Section {
     };
     let dir = batch.dir.path();
     let spec = dir.join("anchor-spec.json");
-    std::fs::write(&spec, serde_json::to_vec_pretty(&spec_of(&batch.plan, dir)).expect("JSON"))
+    std::fs::write(&spec, serde_json::to_vec_pretty(&spec_of(ctx, &batch.plan, dir)).expect("JSON"))
         .expect("write spec");
     let script = ctx.repo.join("crates/episodic-bench/anchor/anchor.py");
     let run = |mode: &str| {
@@ -113,12 +113,13 @@ fn venv(ctx: &Context) -> Result<PathBuf, String> {
 }
 
 /// The batch's renders by segment, with each `{"$file": sha256}` replaced by the file's path.
-fn spec_of(plan: &Value, dir: &Path) -> Value {
+fn spec_of(ctx: &Context, plan: &Value, dir: &Path) -> Value {
+    let probe = episodic_media::Probe::new(ctx.ffprobe.clone());
     let mut by_hash = HashMap::new();
     for folder in ["characters", "audio"] {
         for entry in std::fs::read_dir(dir.join(folder)).expect("read the batch's folder") {
             let path = entry.expect("an entry").path();
-            let (sha, _) = episodic_manifest::hash_file(&path).expect("hash an input");
+            let (sha, _) = probe.hash(&path).expect("hash an input");
             by_hash.insert(sha, path);
         }
     }

@@ -8,10 +8,26 @@ pub const EPISODIC_FFPROBE: &str = "EPISODIC_FFPROBE";
 pub const EPISODIC_FFMPEG: &str = "EPISODIC_FFMPEG";
 /// The state folder (same as `--state-dir`).
 pub const EPISODIC_STATE_DIR: &str = "EPISODIC_STATE_DIR";
+/// Where episodic keeps what it learned about files (default: `$XDG_CACHE_HOME/episodic`, else
+/// `~/.cache/episodic`); `off` keeps nothing between runs.
+pub const EPISODIC_CACHE_DIR: &str = "EPISODIC_CACHE_DIR";
 /// Disables colour in diagnostics when set (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
 
 /// The value of a variable, when set and not empty.
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The file of probed facts that `validate`, `plan` and `render` share, if there is a place for it.
+pub fn facts_file() -> Option<std::path::PathBuf> {
+    let dir = match var(EPISODIC_CACHE_DIR) {
+        Some(dir) if dir == "off" => return None,
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => match var("XDG_CACHE_HOME") {
+            Some(cache) => std::path::PathBuf::from(cache).join("episodic"),
+            None => std::path::PathBuf::from(var("HOME")?).join(".cache").join("episodic"),
+        },
+    };
+    Some(dir.join("facts-v1.json"))
 }

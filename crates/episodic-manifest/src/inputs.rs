@@ -5,7 +5,6 @@ use crate::episode::MediaFile;
 use crate::{Problem, Spanned};
 use episodic_catalog::{AudioFormat, AudioLimits, ImageFormat, ImageLimits};
 use episodic_media::{FileKind, MediaError, MediaInfo, Probe, sniff_file};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -336,7 +335,7 @@ impl<'a> Inputs<'a> {
             );
             return None;
         }
-        let (sha256, size) = match hash_file(path) {
+        let (sha256, size) = match self.probe.hash(path) {
             Ok(hashed) => hashed,
             Err(err) => {
                 problems.push(unreadable(written, &err.to_string()));
@@ -355,7 +354,12 @@ impl<'a> Inputs<'a> {
                 MediaInfo { format_name: String::new(), duration: None, streams: Vec::new() }
             }
             _ => {
-                match self.probe.probe(path) {
+                // Speech is probed with its packets, for the truncation check, in the same run.
+                let probed = match kind {
+                    FileKind::Mp3 | FileKind::Aac => self.probe.probe_audio(path).map(|(info, _)| info),
+                    _ => self.probe.probe(path),
+                };
+                match probed {
                     Ok(info) => info,
                     Err(MediaError::Unreadable { detail, .. }) => {
                         problems.push(
@@ -386,14 +390,6 @@ fn unreadable(written: &Spanned<String>, reason: &str) -> Problem {
     Problem::error("unreadable-file", format!("cannot read `{}`: {reason}", written.value))
         .with_span(written.span, "unreadable")
         .with_help("check the file's permissions")
-}
-
-/// sha256 and size of a file, streamed.
-pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let size = std::io::copy(&mut file, &mut hasher)?;
-    Ok((hex::encode(hasher.finalize()), size))
 }
 
 fn image_format(kind: FileKind) -> Option<ImageFormat> {

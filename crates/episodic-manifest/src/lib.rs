@@ -16,7 +16,6 @@ mod resolve;
 pub mod yaml;
 
 pub use episode::{Broll, CastMember, Dialogue, Episode, Listener, MediaFile, Segment, SegmentKind};
-pub use inputs::hash_file;
 pub use manifest::{BrollEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat, SegmentEntry};
 pub use problem::{ManifestSource, Problem, ProblemDiagnostic, Severity, Span, Spanned};
 

@@ -119,6 +119,21 @@ pub struct Defaults {
     pub cfg_scale: Option<Spanned<f64>>,
 }
 
+impl Manifest {
+    /// Every media file the manifest names, joined to `base`, each once, in the order written.
+    pub fn media_paths(&self, base: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let cast = self.cast.iter().filter_map(|member| member.image.as_ref());
+        let segments = self.segments.iter().flat_map(|segment| {
+            [segment.audio.as_ref(), segment.broll.as_ref().and_then(|broll| broll.image.as_ref())]
+        });
+        let mut seen = std::collections::HashSet::new();
+        cast.chain(segments.flatten())
+            .map(|written| base.join(&written.value))
+            .filter(|path| seen.insert(path.clone()))
+            .collect()
+    }
+}
+
 /// One member of `cast`.
 #[derive(Debug, Clone)]
 pub struct CastEntry {

@@ -22,6 +22,9 @@ pub(crate) fn resolve(
     problems: &mut Vec<Problem>,
 ) -> Option<Episode> {
     let base = manifest_path.parent().unwrap_or(Path::new("."));
+    // Every file at once first: the checks below then ask one file at a time, from memory.
+    let jobs = std::thread::available_parallelism().map_or(1, usize::from);
+    probe.learn_all(&manifest.media_paths(base), jobs);
     let errors_before = problems.iter().filter(|p| p.is_error()).count();
     let mut resolver = Resolver { manifest, catalog, inputs: Inputs::new(base, probe), problems };
 

@@ -1,18 +1,22 @@
 //! Reading a media file's streams and length with ffprobe.
 
-use crate::{MediaError, Tool};
-use serde::Deserialize;
+use crate::facts::{FactStore, Known, Stamp};
+use crate::{FileKind, MediaError, Tool};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
-/// ffprobe at a known path.
+/// ffprobe at a known path, and what it has already said about files that have not changed.
 #[derive(Debug, Clone)]
 pub struct Probe {
     tool: Tool,
+    facts: Arc<FactStore>,
 }
 
 /// What ffprobe says about a file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MediaInfo {
     /// The demuxer that read it, e.g. `mp3`, `wav`, `png_pipe`, `mov,mp4,m4a,3gp,3g2,mj2`.
     pub format_name: String,
@@ -23,7 +27,7 @@ pub struct MediaInfo {
 }
 
 /// The kind of one stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StreamKind {
     /// Pictures (a still image is one video frame).
     Video,
@@ -34,7 +38,7 @@ pub enum StreamKind {
 }
 
 /// One stream of a media file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamInfo {
     /// Video, audio or other.
     pub kind: StreamKind,
@@ -72,9 +76,14 @@ impl MediaInfo {
 }
 
 impl Probe {
-    /// ffprobe at a path found by [`crate::locate`].
+    /// ffprobe at a path found by [`crate::locate`], remembering what it learns for this process.
     pub fn new(tool: Tool) -> Self {
-        Self { tool }
+        Self::with_facts(tool, Arc::new(FactStore::in_memory()))
+    }
+
+    /// ffprobe that remembers what it learns in `facts` (shared by every clone).
+    pub fn with_facts(tool: Tool, facts: Arc<FactStore>) -> Self {
+        Self { tool, facts }
     }
 
     /// Where ffprobe is.
@@ -82,16 +91,108 @@ impl Probe {
         &self.tool.path
     }
 
-    /// Probes one file.
+    /// What this probe remembers; save it when a command ends.
+    pub fn facts(&self) -> &FactStore {
+        &self.facts
+    }
+
+    /// Probes one file (or recalls the probe of it as it is now).
     pub fn probe(&self, path: &Path) -> Result<MediaInfo, MediaError> {
-        let stdout =
-            self.run(path, &["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])?;
-        let raw: RawProbe = serde_json::from_slice(&stdout).map_err(|err| MediaError::BadOutput {
+        let key = absolute(path);
+        let stamp = Stamp::of(&key);
+        if let Some(info) = stamp.as_ref().and_then(|stamp| self.facts.recall(&key, stamp, Known::info)) {
+            return Ok(info);
+        }
+        let info = self.run_json(path, &[])?.into_info();
+        if let Some(stamp) = &stamp {
+            self.facts.learn(&key, stamp, |known| known.set_info(info.clone()));
+        }
+        Ok(info)
+    }
+
+    /// Probes an audio file and reads where its first audio stream's packets end (see
+    /// [`Probe::audio_end`]), in one run of ffprobe.
+    pub fn probe_audio(&self, path: &Path) -> Result<(MediaInfo, Option<f64>), MediaError> {
+        let key = absolute(path);
+        let stamp = Stamp::of(&key);
+        if let Some(found) = stamp.as_ref().and_then(|stamp| self.facts.recall(&key, stamp, Known::audio)) {
+            return Ok(found);
+        }
+        let raw = self.run_json(path, &["-show_entries", "packet=stream_index,pts_time,duration_time"])?;
+        let end = raw.audio_end();
+        let info = raw.into_info();
+        if let Some(stamp) = &stamp {
+            self.facts.learn(&key, stamp, |known| {
+                known.set_info(info.clone());
+                known.set_audio_end(end);
+            });
+        }
+        Ok((info, end))
+    }
+
+    /// sha256 (hex) and size of a file's bytes, read in full unless the file is unchanged since
+    /// they were last read.
+    pub fn hash(&self, path: &Path) -> std::io::Result<(String, u64)> {
+        let key = absolute(path);
+        let stamp = Stamp::of(&key);
+        if let Some(found) = stamp.as_ref().and_then(|stamp| self.facts.recall(&key, stamp, Known::sha256)) {
+            return Ok(found);
+        }
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = Sha256::new();
+        let size = std::io::copy(&mut file, &mut hasher)?;
+        let sha256 = hex::encode(hasher.finalize());
+        if let Some(stamp) = stamp.filter(|stamp| stamp.len() == size) {
+            self.facts.learn(&key, &stamp, |known| known.set_sha256(sha256.clone()));
+        }
+        Ok((sha256, size))
+    }
+
+    /// Hashes and probes `paths` on `jobs` threads at once, so that the questions asked of them
+    /// one by one afterwards are answered from memory: ffprobe's cost is mostly starting up, and
+    /// one file after another leaves every core but one idle. Audio is probed as
+    /// [`Probe::probe_audio`] does, anything else media as [`Probe::probe`] does; a file that
+    /// cannot be read or probed is skipped here (asking again reports why).
+    pub fn learn_all(&self, paths: &[PathBuf], jobs: usize) {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            while let Some(path) = paths.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                self.learn(path);
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..jobs.clamp(1, paths.len().max(1)) {
+                scope.spawn(work);
+            }
+            work();
+        });
+    }
+
+    fn learn(&self, path: &Path) {
+        if Stamp::of(path).is_none() || self.hash(path).is_err() {
+            return;
+        }
+        match crate::sniff_file(path) {
+            Ok(FileKind::Mp3 | FileKind::Aac | FileKind::Wav | FileKind::Ogg | FileKind::Flac) => {
+                let _ = self.probe_audio(path);
+            }
+            Ok(FileKind::Unknown) | Err(_) => {}
+            Ok(_) => {
+                let _ = self.probe(path);
+            }
+        }
+    }
+
+    /// ffprobe's JSON of the streams and format, with `extra` arguments.
+    fn run_json(&self, path: &Path, extra: &[&str]) -> Result<RawProbe, MediaError> {
+        let mut line = vec!["-v", "error", "-print_format", "json", "-show_format", "-show_streams"];
+        line.extend_from_slice(extra);
+        let stdout = self.run(path, &line)?;
+        serde_json::from_slice(&stdout).map_err(|err| MediaError::BadOutput {
             tool: "ffprobe",
             path: path.to_path_buf(),
             detail: err.to_string(),
-        })?;
-        Ok(raw.into_info())
+        })
     }
 
     /// Runs ffprobe with `args` on `path` and returns what it printed on stdout.
@@ -118,24 +219,7 @@ impl Probe {
     /// holds, whatever its header says (a cut MP3 keeps its header's full length). Reads packet
     /// headers only, nothing is decoded. `None` when the file has no audio packets.
     pub fn audio_end(&self, path: &Path) -> Result<Option<f64>, MediaError> {
-        let stdout = self.run(
-            path,
-            &[
-                "-v",
-                "error",
-                "-select_streams",
-                "a:0",
-                "-show_entries",
-                "packet=pts_time,duration_time",
-                "-of",
-                "csv=p=0",
-            ],
-        )?;
-        let text = String::from_utf8_lossy(&stdout);
-        Ok(text
-            .lines()
-            .filter_map(packet_end)
-            .fold(None, |end: Option<f64>, packet| Some(end.map_or(packet, |end| end.max(packet)))))
+        Ok(self.probe_audio(path)?.1)
     }
 
     /// Probes one file on tokio's blocking pool, so an async caller's thread keeps serving others.
@@ -149,13 +233,6 @@ impl Probe {
             })
         })
     }
-}
-
-/// `pts_time,duration_time` → where the packet ends; `N/A` fields make the line unusable.
-fn packet_end(line: &str) -> Option<f64> {
-    let (pts, duration) = line.trim().split_once(',')?;
-    let (pts, duration) = (pts.parse::<f64>().ok()?, duration.parse::<f64>().ok()?);
-    (pts.is_finite() && duration.is_finite()).then_some(pts + duration)
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -184,6 +261,15 @@ struct RawProbe {
     #[serde(default)]
     streams: Vec<RawStream>,
     format: Option<RawFormat>,
+    #[serde(default)]
+    packets: Vec<RawPacket>,
+}
+
+#[derive(Deserialize)]
+struct RawPacket {
+    stream_index: Option<u32>,
+    pts_time: Option<String>,
+    duration_time: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +280,7 @@ struct RawFormat {
 
 #[derive(Deserialize)]
 struct RawStream {
+    index: Option<u32>,
     codec_type: Option<String>,
     codec_name: Option<String>,
     width: Option<u32>,
@@ -205,6 +292,17 @@ struct RawStream {
 }
 
 impl RawProbe {
+    /// Where the first audio stream's last packet ends; packets without times do not count.
+    fn audio_end(&self) -> Option<f64> {
+        let audio = self.streams.iter().find(|stream| stream.codec_type.as_deref() == Some("audio"))?;
+        let time = |text: &Option<String>| text.as_deref()?.parse::<f64>().ok().filter(|t| t.is_finite());
+        self.packets
+            .iter()
+            .filter(|packet| packet.stream_index == audio.index)
+            .filter_map(|packet| Some(time(&packet.pts_time)? + time(&packet.duration_time)?))
+            .fold(None, |end: Option<f64>, packet| Some(end.map_or(packet, |end| end.max(packet))))
+    }
+
     fn into_info(self) -> MediaInfo {
         let format = self.format;
         MediaInfo {

@@ -61,11 +61,15 @@ fn catalog(prices: &PriceArgs) -> Result<Catalog, CliError> {
     Ok(catalog)
 }
 
-/// ffprobe, from `EPISODIC_FFPROBE` or the PATH.
+/// ffprobe, from `EPISODIC_FFPROBE` or the PATH, with the facts it learned in earlier runs.
 fn probe() -> Result<Probe, CliError> {
     let explicit = crate::env::var(crate::env::EPISODIC_FFPROBE).map(std::path::PathBuf::from);
     let tool = episodic_media::locate("ffprobe", explicit.as_deref())?;
-    Ok(Probe::new(tool))
+    let facts = match crate::env::facts_file() {
+        Some(file) => episodic_media::FactStore::open(file),
+        None => episodic_media::FactStore::in_memory(),
+    };
+    Ok(Probe::with_facts(tool, std::sync::Arc::new(facts)))
 }
 
 /// Checks one manifest, printing its problems; the episode when it has no errors.

@@ -65,6 +65,7 @@ impl Case {
             .args(args)
             .current_dir(self.root())
             .env("NO_COLOR", "1")
+            .env("EPISODIC_CACHE_DIR", crate::support::cache_dir())
             .env_remove("EPISODIC_PRICES")
             .env_remove("EPISODIC_FFPROBE")
             .env_remove("EPISODIC_STATE_DIR")

@@ -5,6 +5,7 @@ mod bad_inputs;
 mod broken_manifests;
 mod chaos;
 mod commands;
+mod facts;
 mod plan;
 mod render;
 mod secrets;

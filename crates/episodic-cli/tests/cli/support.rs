@@ -35,6 +35,13 @@ impl Output {
     }
 }
 
+/// The cache folder every `episodic` of this test binary shares, as one user's runs share theirs;
+/// never the real user's.
+pub fn cache_dir() -> &'static Path {
+    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| tempfile::tempdir().expect("a cache folder")).path()
+}
+
 /// Runs `episodic` in `cwd` with a clean, colourless environment.
 pub fn episodic(cwd: &Path, args: &[&str]) -> Output {
     episodic_with_env(cwd, args, &[])
@@ -47,6 +54,7 @@ pub fn episodic_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Out
         .args(args)
         .current_dir(cwd)
         .env("NO_COLOR", "1")
+        .env("EPISODIC_CACHE_DIR", cache_dir())
         .env_remove("EPISODIC_PRICES")
         .env_remove("EPISODIC_FFPROBE")
         .env_remove("COLUMNS");
@@ -265,6 +273,7 @@ impl Bench {
             .args(extra)
             .current_dir(self.root())
             .env("NO_COLOR", "1")
+            .env("EPISODIC_CACHE_DIR", cache_dir())
             .env("FAL_KEY", key)
             .env("EPISODIC_FAL_QUEUE_URL", &urls.queue_url)
             .env("EPISODIC_FAL_REST_URL", &urls.rest_url)

@@ -1,0 +1,87 @@
+//! What episodic remembers of files between runs: a second look at unchanged media runs no
+//! ffprobe, and a changed file is probed again (never judged by what it used to be).
+
+use crate::support::{copy_tree, episodic_with_env, repo};
+use std::path::Path;
+
+/// An ffprobe that logs each call's target to `log`, then runs the real one.
+fn logging_ffprobe(dir: &Path, log: &Path) -> std::path::PathBuf {
+    let real = episodic_media::locate("ffprobe", None).expect("ffprobe");
+    let script = dir.join("ffprobe");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor last; do :; done\necho \"$last\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.path.display()
+        ),
+    )
+    .expect("write the wrapper");
+    let mut permissions = std::fs::metadata(&script).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&script, permissions).expect("chmod");
+    script
+}
+
+fn calls(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    std::fs::remove_file(log).ok();
+    text.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn unchanged_media_is_probed_once_across_commands_and_a_changed_file_again() {
+    let dir = tempfile::tempdir().expect("temp");
+    let root = dir.path();
+    copy_tree(&repo().join("assets"), &root.join("assets"));
+    copy_tree(&repo().join("pipelines/demo"), &root.join("pipelines/demo"));
+    let log = root.join("probes.log");
+    let ffprobe = logging_ffprobe(root, &log);
+    let cache = root.join("cache");
+    let env = [
+        ("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")),
+        ("EPISODIC_CACHE_DIR", cache.to_str().expect("UTF-8 path")),
+    ];
+    // Facts about a file younger than the file system's clock tick are not kept between runs.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+
+    let manifest = "pipelines/demo/episode.yaml";
+    let first = episodic_with_env(root, &["validate", manifest], &env);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let probed = calls(&log);
+    assert!(probed.len() >= 5, "the demo's media are probed: {probed:?}");
+    let unique: std::collections::HashSet<_> = probed.iter().collect();
+    assert_eq!(unique.len(), probed.len(), "each file is probed once: {probed:?}");
+    assert!(cache.join("facts-v1.json").is_file());
+
+    let plan = episodic_with_env(root, &["plan", manifest, "--json"], &env);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert_eq!(calls(&log), Vec::<String>::new(), "plan after validate probes nothing");
+
+    // New speech under an old name: the same size or not, it must be probed and hashed again.
+    let speech = root.join("assets/audio/headline.mp3");
+    std::fs::copy(root.join("assets/audio/sign-off.mp3"), &speech).expect("replace a clip");
+    let again = episodic_with_env(root, &["plan", manifest, "--json"], &env);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let probed = calls(&log);
+    assert_eq!(probed.len(), 1, "only the changed file is probed: {probed:?}");
+    assert!(probed[0].ends_with("headline.mp3"), "{probed:?}");
+    assert_ne!(plan.stdout, again.stdout, "the plan sees the new speech");
+}
+
+#[test]
+fn the_cache_can_be_turned_off() {
+    let dir = tempfile::tempdir().expect("temp");
+    let root = dir.path();
+    copy_tree(&repo().join("assets"), &root.join("assets"));
+    copy_tree(&repo().join("pipelines/demo"), &root.join("pipelines/demo"));
+    let log = root.join("probes.log");
+    let ffprobe = logging_ffprobe(root, &log);
+    let env = [("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")), ("EPISODIC_CACHE_DIR", "off")];
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    for _ in 0..2 {
+        let output = episodic_with_env(root, &["validate", "pipelines/demo/episode.yaml"], &env);
+        assert_eq!(output.code, 0, "{}", output.stderr);
+        assert!(!calls(&log).is_empty(), "without a cache every run probes");
+    }
+}
