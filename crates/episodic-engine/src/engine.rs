@@ -5,6 +5,7 @@
 use crate::config::EngineConfig;
 use crate::events::{Event, EventKind};
 use crate::executor::{self, Context, Done, Inputs, Output};
+use crate::gate::Gate;
 use crate::journal::{Journal, Process, RenderState, RunOutcome, now};
 use crate::report::{NodeReport, Report};
 use crate::{EngineError, NodeError};
@@ -18,7 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 /// Runs plans against a fal-compatible backend, journaling everything that costs money.
@@ -151,9 +152,9 @@ impl Engine {
             cap,
         });
         let limits = [
-            Arc::new(Semaphore::new(self.config.render_concurrency.max(1))),
-            Arc::new(Semaphore::new(self.config.transfer_concurrency.max(1))),
-            Arc::new(Semaphore::new(self.config.ffmpeg_concurrency.max(1))),
+            Gate::new(self.config.render_concurrency),
+            Gate::new(self.config.transfer_concurrency),
+            Gate::new(self.config.ffmpeg_concurrency),
         ];
         let mut emit = |episode: &str, kind: EventKind| {
             on_event(Event { elapsed: started.elapsed(), episode: episode.to_owned(), kind });
@@ -245,12 +246,12 @@ impl Engine {
                 let episode = plan.episode.clone();
                 let canvas = (plan.canvas.width, plan.canvas.height);
                 let fps = plan.fps;
+                // Plan order is segment order: the earliest segments get the slots first.
+                let rank = (p, index.index());
                 tasks.spawn(async move {
                     let began = Instant::now();
-                    let result = match limit.acquire_owned().await {
-                        Ok(_permit) => execute(&ctx, &episode, &node, canvas, fps, &inputs).await,
-                        Err(_) => Err(NodeError::Interrupted),
-                    };
+                    let _permit = limit.acquire(rank).await;
+                    let result = execute(&ctx, &episode, &node, canvas, fps, &inputs).await;
                     TaskResult { unit, result, wall: began.elapsed() }
                 });
             }

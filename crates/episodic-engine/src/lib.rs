@@ -22,6 +22,7 @@ mod engine;
 mod error;
 mod events;
 mod executor;
+mod gate;
 pub mod journal;
 mod report;
 

@@ -3,7 +3,8 @@
 //!
 //! Every segment leaves here encoded with the same [`EncodeSettings`], so the episode can be joined by
 //! copying video. Both streams are cut or padded to the same number of frames and samples, so audio and
-//! video line up at every segment boundary and never drift over an episode.
+//! video line up at every segment boundary and never drift over an episode. A segment is a QuickTime
+//! file whose audio is PCM ([`EncodeSettings::segment_args`]): concat encodes the episode's audio once.
 
 use crate::encode::{EncodeSettings, check_seconds};
 use crate::ffmpeg::{Ffmpeg, args, file_arg};
@@ -70,6 +71,32 @@ pub async fn compose(
     c: &Composition<'_>,
     out: &Path,
 ) -> Result<(), MediaError> {
+    compose_inner(ffmpeg, probe, c, out, None).await
+}
+
+/// As [`compose`], and writes the segment's middle frame, `width` pixels wide, to `thumbnail` (a
+/// PNG) in the same run of ffmpeg: a second run would start ffmpeg and decode the segment again.
+pub async fn compose_with_thumbnail(
+    ffmpeg: &Ffmpeg,
+    probe: &Probe,
+    c: &Composition<'_>,
+    out: &Path,
+    thumbnail: &Path,
+    width: u32,
+) -> Result<(), MediaError> {
+    if !(2..=8192).contains(&width) {
+        return Err(MediaError::Invalid { detail: format!("a thumbnail {width} px wide") });
+    }
+    compose_inner(ffmpeg, probe, c, out, Some((thumbnail, width))).await
+}
+
+async fn compose_inner(
+    ffmpeg: &Ffmpeg,
+    probe: &Probe,
+    c: &Composition<'_>,
+    out: &Path,
+    thumbnail: Option<(&Path, u32)>,
+) -> Result<(), MediaError> {
     check(c)?;
     let info = probe.probe_async(c.main).await?;
     if info.video().is_none() {
@@ -80,10 +107,23 @@ pub async fn compose(
         });
     }
     let main_audio = info.audio().map(|audio| audio.channels);
-    let mut line = compose_args(c, main_audio);
+    let mut line = compose_args(c, main_audio, thumbnail.map(|(_, width)| width));
     let partial = Partial::beside(out)?;
     line.push(file_arg(partial.path()));
+    let picture = match thumbnail {
+        Some((path, _)) => {
+            let picture = Partial::beside(path)?;
+            line.extend(args(["-map", "[thumb]", "-frames:v", "1"]));
+            line.extend(crate::thumbnail::png_args());
+            line.push(file_arg(picture.path()));
+            Some(picture)
+        }
+        None => None,
+    };
     ffmpeg.run(&line).await?;
+    if let Some(picture) = picture {
+        picture.commit()?;
+    }
     partial.commit()
 }
 
@@ -121,8 +161,13 @@ fn boxes(layout: Layout, (width, height): (u32, u32)) -> Vec<(u32, u32)> {
 }
 
 /// ffmpeg's arguments up to the output file; `main_audio` is `None` when the main clip is silent,
-/// else its channel count when known.
-fn compose_args(c: &Composition<'_>, main_audio: Option<Option<u32>>) -> Vec<OsString> {
+/// else its channel count when known. With `thumbnail` (a width), the graph also offers the middle
+/// frame at that width as `[thumb]`.
+fn compose_args(
+    c: &Composition<'_>,
+    main_audio: Option<Option<u32>>,
+    thumbnail: Option<u32>,
+) -> Vec<OsString> {
     let encode = c.encode;
     let frames = encode.frames(c.seconds);
     let samples = encode.samples(frames);
@@ -183,8 +228,18 @@ fn compose_args(c: &Composition<'_>, main_audio: Option<Option<u32>>) -> Vec<OsS
         ),
     });
 
-    line.extend(args(["-filter_complex", graph.join(";").as_str(), "-map", "[v]", "-map", "[a]"]));
-    line.extend(encode.output_args());
+    let video = match thumbnail {
+        Some(width) => {
+            graph.push(format!(
+                "[v]split=2[segment][middle];[middle]select=eq(n\\,{}),scale={width}:-2,setsar=1[thumb]",
+                frames / 2
+            ));
+            "[segment]"
+        }
+        None => "[v]",
+    };
+    line.extend(args(["-filter_complex", graph.join(";").as_str(), "-map", video, "-map", "[a]"]));
+    line.extend(encode.segment_args());
     line
 }
 
@@ -237,13 +292,13 @@ mod tests {
             Some((Path::new("listener.mp4"), Fill::Trim)),
             &encode,
         );
-        let graph = graph_of(&compose_args(&c, Some(Some(2))));
+        let graph = graph_of(&compose_args(&c, Some(Some(2)), None));
         assert!(graph.contains("[main][other]hstack=inputs=2,"), "{graph}");
         assert!(graph.contains("[0:v]fps=10,scale=160:180:force_original_aspect_ratio=decrease"), "{graph}");
         assert!(graph.contains("tpad=stop=-1:stop_mode=clone,trim=end_frame=25[main]"), "{graph}");
         assert!(graph.contains("[1:v]fps=10,scale=160:180"), "{graph}");
         assert!(graph.ends_with("[0:a]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,apad,atrim=end_sample=120000[a]"), "{graph}");
-        assert!(!joined(&compose_args(&c, Some(Some(2)))).contains("-stream_loop"));
+        assert!(!joined(&compose_args(&c, Some(Some(2)), None)).contains("-stream_loop"));
     }
 
     #[test]
@@ -255,7 +310,7 @@ mod tests {
             Some((Path::new("listener.mp4"), Fill::Loop)),
             &encode,
         );
-        let line = compose_args(&c, Some(Some(1)));
+        let line = compose_args(&c, Some(Some(1)), None);
         let graph = graph_of(&line);
         assert!(graph.contains("[other][main]vstack=inputs=2,"), "{graph}");
         assert!(graph.contains("[0:v]fps=10,scale=320:90"), "{graph}");
@@ -270,7 +325,7 @@ mod tests {
     fn b_roll_gets_a_silent_track_of_the_same_length() {
         let encode = EncodeSettings::new(320, 180, 10);
         let c = composition(Layout::Solo, Seat::First, None, &encode);
-        let graph = graph_of(&compose_args(&c, None));
+        let graph = graph_of(&compose_args(&c, None, None));
         assert!(graph.starts_with("[0:v]fps=10,scale=320:180"), "{graph}");
         assert!(graph.contains("[main]scale=out_color_matrix=bt709"), "{graph}");
         assert!(
@@ -284,7 +339,7 @@ mod tests {
     fn a_monologue_leaves_the_other_seat_empty() {
         let encode = EncodeSettings::new(320, 180, 10);
         let c = composition(Layout::SideBySide, Seat::Second, None, &encode);
-        let graph = graph_of(&compose_args(&c, Some(None)));
+        let graph = graph_of(&compose_args(&c, Some(None), None));
         assert!(
             graph.contains("color=c=0x14161c:s=160x180:r=10,trim=end_frame=25,setsar=1[other]"),
             "{graph}"

@@ -113,6 +113,30 @@ impl EncodeSettings {
         args
     }
 
+    /// Output options for a segment: the episode's video, and its audio kept exact as 16-bit PCM
+    /// in a QuickTime file. Concat encodes the audio once for the whole episode; encoding it here
+    /// too was half a compose's time and a third lossy generation (fal's AAC, this, concat's).
+    pub fn segment_args(&self) -> Vec<OsString> {
+        let mut args = self.video_args();
+        args.extend(crate::ffmpeg::args([
+            "-c:a",
+            "pcm_s16le",
+            "-ar",
+            &self.audio_rate.to_string(),
+            "-ac",
+            &self.audio_channels.to_string(),
+            "-map_metadata",
+            "-1",
+            "-map_chapters",
+            "-1",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mov",
+        ]));
+        args
+    }
+
     /// Output options for the video stream alone.
     pub fn video_args(&self) -> Vec<OsString> {
         let fps = self.fps.to_string();

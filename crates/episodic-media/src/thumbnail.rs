@@ -101,7 +101,7 @@ fn sheet_graph(count: usize, columns: u32, (width, height): (u32, u32)) -> Strin
     graph
 }
 
-fn png_args() -> Vec<OsString> {
+pub(crate) fn png_args() -> Vec<OsString> {
     args(["-c:v", "png", "-f", "image2", "-update", "1"])
 }
 

@@ -3,8 +3,8 @@
 
 use episodic_media::{
     Composition, EncodeSettings, Ffmpeg, FileKind, Fill, Layout, MediaError, MediaInfo, Probe, Seat, compose,
-    concat, contact_sheet, find_font, locate, placeholder, reencode_concat, sheet_size, sniff_file,
-    thumbnail,
+    compose_with_thumbnail, concat, contact_sheet, find_font, locate, placeholder, reencode_concat,
+    sheet_size, sniff_file, thumbnail,
 };
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -196,10 +196,9 @@ fn assert_clip(info: &MediaInfo, seconds: f64, audio: bool) {
     assert!((length - seconds).abs() <= FRAME + 1e-6, "video lasts {length}, not {seconds}");
     match (audio, info.audio()) {
         (true, Some(stream)) => {
-            assert_eq!(
-                (stream.codec.as_str(), stream.sample_rate, stream.channels),
-                ("aac", Some(48_000), Some(2))
-            );
+            // Segments keep PCM; only an episode's audio is encoded (AAC).
+            assert!(["pcm_s16le", "aac"].contains(&stream.codec.as_str()), "audio codec {}", stream.codec);
+            assert_eq!((stream.sample_rate, stream.channels), (Some(48_000), Some(2)));
             let heard = stream.duration.expect("an audio length");
             assert!((heard - seconds).abs() <= FRAME + 1e-6, "audio lasts {heard}, not {seconds}");
         }
@@ -356,6 +355,36 @@ async fn two_shots_keep_each_character_in_their_seat() {
 }
 
 #[tokio::test]
+async fn one_run_writes_the_segment_and_its_middle_frame() {
+    let Some(kit) = kit() else { return };
+    let (speaker, listener, seconds) = cast(&kit).await;
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    let c = Composition {
+        layout: Layout::SideBySide,
+        canvas: SIZE,
+        fps: FPS,
+        seconds,
+        main: &speaker,
+        main_seat: Seat::First,
+        listener: Some((&listener, Fill::Loop)),
+        encode: &encode,
+    };
+    let (out, png) = (kit.path("with-thumb.mov"), kit.path("with-thumb.png"));
+    compose_with_thumbnail(&kit.ffmpeg, &kit.probe, &c, &out, &png, 160).await.unwrap();
+    let segment = kit.probe(&out);
+    assert_clip(&segment, seconds, true);
+    assert_eq!(segment.audio().map(|audio| audio.codec.as_str()), Some("pcm_s16le"), "a segment keeps PCM");
+    let picture = kit.probe(&png);
+    let video = picture.video().expect("a picture");
+    assert_eq!((video.codec.as_str(), video.width, video.height), ("png", Some(160), Some(90)));
+    // The speaker on the left, the listener on the right, at half the size.
+    assert!(is_red(kit.colour_at(&png, 0.0, (40, 45))));
+    assert!(is_blue(kit.colour_at(&png, 0.0, (120, 45))));
+    let err = compose_with_thumbnail(&kit.ffmpeg, &kit.probe, &c, &out, &png, 1).await.unwrap_err();
+    assert!(err.to_string().contains("1 px wide"), "{err}");
+}
+
+#[tokio::test]
 async fn listener_loops_or_holds_its_last_frame() {
     let Some(kit) = kit() else { return };
     let speech = kit.speech("speech.mp3", 3.0);
@@ -461,7 +490,7 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
             .into_iter()
             .enumerate()
     {
-        let out = kit.path(&format!("segment-{index}.mp4"));
+        let out = kit.path(&format!("segment-{index}.mov"));
         let c = Composition {
             layout,
             canvas: SIZE,
@@ -482,6 +511,7 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
     concat(&kit.ffmpeg, &kit.probe, &segments, &encode, &copied).await.unwrap();
     let info = kit.probe(&copied);
     assert_clip(&info, total, true);
+    assert_eq!(info.audio().map(|audio| audio.codec.as_str()), Some("aac"), "an episode's audio is AAC");
     assert!((info.duration.unwrap() - total).abs() < 0.1, "{:?} vs {total}", info.duration);
     // The video was copied, not re-encoded: decoded, every frame is the same as in its segment…
     let decoded = |video: &Path| kit.frame_checksums(video);

@@ -117,8 +117,9 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         let engine = Engine::new(
             std::sync::Arc::new(journal),
             client,
-            episodic_media::Ffmpeg::new(ffmpeg_tool).with_font(episodic_media::find_font()),
-            episodic_media::Probe::new(ffprobe_tool),
+            // No font: only the studio's test cards draw text.
+            episodic_media::Ffmpeg::new(ffmpeg_tool),
+            probe.clone(),
             catalog.clone(),
             config,
         );

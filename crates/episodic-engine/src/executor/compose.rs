@@ -1,6 +1,6 @@
 //! Compose: one segment laid onto the episode's canvas, encoded as every segment is.
 
-use super::{Context, Done, Inputs, Output, artifact};
+use super::{Context, Done, Inputs, Output, artifact, thumbnail};
 use crate::NodeError;
 use episodic_manifest::{Layout, Seat};
 use episodic_media::{Composition, EncodeSettings, Fill};
@@ -51,11 +51,18 @@ pub(crate) async fn compose(
         listener: listener.as_deref().map(|path| (path, fill)),
         encode: &encode,
     };
-    let part = artifact::scratch(ctx, "mp4");
+    let part = artifact::scratch(ctx, "mov");
+    // The thumbnail now rather than at concat: after the last render, concat is all that should
+    // be left.
+    let picture = thumbnail::path_of(&part);
     tokio::select! {
-        composed = episodic_media::compose(&ctx.ffmpeg, &ctx.probe, &composition, &part) => composed?,
+        composed = episodic_media::compose_with_thumbnail(&ctx.ffmpeg, &ctx.probe, &composition, &part, &picture, thumbnail::WIDTH) => composed?,
         () = ctx.cancelled() => return Err(NodeError::Interrupted),
     }
-    let path = artifact::adopt(ctx, key, &part, "mp4").await?;
+    let path = artifact::adopt(ctx, key, &part, "mov").await?;
+    // Named after the segment's bytes like the segment; lost, concat draws it again.
+    let _ = tokio::fs::rename(&picture, thumbnail::path_of(&path)).await;
+    // Learned while other renders are still out, so concat recalls it instead of probing.
+    ctx.probe.probe_async(&path).await?;
     Ok(Done::fresh(Output::Artifact { path }))
 }

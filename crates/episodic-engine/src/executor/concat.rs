@@ -1,7 +1,7 @@
 //! Concat: the segments joined (video copied), written beside the manifest through a temporary
 //! file, with a thumbnail per segment and a contact sheet.
 
-use super::{Context, Done, Inputs, Output, artifact, compose::encoding};
+use super::{Context, Done, Inputs, Output, artifact, compose::encoding, thumbnail};
 use crate::NodeError;
 use episodic_plan::ConcatSpec;
 use std::path::{Path, PathBuf};
@@ -23,24 +23,31 @@ pub(crate) async fn concat(
         })
         .collect::<Result<_, _>>()?;
     let (joined, cache_hit) = match artifact::existing(ctx, key)? {
-        Some(path) => (path, true),
+        Some(path) => {
+            // An unchanged rerun: the episode is already there, byte for byte, with its pictures.
+            if published(&path, &spec.output, segments.len()).await {
+                return Ok(Done::cached(Output::Episode));
+            }
+            pictures(ctx, &segments, &spec.output).await?;
+            (path, true)
+        }
         None => {
             let part = artifact::scratch(ctx, "mp4");
             let encode = encoding(ctx, canvas, fps);
-            tokio::select! {
-                joined = episodic_media::concat(&ctx.ffmpeg, &ctx.probe, &segments, &encode, &part) => joined?,
-                () = ctx.cancelled() => return Err(NodeError::Interrupted),
-            }
+            // The pictures are drawn while ffmpeg joins the segments (the audio encode it runs
+            // keeps one core busy): both are all that is left after the last compose.
+            let join = async {
+                tokio::select! {
+                    joined = episodic_media::concat(&ctx.ffmpeg, &ctx.probe, &segments, &encode, &part) => Ok(joined?),
+                    () = ctx.cancelled() => Err(NodeError::Interrupted),
+                }
+            };
+            tokio::try_join!(join, pictures(ctx, &segments, &spec.output))?;
             (artifact::adopt(ctx, key, &part, "mp4").await?, false)
         }
     };
     let output = Output::Episode;
-    // An unchanged rerun: the episode is already there, byte for byte, with its pictures.
-    if cache_hit && published(&joined, &spec.output, segments.len()).await {
-        return Ok(Done::cached(output));
-    }
     // Pictures before the episode: an output that matches its artifact then always has them.
-    pictures(ctx, &segments, &spec.output).await?;
     publish(&joined, &spec.output).await?;
     Ok(if cache_hit { Done::cached(output) } else { Done::fresh(output) })
 }
@@ -82,9 +89,9 @@ async fn published(joined: &Path, output: &Path, segments: usize) -> bool {
     pictures_there && same_size && artifact::hash(output).await.is_ok_and(|(hash, _)| hash == sha)
 }
 
-/// A thumbnail per segment in `<output>.thumbs/`, and `<output>.contact.png` of them all.
-/// Thumbnails are drawn as many at once as ffmpeg jobs are allowed: they sit between the last
-/// compose and the finished episode.
+/// A thumbnail per segment in `<output>.thumbs/`, and `<output>.contact.png` of them all. Compose
+/// drew each segment's thumbnail already; one missing (a segment made by an older episodic) is
+/// drawn here, as many at once as ffmpeg jobs are allowed.
 async fn pictures(ctx: &Context, segments: &[PathBuf], output: &Path) -> Result<(), NodeError> {
     let thumbs = sibling(output, ".thumbs");
     tokio::fs::create_dir_all(&thumbs)
@@ -98,8 +105,12 @@ async fn pictures(ctx: &Context, segments: &[PathBuf], output: &Path) -> Result<
         let (ffmpeg, probe, slots) = (ctx.ffmpeg.clone(), ctx.probe.clone(), std::sync::Arc::clone(&slots));
         jobs.spawn(async move {
             let _slot = slots.acquire_owned().await;
-            let seconds = probe.probe_async(&segment).await?.duration.unwrap_or(0.0);
-            episodic_media::thumbnail(&ffmpeg, &segment, seconds / 2.0, 320, &picture).await
+            let drawn = thumbnail::ensure(&ffmpeg, &probe, &segment).await?;
+            tokio::fs::copy(&drawn, &picture).await.map_err(|source| NodeError::Io {
+                what: format!("cannot write `{}`", picture.display()),
+                source,
+            })?;
+            Ok::<(), NodeError>(())
         });
     }
     while let Some(joined) = jobs.join_next().await {

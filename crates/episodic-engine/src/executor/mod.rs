@@ -9,6 +9,7 @@ mod compose;
 mod concat;
 mod download;
 mod render;
+mod thumbnail;
 mod upload;
 
 pub(crate) use compose::compose;
