@@ -147,9 +147,15 @@ pub struct StudioArgs {
     /// Simulated render milliseconds per second of output.
     #[arg(long, default_value_t = 0)]
     pub render_ms_per_second: u64,
+    /// Simulated render milliseconds added to every request, whatever its length.
+    #[arg(long, default_value_t = 0)]
+    pub fixed_render_ms: u64,
     /// Requests rendered at once; the rest wait with queue positions.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Placeholder clips encoded at once (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub encoders: usize,
     /// Seed for fault injection.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

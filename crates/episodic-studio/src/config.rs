@@ -21,6 +21,11 @@ pub struct StudioConfig {
     pub fixed_render_time: Duration,
     /// How many requests render at once; the rest wait in the queue with positions.
     pub concurrency: usize,
+    /// How many placeholder clips ffmpeg encodes at once; 0 means one per core. A request waiting
+    /// for an encoder is still rendering (its simulated time runs): like fal's runners, renders
+    /// then finish one after another as their work is done, instead of forty encodes sharing
+    /// two cores and all finishing late together.
+    pub encoders: usize,
     /// Injected faults.
     pub faults: FaultConfig,
     /// Where stored files live; a temporary folder owned by the studio when `None`.
@@ -46,6 +51,7 @@ impl Default for StudioConfig {
             render_time_per_second: Duration::ZERO,
             fixed_render_time: Duration::ZERO,
             concurrency: 4,
+            encoders: 0,
             faults: FaultConfig::default(),
             data_dir: None,
             strict_inputs: false,

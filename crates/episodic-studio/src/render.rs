@@ -96,7 +96,10 @@ pub(crate) async fn run_job(state: Arc<AppState>, id: String) {
                 let cost = model.cost(rendered.seconds, rendered.generate_audio);
                 state.stats.bill(rendered.seconds, cost);
                 let took = u64::try_from(submitted.elapsed().as_millis()).unwrap_or(u64::MAX);
-                state.stats.update(|s| s.renders.longest_ms = s.renders.longest_ms.max(took));
+                state.stats.update(|s| {
+                    s.renders.longest_ms = s.renders.longest_ms.max(took);
+                    s.renders.total_ms = s.renders.total_ms.saturating_add(took);
+                });
                 state.queue.log(&id, format!("Done: {:.2} s of video", rendered.seconds));
                 Outcome::Succeeded { output: rendered.output, inference_time: started.elapsed().as_secs_f64() }
             }
@@ -156,6 +159,8 @@ async fn render(state: &AppState, id: &str, model: &Model, args: &Value) -> Resu
         .and_then(|arg| arg.default.as_deref())
         .is_some_and(|default| default == "true");
     let generate_audio = args.get("generate_audio").and_then(Value::as_bool).unwrap_or(default_audio);
+    // Fetching, probing and encoding all run on this machine's cores; queue for one.
+    let _encoder = Arc::clone(&state.encoders).acquire_owned().await;
     let out = state.storage.scratch_path("mp4");
     let fps = model.fps;
     let seconds = match model.kind {
@@ -168,7 +173,9 @@ async fn render(state: &AppState, id: &str, model: &Model, args: &Value) -> Resu
             state
                 .queue
                 .log(id, format!("Animating the avatar at {}x{} to the audio's length", size.0, size.1));
-            episodic_media::placeholder::avatar(
+            let recipe =
+                format!("avatar {} {} {}x{} {fps}", image.0.display(), audio.display(), size.0, size.1);
+            let encode = episodic_media::placeholder::avatar(
                 &state.ffmpeg,
                 &state.probe,
                 &image.0,
@@ -176,9 +183,8 @@ async fn render(state: &AppState, id: &str, model: &Model, args: &Value) -> Resu
                 size,
                 fps,
                 &out,
-            )
-            .await
-            .map_err(|err| Failure::internal(&format!("placeholder render failed: {err}")))?
+            );
+            placeholder_once(state, recipe, &out, encode).await?
         }
         ModelKind::ImageToVideo => {
             let image_key = model.image_arg().unwrap_or("image_url");
@@ -186,7 +192,9 @@ async fn render(state: &AppState, id: &str, model: &Model, args: &Value) -> Resu
             let seconds = duration_arg(args);
             let size = scaled(state, model, aspect_of(&image.1));
             state.queue.log(id, format!("Animating the image for {seconds} s at {}x{}", size.0, size.1));
-            episodic_media::placeholder::image_clip(
+            let recipe =
+                format!("image {} {seconds} {}x{} {fps} {generate_audio}", image.0.display(), size.0, size.1);
+            let encode = episodic_media::placeholder::image_clip(
                 &state.ffmpeg,
                 &image.0,
                 seconds,
@@ -194,9 +202,8 @@ async fn render(state: &AppState, id: &str, model: &Model, args: &Value) -> Resu
                 fps,
                 generate_audio,
                 &out,
-            )
-            .await
-            .map_err(|err| Failure::internal(&format!("placeholder render failed: {err}")))?
+            );
+            placeholder_once(state, recipe, &out, encode).await?
         }
         ModelKind::TextToVideo => {
             let prompt = args.get("prompt").and_then(Value::as_str).unwrap_or("multi-shot");
@@ -208,7 +215,8 @@ async fn render(state: &AppState, id: &str, model: &Model, args: &Value) -> Resu
             let seconds = duration_arg(args);
             let size = scaled(state, model, aspect);
             state.queue.log(id, format!("Drawing a {seconds} s test card at {}x{}", size.0, size.1));
-            episodic_media::placeholder::test_card(
+            let recipe = format!("card {seconds} {}x{} {fps} {generate_audio} {prompt}", size.0, size.1);
+            let encode = episodic_media::placeholder::test_card(
                 &state.ffmpeg,
                 prompt,
                 seconds,
@@ -216,9 +224,8 @@ async fn render(state: &AppState, id: &str, model: &Model, args: &Value) -> Resu
                 fps,
                 generate_audio,
                 &out,
-            )
-            .await
-            .map_err(|err| Failure::internal(&format!("placeholder render failed: {err}")))?
+            );
+            placeholder_once(state, recipe, &out, encode).await?
         }
     };
     let size = tokio::fs::metadata(&out)
@@ -300,8 +307,7 @@ async fn download(
                 "file_download_error",
             ));
         };
-        let path = state.storage.scratch_path("input");
-        tokio::fs::write(&path, &bytes).await.map_err(|err| Failure::internal(&err.to_string()))?;
+        let path = keep_input(state, &bytes).await?;
         return Ok((path, bytes));
     }
     let fetched = async {
@@ -318,9 +324,58 @@ async fn download(
             "file_download_error",
         )
     })?;
-    let path = state.storage.scratch_path("input");
-    tokio::fs::write(&path, &bytes).await.map_err(|err| Failure::internal(&err.to_string()))?;
+    let path = keep_input(state, &bytes).await?;
     Ok((path, bytes))
+}
+
+/// Writes an input where its content names it (`inputs/<sha256>`), once: forty renders of one
+/// portrait then read, probe and cache placeholders by one file, as a runner's cache would.
+async fn keep_input(state: &AppState, bytes: &[u8]) -> Result<PathBuf, Failure> {
+    use sha2::{Digest, Sha256};
+    let dir = state.storage.dir().join("inputs");
+    let path = dir.join(hex::encode(Sha256::digest(bytes)));
+    if tokio::fs::metadata(&path).await.is_ok_and(|meta| meta.len() == bytes.len() as u64) {
+        return Ok(path);
+    }
+    let internal = |err: std::io::Error| Failure::internal(&err.to_string());
+    tokio::fs::create_dir_all(&dir).await.map_err(internal)?;
+    // Through a unique temporary name: two renders may keep the same input at once.
+    let temp = state.storage.scratch_path("input");
+    tokio::fs::write(&temp, bytes).await.map_err(internal)?;
+    tokio::fs::rename(&temp, &path).await.map_err(internal)?;
+    Ok(path)
+}
+
+/// Runs `encode` (a placeholder that writes `out`) unless a placeholder of the same `recipe` was
+/// made before, in which case that one is copied to `out`. A placeholder is a function of its
+/// recipe (the inputs' content, size, rate and length; the prompt only for a test card, which
+/// shows it), so copying it is the same clip, made without the CPU a studio sharing the machine
+/// with the client under test would take from it.
+async fn placeholder_once(
+    state: &AppState,
+    recipe: String,
+    out: &Path,
+    encode: impl std::future::Future<Output = Result<f64, episodic_media::MediaError>>,
+) -> Result<f64, Failure> {
+    let known =
+        state.placeholders.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&recipe).cloned();
+    if let Some((made, seconds)) = known
+        && tokio::fs::copy(&made, out).await.is_ok()
+    {
+        return Ok(seconds);
+    }
+    let seconds =
+        encode.await.map_err(|err| Failure::internal(&format!("placeholder render failed: {err}")))?;
+    let dir = state.storage.dir().join("placeholders");
+    let kept = dir.join(format!("{}.mp4", crate::storage::random_hex(16)));
+    if tokio::fs::create_dir_all(&dir).await.is_ok() && tokio::fs::copy(out, &kept).await.is_ok() {
+        state
+            .placeholders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(recipe, (kept, seconds));
+    }
+    Ok(seconds)
 }
 
 async fn fetch_image(

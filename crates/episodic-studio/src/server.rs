@@ -71,6 +71,9 @@ pub(crate) struct AppState {
     pub(crate) ffmpeg: episodic_media::Ffmpeg,
     pub(crate) probe: Probe,
     pub(crate) render_slots: Arc<Semaphore>,
+    pub(crate) encoders: Arc<Semaphore>,
+    /// Placeholders made so far, by recipe: the kept file and its length in seconds.
+    pub(crate) placeholders: Mutex<std::collections::HashMap<String, (std::path::PathBuf, f64)>>,
 }
 
 impl AppState {
@@ -147,6 +150,11 @@ impl Studio {
             ffmpeg: episodic_media::Ffmpeg::new(ffmpeg).with_font(episodic_media::find_font()),
             probe: Probe::new(ffprobe),
             render_slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            encoders: Arc::new(Semaphore::new(match config.encoders {
+                0 => std::thread::available_parallelism().map_or(1, usize::from),
+                encoders => encoders,
+            })),
+            placeholders: Mutex::default(),
             config,
         });
         let urls = StudioUrls {

@@ -65,6 +65,10 @@ pub struct RenderStats {
     /// floor a benchmark compares a run's wall time with.
     #[serde(default)]
     pub longest_ms: u64,
+    /// The sum of those times over every successful render, in milliseconds (their mean is the
+    /// studio's latency as a client saw it).
+    #[serde(default)]
+    pub total_ms: u64,
 }
 
 /// Webhook counters.

@@ -27,7 +27,9 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         scale: args.scale,
         queue_delay: Duration::from_millis(args.queue_delay_ms),
         render_time_per_second: Duration::from_millis(args.render_ms_per_second),
+        fixed_render_time: Duration::from_millis(args.fixed_render_ms),
         concurrency: args.concurrency.max(1),
+        encoders: args.encoders,
         faults: FaultConfig {
             seed: args.seed,
             rate_429: args.fail_rate_429,
