@@ -370,8 +370,13 @@ impl<'a> Builder<'a> {
             NodeDetail::Render(spec),
         );
         self.renders.insert(key, index);
-        for input in inputs {
-            self.graph.update_edge(*input, index, ());
+        // `update_edge` would search the upload's edges, and a portrait's upload feeds every
+        // render of its character: quadratic in segments (half of a 10,000-segment plan's time).
+        // The node is new, so only a file given twice (image and audio alike) could repeat.
+        for (at, input) in inputs.iter().enumerate() {
+            if !inputs[..at].contains(input) {
+                self.graph.add_edge(*input, index, ());
+            }
         }
         index
     }
