@@ -110,6 +110,8 @@ impl Context {
             .args(extra)
             .current_dir(dir)
             .env("NO_COLOR", "1")
+            // The cache `plan_cached` fills, as a producer's `plan` before `render` does.
+            .env("EPISODIC_CACHE_DIR", dir.join(".cache"))
             .env("FAL_KEY", KEY)
             .env("EPISODIC_FAL_QUEUE_URL", &urls.queue_url)
             .env("EPISODIC_FAL_REST_URL", &urls.rest_url)
@@ -126,12 +128,29 @@ impl Context {
         timed
     }
 
+    /// `episodic plan MANIFEST --json` in `dir`, as a producer runs it before `render`: with the
+    /// cache the renders use (`dir/.cache`), so what it probes the render recalls. Also how long
+    /// it took.
+    pub fn plan_cached(&self, dir: &Path, manifest: &str) -> (serde_json::Value, Duration) {
+        let mut command = Command::new(&self.episodic);
+        command
+            .args(["plan", manifest, "--json"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("EPISODIC_CACHE_DIR", dir.join(".cache"));
+        let timed = process::run(&mut command).expect("run episodic plan");
+        assert!(timed.success, "episodic plan failed:\n{}", timed.stderr);
+        (serde_json::from_str(&timed.stdout).expect("plan --json is JSON"), timed.wall)
+    }
+
     /// `episodic plan MANIFEST --json` in `dir`.
     pub fn plan_json(&self, dir: &Path, manifest: &str) -> serde_json::Value {
         let output = Command::new(&self.episodic)
             .args(["plan", manifest, "--json"])
             .current_dir(dir)
             .env("NO_COLOR", "1")
+            // Learn nothing for the runs measured after it.
+            .env("EPISODIC_CACHE_DIR", "off")
             .output()
             .expect("run episodic plan");
         assert!(

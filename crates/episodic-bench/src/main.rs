@@ -3,8 +3,8 @@
 //! with `--quick` (small sizes, about a minute).
 //!
 //! Usage: `episodic-bench [--quick] [--only 1,2,...] [--out FILE] [--episodic BIN]`.
-//! `episodic-bench plan-child MANIFEST` is the planner scenario's child process (one per size, so
-//! each reports its own peak memory).
+//! `episodic-bench plan-child MANIFEST [FACTS]` is the planner scenario's child process (one per size,
+//! so each reports its own peak memory; FACTS is a facts file to recall media probes from).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a benchmark harness reports on the terminal")]
 
@@ -22,7 +22,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("plan-child") {
         let manifest = args.get(1).expect("plan-child needs a manifest path");
-        scenarios::planner::child(std::path::Path::new(manifest));
+        let facts = args.get(2).map(std::path::Path::new);
+        scenarios::planner::child(std::path::Path::new(manifest), facts);
         return;
     }
     let mut quick = false;

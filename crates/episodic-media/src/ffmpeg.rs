@@ -16,12 +16,22 @@ pub struct Ffmpeg {
     tool: Tool,
     threads: Option<u32>,
     font: Option<PathBuf>,
+    /// `nice` and the niceness every run starts with.
+    nice: Option<(Tool, u8)>,
 }
 
 impl Ffmpeg {
     /// ffmpeg at a path found by [`crate::locate`], with ffmpeg's own thread count and no font.
     pub fn new(tool: Tool) -> Self {
-        Self { tool, threads: None, font: None }
+        Self { tool, threads: None, font: None, nice: None }
+    }
+
+    /// Runs ffmpeg at a lower CPU priority (`nice -n niceness`) when `nice` is on `PATH`; as is,
+    /// otherwise. The local studio's encodes stand in for work done on fal's machines: they must not
+    /// take the cores from the client they share this machine with.
+    pub fn with_niceness(mut self, niceness: u8) -> Self {
+        self.nice = crate::locate("nice", None).ok().map(|nice| (nice, niceness.min(19)));
+        self
     }
 
     /// Limits every run to `threads` encoder and filter threads (`-threads`), e.g. to share cores.
@@ -57,7 +67,16 @@ impl Ffmpeg {
     /// Dropping the returned future kills ffmpeg.
     pub async fn run(&self, args: &[OsString]) -> Result<(), MediaError> {
         let line = self.command_line(args);
-        let output = tokio::process::Command::new(&self.tool.path)
+        // `nice` execs ffmpeg in its place, so killing the child still kills ffmpeg.
+        let mut command = match &self.nice {
+            Some((nice, niceness)) => {
+                let mut command = tokio::process::Command::new(&nice.path);
+                command.arg("-n").arg(niceness.to_string()).arg(&self.tool.path);
+                command
+            }
+            None => tokio::process::Command::new(&self.tool.path),
+        };
+        let output = command
             .args(&line)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

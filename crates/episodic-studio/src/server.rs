@@ -147,7 +147,10 @@ impl Studio {
             signing_key: WebhookSigningKey::generate(),
             http,
             // The font lets text-to-video cards show their prompt; without one they are still valid.
-            ffmpeg: episodic_media::Ffmpeg::new(ffmpeg).with_font(episodic_media::find_font()),
+            // Placeholders stand in for fal's machines: they yield the cores to the client under test.
+            ffmpeg: episodic_media::Ffmpeg::new(ffmpeg)
+                .with_font(episodic_media::find_font())
+                .with_niceness(10),
             probe: Probe::new(ffprobe),
             render_slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             encoders: Arc::new(Semaphore::new(match config.encoders {
