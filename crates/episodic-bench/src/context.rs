@@ -71,7 +71,10 @@ impl Context {
                 .unwrap_or_default()
         };
         let commit = git(&["rev-parse", "--short", "HEAD"]);
-        let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
+        // BENCHMARKS.md itself is what a run rewrites: a change there is not a change measured.
+        let dirty =
+            !git(&["status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)BENCHMARKS.md"])
+                .is_empty();
         format!("{commit}{}", if dirty { " (with uncommitted changes)" } else { "" })
     }
 
