@@ -125,15 +125,8 @@ impl EncodeSettings {
             &self.audio_rate.to_string(),
             "-ac",
             &self.audio_channels.to_string(),
-            "-map_metadata",
-            "-1",
-            "-map_chapters",
-            "-1",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mov",
         ]));
+        args.extend(container_args_for("mov"));
         args
     }
 
@@ -228,6 +221,11 @@ pub(crate) fn check_seconds(seconds: f64) -> Result<(), MediaError> {
 
 /// Container options: MP4 with the index up front (playable while downloading), no copied tags.
 pub(crate) fn container_args() -> Vec<OsString> {
+    container_args_for("mp4")
+}
+
+/// As [`container_args`], in `format` (`mp4`, or `mov` for a segment with PCM audio).
+fn container_args_for(format: &str) -> Vec<OsString> {
     crate::ffmpeg::args([
         "-map_metadata",
         "-1",
@@ -236,7 +234,7 @@ pub(crate) fn container_args() -> Vec<OsString> {
         "-movflags",
         "+faststart",
         "-f",
-        "mp4",
+        format,
     ])
 }
 

@@ -29,21 +29,28 @@ fn calls(log: &Path) -> Vec<String> {
     text.lines().map(str::to_owned).collect()
 }
 
-#[test]
-fn unchanged_media_is_probed_once_across_commands_and_a_changed_file_again() {
+/// The demo in a scratch folder with a logging ffprobe: the folder, the log and the ffprobe.
+fn demo_with_logged_probes() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp");
     let root = dir.path();
     copy_tree(&repo().join("assets"), &root.join("assets"));
     copy_tree(&repo().join("pipelines/demo"), &root.join("pipelines/demo"));
     let log = root.join("probes.log");
     let ffprobe = logging_ffprobe(root, &log);
+    // Facts about a file younger than the file system's clock tick are not kept between runs.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    (dir, log, ffprobe)
+}
+
+#[test]
+fn unchanged_media_is_probed_once_across_commands_and_a_changed_file_again() {
+    let (dir, log, ffprobe) = demo_with_logged_probes();
+    let root = dir.path();
     let cache = root.join("cache");
     let env = [
         ("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")),
         ("EPISODIC_CACHE_DIR", cache.to_str().expect("UTF-8 path")),
     ];
-    // Facts about a file younger than the file system's clock tick are not kept between runs.
-    std::thread::sleep(std::time::Duration::from_millis(50));
 
     let manifest = "pipelines/demo/episode.yaml";
     let first = episodic_with_env(root, &["validate", manifest], &env);
@@ -71,14 +78,9 @@ fn unchanged_media_is_probed_once_across_commands_and_a_changed_file_again() {
 
 #[test]
 fn the_cache_can_be_turned_off() {
-    let dir = tempfile::tempdir().expect("temp");
+    let (dir, log, ffprobe) = demo_with_logged_probes();
     let root = dir.path();
-    copy_tree(&repo().join("assets"), &root.join("assets"));
-    copy_tree(&repo().join("pipelines/demo"), &root.join("pipelines/demo"));
-    let log = root.join("probes.log");
-    let ffprobe = logging_ffprobe(root, &log);
     let env = [("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")), ("EPISODIC_CACHE_DIR", "off")];
-    std::thread::sleep(std::time::Duration::from_millis(50));
     for _ in 0..2 {
         let output = episodic_with_env(root, &["validate", "pipelines/demo/episode.yaml"], &env);
         assert_eq!(output.code, 0, "{}", output.stderr);
