@@ -87,3 +87,23 @@ fn the_cache_can_be_turned_off() {
         assert!(!calls(&log).is_empty(), "without a cache every run probes");
     }
 }
+
+#[test]
+fn a_cache_folder_that_cannot_be_written_costs_only_probing_again() {
+    let (dir, log, ffprobe) = demo_with_logged_probes();
+    let root = dir.path();
+    // A file where the cache folder should be: nothing can be saved under it.
+    let blocked = root.join("not-a-folder");
+    std::fs::write(&blocked, b"a file").expect("write");
+    let cache = blocked.join("episodic");
+    let env = [
+        ("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")),
+        ("EPISODIC_CACHE_DIR", cache.to_str().expect("UTF-8 path")),
+    ];
+    for _ in 0..2 {
+        let output = episodic_with_env(root, &["validate", "pipelines/demo/episode.yaml"], &env);
+        assert_eq!(output.code, 0, "{}", output.stderr);
+        assert!(!calls(&log).is_empty(), "nothing was kept, so every run probes");
+    }
+    assert_eq!(std::fs::read(&blocked).expect("read"), b"a file", "the file in the way is untouched");
+}
