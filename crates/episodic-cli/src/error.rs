@@ -8,6 +8,11 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// The command line itself was wrong (clap also exits 2).
     pub const USAGE: u8 = 2;
+    /// Interrupted (Ctrl-C, SIGTERM), as shells expect after SIGINT.
+    pub const INTERRUPTED: u8 = 130;
+    /// A render stopped because its output was closed (128 + SIGPIPE, as a shell reports a
+    /// process killed by a closed pipe). Commands that only print exit 0 instead.
+    pub const OUTPUT_CLOSED: u8 = 141;
 }
 
 /// Why a command failed.
@@ -53,6 +58,16 @@ pub enum CliError {
         /// What to do.
         help: String,
     },
+    /// Whoever read stdout went away (`episodic plan --json | head`): not an error for a command
+    /// that only prints; it ends quietly.
+    #[error("stdout was closed")]
+    OutputClosed,
+}
+
+impl From<crate::printer::OutputClosed> for CliError {
+    fn from(_: crate::printer::OutputClosed) -> Self {
+        CliError::OutputClosed
+    }
 }
 
 impl CliError {
@@ -65,15 +80,18 @@ impl CliError {
             | CliError::Studio(_)
             | CliError::Render(_)
             | CliError::Blocked { .. } => exit::FAILURE,
+            CliError::OutputClosed => 0,
         })
     }
 
     /// A `help:` line, when there is one.
     pub fn help(&self) -> Option<String> {
         match self {
-            CliError::Invalid { .. } | CliError::Usage { .. } | CliError::Studio(_) | CliError::Render(_) => {
-                None
-            }
+            CliError::Invalid { .. }
+            | CliError::Usage { .. }
+            | CliError::Studio(_)
+            | CliError::Render(_)
+            | CliError::OutputClosed => None,
             CliError::Prices { help, .. } => help.clone(),
             CliError::Blocked { help, .. } => Some(help.clone()),
             CliError::Media(err) => err.help(),

@@ -19,6 +19,8 @@ fn main() -> ExitCode {
     let printer = printer::Printer::new();
     match commands::run(args, &printer) {
         Ok(code) => code,
+        // ripgrep's rule: a closed pipe ends a command that only prints, quietly and well.
+        Err(err @ error::CliError::OutputClosed) => err.exit_code(),
         Err(err) => {
             printer.error(&err);
             err.exit_code()

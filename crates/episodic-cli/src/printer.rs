@@ -10,6 +10,10 @@ use std::io::Write;
 /// the manifest's text, and nobody reads the hundred-thousandth copy of one mistake.
 const MAX_SHOWN: usize = 50;
 
+/// stdout was closed by whoever read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputClosed;
+
 /// Writes output.
 pub struct Printer {
     diagnostics: DiagnosticRenderer,
@@ -21,13 +25,14 @@ impl Printer {
         Self { diagnostics: DiagnosticRenderer::for_stderr() }
     }
 
-    /// The command's product. A closed pipe (`episodic plan --json | head`) ends the process quietly.
-    pub fn out(&self, text: &str) {
+    /// The command's product. A closed pipe (`episodic plan --json | head`) is returned, never
+    /// a reason to exit here: a render must stop its run first (see `commands::render`).
+    pub fn out(&self, text: &str) -> Result<(), OutputClosed> {
         let mut stdout = std::io::stdout().lock();
-        if let Err(err) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
-            && err.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            std::process::exit(0);
+        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Err(OutputClosed),
+            // Anything else (a full disk behind a redirect) is not worth stopping a run for.
+            _ => Ok(()),
         }
     }
 

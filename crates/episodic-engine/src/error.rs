@@ -22,43 +22,71 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
-    /// The render finished with an error at fal; it is journaled as failed.
-    #[error(
-        "fal rendered {node} with an error: {message}; rerun with --retry-failed to try it again (it will be billed again)"
-    )]
+    /// fal finished the render with an error; it is journaled as failed, and trying it again is
+    /// the user's decision (it is billed again).
+    #[error("fal rendered it with an error (request {request_id}): {message}")]
     RenderFailed {
-        /// The node.
-        node: String,
+        /// fal's request id.
+        request_id: String,
         /// fal's message.
         message: String,
     },
     /// An earlier run's render failed and the user did not ask to retry it.
-    #[error("this render failed in an earlier run ({message}); rerun with --retry-failed to try it again")]
+    #[error("this render failed in an earlier run: {message}")]
     FailedEarlier {
         /// The earlier error.
         message: String,
     },
-    /// A crashed run may or may not have submitted this render.
-    #[error(
-        "a run that died ({owner}) was submitting this render and fal's request history does not show it (yet): {when}; or check fal's history yourself and rerun with --resubmit-ambiguous"
-    )]
+    /// A submit may or may not have reached fal, and fal's history could not settle it: the claim
+    /// is kept and a rerun looks again; nothing is submitted blind.
+    #[error("{owner} may have submitted this render, and {history}")]
     Ambiguous {
-        /// The dead owner.
+        /// Who submitted it (a run that died, or this run).
         owner: String,
-        /// When a rerun will resolve it by itself.
-        when: String,
+        /// What fal's request history showed, and when.
+        history: String,
     },
+    /// Submit after submit of one render lost its answer, and fal's history showed none of them.
+    #[error(
+        "{lost} submits in a row lost their answers (the connection broke after sending) and {history}: nothing was queued, so nothing was paid; the link to fal is unreliable"
+    )]
+    LinkDropping {
+        /// Submits whose answers were lost.
+        lost: u32,
+        /// What fal's request history showed, and when.
+        history: String,
+    },
+    /// fal refused the submit because the account is out of credit (the spend breaker tripped).
+    #[error("{0}")]
+    OutOfCredit(episodic_fal::FalError),
+    /// Not submitted: an earlier render of this run found the account out of credit.
+    #[error("not submitted: fal said the account is out of credit")]
+    SpendStopped,
     /// Submitting would cross the budget.
     #[error(
-        "submitting this render ({estimate}) would take the run past its budget of {cap} ({spent} spent so far); raise --max-cost or budget_usd"
+        "not submitted: this render ({estimate}) would take the run past its cap of {cap} ({spent} spent so far)"
     )]
     OverBudget {
         /// This render's estimate.
-        estimate: String,
+        estimate: episodic_catalog::Usd,
         /// What was spent.
-        spent: String,
+        spent: episodic_catalog::Usd,
         /// The cap.
-        cap: String,
+        cap: episodic_catalog::Usd,
+    },
+    /// The clip fal delivered is not a whole video; the render is journaled as failed.
+    #[error("the clip of request {request_id} is broken: {detail}")]
+    BrokenClip {
+        /// fal's request id.
+        request_id: String,
+        /// What the probe found.
+        detail: String,
+    },
+    /// The render's output expired at fal before it was downloaded; journaled as failed.
+    #[error("the output of request {request_id} expired at fal before it was downloaded")]
+    OutputExpired {
+        /// fal's request id.
+        request_id: String,
     },
     /// An input changed since it was planned.
     #[error(

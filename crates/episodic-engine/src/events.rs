@@ -49,6 +49,24 @@ pub enum EventKind {
         /// fal's request id, once known.
         request_id: Option<String>,
     },
+    /// A render's submit may have reached fal without its id being known: fal's request history
+    /// is being searched, repeatedly, until `until_unix`. Found, the render re-attaches; still
+    /// absent then, it is submitted again (a run that stops first leaves the claim for the next
+    /// run to settle the same way).
+    AwaitingHistory {
+        /// The node id.
+        node: String,
+        /// Why the id is unknown.
+        reason: HistoryWait,
+        /// When the search gives up (Unix seconds): a request fal has not listed by then was
+        /// never queued.
+        until_unix: i64,
+    },
+    /// The run stops starting work.
+    Stopping {
+        /// Why.
+        cause: StopReason,
+    },
     /// A node finished.
     NodeFinished {
         /// The node id.
@@ -60,9 +78,14 @@ pub enum EventKind {
         /// Wall time of the node.
         #[serde(serialize_with = "seconds")]
         wall: Duration,
-        /// What this node cost now (renders billed in this run; zero for a cache hit).
+        /// What this node cost now (renders billed in this run; zero for a cache hit, and on
+        /// the local studio, which bills nothing).
         #[serde(serialize_with = "usd")]
         cost: Usd,
+        /// What fal charges for it at catalog prices (equal to `cost` on fal; on the local
+        /// studio, what the same render would have cost there).
+        #[serde(serialize_with = "usd")]
+        list_cost: Usd,
         /// fal's request id, for renders.
         request_id: Option<String>,
     },
@@ -92,6 +115,37 @@ pub enum EventKind {
         #[serde(serialize_with = "usd")]
         spent: Usd,
     },
+}
+
+/// Why a render waits on fal's request history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum HistoryWait {
+    /// This run's submit lost its answer (the connection broke after sending).
+    LostAnswer {
+        /// Lost answers for this render so far.
+        lost: u32,
+    },
+    /// A run that died had claimed it and journaled no request id.
+    Crashed {
+        /// The dead run.
+        owner: String,
+    },
+}
+
+/// Why a run stops starting work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// Whoever read the output went away.
+    OutputClosed,
+    /// fal answered that the account is out of credit: nothing more is submitted; renders already
+    /// at fal finish and are journaled.
+    OutOfCredit,
+    /// A node failed and the run was told to stop at the first failure.
+    FailFast,
 }
 
 fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {

@@ -18,6 +18,7 @@
 //! - depend on the CLI or the studio (it talks to any fal-compatible URL).
 
 mod config;
+mod dispatcher;
 mod engine;
 mod error;
 mod events;
@@ -25,13 +26,16 @@ mod executor;
 mod gate;
 pub mod journal;
 mod report;
+mod stop;
 
 pub use config::EngineConfig;
+pub use dispatcher::Failure;
 pub use engine::{Engine, EpisodeOutcome, RunSummary};
 pub use error::NodeError;
-pub use events::{Event, EventKind};
+pub use events::{Event, EventKind, HistoryWait, StopReason};
 pub use journal::{Journal, JournalError};
 pub use report::{NodeReport, REPORT_SCHEMA_VERSION, Report};
+pub use stop::{Stop, StopCause};
 
 /// Why a run could not be carried out at all (node failures are reported per node instead).
 #[derive(Debug, thiserror::Error)]

@@ -36,19 +36,22 @@ pub struct NodeReport {
     pub billed_usd: f64,
     #[serde(skip)]
     billed_micros: u64,
+    /// What fal charges for this node's work at catalog prices: equal to `billed_usd` on fal; on
+    /// the local studio (which bills nothing) what fal would have charged.
+    pub list_usd: f64,
+    #[serde(skip)]
+    list_micros: u64,
     /// Why it failed or was skipped.
     pub error: Option<String>,
 }
 
 impl NodeReport {
-    pub(crate) fn done(
-        node: &Node,
-        cache_hit: bool,
-        wall: Duration,
-        cost: Usd,
-        request_id: Option<String>,
-    ) -> Self {
-        Self::new(node, "done", cache_hit, wall, cost, request_id, None)
+    pub(crate) fn done(node: &Node, done: &crate::executor::Done, wall: Duration) -> Self {
+        let mut report =
+            Self::new(node, "done", done.cache_hit, wall, done.cost, done.request_id.clone(), None);
+        report.list_usd = done.list_cost.dollars();
+        report.list_micros = done.list_cost.micros();
+        report
     }
 
     pub(crate) fn failed(node: &Node, wall: Duration, error: &str) -> Self {
@@ -79,6 +82,8 @@ impl NodeReport {
             estimated_usd: node.cost.dollars(),
             billed_usd: cost.dollars(),
             billed_micros: cost.micros(),
+            list_usd: cost.dollars(),
+            list_micros: cost.micros(),
             error,
         }
     }
@@ -86,6 +91,11 @@ impl NodeReport {
     /// Billed in this run.
     pub fn billed(&self) -> Usd {
         Usd::from_micros(self.billed_micros)
+    }
+
+    /// What fal charges for this node's work at catalog prices (see `list_usd`).
+    pub fn list_cost(&self) -> Usd {
+        Usd::from_micros(self.list_micros)
     }
 }
 

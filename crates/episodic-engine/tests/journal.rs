@@ -112,7 +112,7 @@ fn a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted() {
     let journal = Journal::open(dir.path()).unwrap();
     let me = start(&journal);
     let claim = journal.claim_render("k", ENDPOINT, &args("k"), &me, now()).unwrap();
-    let Claim::Ambiguous { owner } = claim else { panic!("expected Ambiguous, got {claim:?}") };
+    let Claim::Ambiguous { owner, .. } = claim else { panic!("expected Ambiguous, got {claim:?}") };
     assert_ne!(owner.pid, std::process::id());
     let plan = recover::plan(&journal, &me, now()).unwrap();
     assert_eq!(plan[0].action, RecoveryAction::Ambiguous { owner: owner.clone() });

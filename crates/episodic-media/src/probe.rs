@@ -130,6 +130,21 @@ impl Probe {
         Ok((info, end))
     }
 
+    /// Probes a video clip and reads where its first video stream's packets end: what the file
+    /// really holds, whatever its header says. A clip cut short after its index was written
+    /// (an MP4 with `moov` first) still declares its full length; only its packets show the cut.
+    /// Reads packet headers only, nothing is decoded. The probe is remembered as [`Probe::probe`]'s.
+    pub fn probe_clip(&self, path: &Path) -> Result<(MediaInfo, Option<f64>), MediaError> {
+        let raw = self.run_json(path, &["-show_entries", "packet=stream_index,pts_time,duration_time"])?;
+        let end = raw.stream_end("video");
+        let info = raw.into_info();
+        let key = absolute(path);
+        if let Some(stamp) = Stamp::of(&key) {
+            self.facts.learn(&key, &stamp, |known| known.set_info(info.clone()));
+        }
+        Ok((info, end))
+    }
+
     /// sha256 (hex) and size of a file's bytes, read in full unless the file is unchanged since
     /// they were last read.
     pub fn hash(&self, path: &Path) -> std::io::Result<(String, u64)> {
@@ -294,7 +309,12 @@ struct RawStream {
 impl RawProbe {
     /// Where the first audio stream's last packet ends; packets without times do not count.
     fn audio_end(&self) -> Option<f64> {
-        let audio = self.streams.iter().find(|stream| stream.codec_type.as_deref() == Some("audio"))?;
+        self.stream_end("audio")
+    }
+
+    /// Where the first stream of `codec_type`'s last packet ends.
+    fn stream_end(&self, codec_type: &str) -> Option<f64> {
+        let audio = self.streams.iter().find(|stream| stream.codec_type.as_deref() == Some(codec_type))?;
         let time = |text: &Option<String>| text.as_deref()?.parse::<f64>().ok().filter(|t| t.is_finite());
         self.packets
             .iter()

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 pub fn run(args: ModelsArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let catalog = catalog(&args.prices)?;
     if args.json {
-        printer.out(&format!("{}\n", serde_json::to_string_pretty(catalog.models()).unwrap_or_default()));
+        printer.out(&format!("{}\n", serde_json::to_string_pretty(catalog.models()).unwrap_or_default()))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -76,6 +76,6 @@ pub fn run(args: ModelsArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         out.push('\n');
     }
     out.push_str("* = required. Prices change: override them with --prices FILE or EPISODIC_PRICES.\n");
-    printer.out(&out);
+    printer.out(&out)?;
     Ok(ExitCode::SUCCESS)
 }

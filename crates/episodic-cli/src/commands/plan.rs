@@ -21,11 +21,11 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
 
     if args.json {
         let json = serde_json::to_string_pretty(&PlanJson::new(&plan)).unwrap_or_default();
-        printer.out(&format!("{json}\n"));
+        printer.out(&format!("{json}\n"))?;
     } else if args.dot {
-        printer.out(&episodic_plan::to_dot(&plan));
+        printer.out(&episodic_plan::to_dot(&plan))?;
     } else {
-        printer.out(&table(&plan, &catalog));
+        printer.out(&table(&plan, &catalog))?;
     }
     match budget {
         Some(_) => Err(invalid(&args.manifest, 1, "the estimate is over budget")),

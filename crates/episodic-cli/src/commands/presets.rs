@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 pub fn run(args: PresetsArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     if args.json {
-        printer.out(&format!("{}\n", serde_json::to_string_pretty(PRESETS).unwrap_or_default()));
+        printer.out(&format!("{}\n", serde_json::to_string_pretty(PRESETS).unwrap_or_default()))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();
@@ -23,6 +23,6 @@ pub fn run(args: PresetsArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     out.push_str(
         "Use one with `preset: <name>` on a cast member. Listener clips always add \"mouth closed\".\n",
     );
-    printer.out(&out);
+    printer.out(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,10 +3,11 @@
 use super::{catalog, check, media_tools, probe, report_late, runtime};
 use crate::args::{BackendArg, RenderArgs};
 use crate::error::CliError;
+use crate::error::exit;
 use crate::printer::Printer;
 use crate::reporter::{JsonReporter, LineReporter, Reporter, TerminalReporter};
 use episodic_catalog::{Catalog, Usd};
-use episodic_engine::{Engine, EngineConfig, Journal, JournalError};
+use episodic_engine::{Engine, EngineConfig, Journal, JournalError, NodeError, Stop, StopCause, StopReason};
 use episodic_fal::{FalClient, FalConfig, FalKey};
 use episodic_plan::{Plan, PlanOptions};
 use episodic_studio::{Studio, StudioConfig};
@@ -15,9 +16,6 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use tokio::sync::watch;
-
-/// Exit code after an interruption, as shells expect after SIGINT.
-const INTERRUPTED: u8 = 130;
 
 pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let catalog = catalog(&args.prices)?;
@@ -131,14 +129,31 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 "the renders still to pay for are estimated at {to_go} (of {estimate} in all), over the cap of {cap}; raise --max-cost or budget_usd, or render fewer segments"
             )));
         }
-        let (cancel_tx, cancel_rx) = watch::channel(false);
-        tokio::spawn(async move {
-            super::wait_for_interrupt().await;
-            let _ = cancel_tx.send(true);
-            super::wait_for_interrupt().await;
-            // A second interrupt means now: whatever is journaled stays journaled.
-            std::process::exit(i32::from(INTERRUPTED));
-        });
+        let (stop_tx, stop_rx) = watch::channel(Stop::Running);
+        let stop_tx = std::sync::Arc::new(stop_tx);
+        let escalate = {
+            let stop_tx = std::sync::Arc::clone(&stop_tx);
+            move |to: Stop| {
+                stop_tx.send_if_modified(|now| {
+                    let raise = to > *now;
+                    if raise {
+                        *now = to;
+                    }
+                    raise
+                });
+            }
+        };
+        // Signals escalate: the first drains the run, the second stops it at once. The run
+        // returns either way (never exit from here: ffmpeg children must be killed first).
+        let signals = {
+            let escalate = escalate.clone();
+            tokio::spawn(async move {
+                super::wait_for_interrupt().await;
+                escalate(Stop::Drain(StopCause::Signal));
+                super::wait_for_interrupt().await;
+                escalate(Stop::Abort);
+            })
+        };
         let mut json = JsonReporter::new(printer);
         let mut lines = LineReporter::new(printer);
         let mut bars = (!args.json && std::io::stderr().is_terminal()).then(TerminalReporter::new);
@@ -147,10 +162,18 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             (None, true) => &mut json,
             (None, false) => &mut lines,
         };
+        let mut closed = false;
         let summary = engine
-            .run(&plans, manifests, cap, cancel_rx, |event| reporter.event(&event))
+            .run(&plans, manifests, cap, stop_rx, |event| {
+                // A closed pipe stops the run as Ctrl-C does: whatever is in flight is journaled.
+                if !closed && reporter.event(&event).is_err() {
+                    closed = true;
+                    escalate(Stop::Drain(StopCause::OutputClosed));
+                }
+            })
             .await
             .map_err(|err| CliError::Render(err.to_string()))?;
+        signals.abort();
         drop(bars);
         if let Some(studio) = studio {
             studio.shutdown().await;
@@ -159,12 +182,29 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     })?;
 
     printer.note(&table(&summary, &refused, &args.state_dir, backend));
-    if summary.interrupted {
-        printer.note(&format!(
-            "interrupted: submitted renders stay journaled in `{}`. Run the same command again to resume; nothing already paid for is paid again.",
-            args.state_dir.display()
-        ));
-        return Ok(ExitCode::from(INTERRUPTED));
+    for hint in hints(&summary) {
+        printer.note(&format!("  help: {hint}"));
+    }
+    let resume = format!(
+        "Run the same command again to resume: submitted renders stay journaled in `{}`, and nothing already paid for is paid again.",
+        args.state_dir.display()
+    );
+    match summary.stopped {
+        Some(StopReason::Interrupted) => {
+            printer.note(&format!("interrupted. {resume}"));
+            return Ok(ExitCode::from(exit::INTERRUPTED));
+        }
+        Some(StopReason::OutputClosed) => {
+            printer.note(&format!("stopped: the output was closed. {resume}"));
+            return Ok(ExitCode::from(exit::OUTPUT_CLOSED));
+        }
+        Some(StopReason::OutOfCredit) => {
+            printer.note(&format!(
+                "fal says the account is out of credit: top up at fal.ai/dashboard/billing. {resume}"
+            ));
+            return Ok(ExitCode::from(exit::FAILURE));
+        }
+        Some(StopReason::FailFast) | None => {}
     }
     if summary.ok() && refused.is_empty() {
         Ok(ExitCode::SUCCESS)
@@ -174,8 +214,34 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 "  help: fix what the failures above name, then run the same command again: finished uploads and renders are reused, not paid for again",
             );
         }
-        Ok(ExitCode::from(crate::error::exit::FAILURE))
+        Ok(ExitCode::from(exit::FAILURE))
     }
+}
+
+/// What the producer can do about the run's failures, once per kind: the flags live here, not in
+/// the engine's messages.
+fn hints(summary: &episodic_engine::RunSummary) -> Vec<&'static str> {
+    let mut hints: Vec<&'static str> = Vec::new();
+    for failure in summary.episodes.iter().flat_map(|episode| &episode.failures) {
+        let hint = match &*failure.error {
+            NodeError::RenderFailed { .. }
+            | NodeError::FailedEarlier { .. }
+            | NodeError::BrokenClip { .. }
+            | NodeError::OutputExpired { .. } => {
+                "rerun with --retry-failed to render failed clips again (fal bills them again)"
+            }
+            NodeError::Ambiguous { .. } => {
+                "a rerun looks in fal's request history again; to submit anyway, rerun with --resubmit-ambiguous (it may be paid twice)"
+            }
+            NodeError::LinkDropping { .. } => "check the network to fal; a rerun tries again",
+            NodeError::OverBudget { .. } => "raise --max-cost or budget_usd, or render fewer segments",
+            _ => continue,
+        };
+        if !hints.contains(&hint) {
+            hints.push(hint);
+        }
+    }
+    hints
 }
 
 /// Whether the episode can be written at `output`: not a folder, under folders (existing or
@@ -286,7 +352,7 @@ fn table(
     for episode in &summary.episodes {
         let status = if episode.ok {
             "completed"
-        } else if summary.interrupted {
+        } else if summary.interrupted() {
             "interrupted"
         } else {
             "failed"
@@ -302,20 +368,22 @@ fn table(
             episode.estimated.to_string(),
             if episode.ok { episode.output.display().to_string() } else { "-".into() }
         );
-        for (node, error) in &episode.failures {
-            let _ = writeln!(out, "    {node}: {error}");
+        for failure in &episode.failures {
+            let _ = writeln!(out, "    {}: {}", failure.node, failure.error);
         }
     }
     for manifest in refused {
         let _ = writeln!(out, "{manifest}: refused (see the errors above)");
     }
     let spent: Usd = summary.episodes.iter().map(|episode| episode.spent).sum();
-    let _ = write!(
-        out,
-        "billed in this run: {spent}; retries survived: {}; state: {}",
-        summary.retries,
-        state_dir.display()
-    );
+    let list: Usd = summary.episodes.iter().map(|episode| episode.list_cost).sum();
+    let billed = match backend {
+        BackendArg::Local => {
+            format!("billed in this run: {spent} (on fal, these renders would have cost {list})")
+        }
+        BackendArg::Fal => format!("billed in this run: {spent}"),
+    };
+    let _ = write!(out, "{billed}; retries survived: {}; state: {}", summary.retries, state_dir.display());
     if backend == BackendArg::Local {
         out.push_str("\nbackend: local studio (placeholder media, nothing billed)");
     }

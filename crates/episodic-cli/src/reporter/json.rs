@@ -1,10 +1,11 @@
 //! `--json`: one JSON object per event, on stdout. The shape is `episodic_engine::Event`
 //! serialised: `elapsed` seconds, `episode`, `event` (`node_started`, `node_progress`,
-//! `node_finished`, `node_failed`, `node_skipped`, `episode_finished`, `run_started`) and the
+//! `node_finished`, `node_failed`, `node_skipped`, `episode_finished`, `run_started`, `awaiting_history`,
+//! `stopping`) and the
 //! event's fields (`node`, `kind`, `cache_hit`, `wall`, `cost`, `request_id`, ...).
 
 use super::Reporter;
-use crate::printer::Printer;
+use crate::printer::{OutputClosed, Printer};
 use episodic_engine::Event;
 
 /// Writes events as JSON lines.
@@ -20,9 +21,10 @@ impl<'a> JsonReporter<'a> {
 }
 
 impl Reporter for JsonReporter<'_> {
-    fn event(&mut self, event: &Event) {
-        if let Ok(line) = serde_json::to_string(event) {
-            self.printer.out(&format!("{line}\n"));
+    fn event(&mut self, event: &Event) -> Result<(), OutputClosed> {
+        match serde_json::to_string(event) {
+            Ok(line) => self.printer.out(&format!("{line}\n")),
+            Err(_) => Ok(()),
         }
     }
 }

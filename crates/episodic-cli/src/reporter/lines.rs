@@ -1,8 +1,8 @@
 //! Plain progress lines on stderr: one line when a node starts something worth waiting for,
 //! finishes, fails or is skipped; queue moves and runner logs for renders.
 
-use super::Reporter;
-use crate::printer::Printer;
+use super::{Reporter, history_wait_line, stopping_line};
+use crate::printer::{OutputClosed, Printer};
 use episodic_engine::{Event, EventKind};
 use episodic_plan::NodeKind;
 
@@ -19,7 +19,7 @@ impl<'a> LineReporter<'a> {
 }
 
 impl Reporter for LineReporter<'_> {
-    fn event(&mut self, event: &Event) {
+    fn event(&mut self, event: &Event) -> Result<(), OutputClosed> {
         let at = format!("[{:>6.1}s]", event.elapsed.as_secs_f64());
         let line = match &event.kind {
             EventKind::RunStarted { nodes, estimate_to_go } => {
@@ -30,7 +30,7 @@ impl Reporter for LineReporter<'_> {
             EventKind::NodeStarted { node, kind: NodeKind::Render | NodeKind::Concat } => {
                 format!("{at} {} {node}: started", event.episode)
             }
-            EventKind::NodeStarted { .. } => return,
+            EventKind::NodeStarted { .. } => return Ok(()),
             EventKind::NodeProgress { node, queue_position, log, request_id } => {
                 let mut parts = Vec::new();
                 if let Some(id) = request_id {
@@ -43,7 +43,7 @@ impl Reporter for LineReporter<'_> {
                     parts.push(log.clone());
                 }
                 if parts.is_empty() {
-                    return;
+                    return Ok(());
                 }
                 format!("{at} {} {node}: {}", event.episode, parts.join("; "))
             }
@@ -57,6 +57,10 @@ impl Reporter for LineReporter<'_> {
                 let id = request_id.as_deref().map(|id| format!(" (request {id})")).unwrap_or_default();
                 format!("{at} {} {node}: {how}{paid}{id}", event.episode)
             }
+            EventKind::AwaitingHistory { node, reason, until_unix } => {
+                format!("{at} {} {node}: {}", event.episode, history_wait_line(reason, *until_unix))
+            }
+            EventKind::Stopping { cause } => format!("{at} {}", stopping_line(*cause)),
             EventKind::NodeFailed { node, error, .. } => {
                 format!("{at} {} {node}: FAILED: {error}", event.episode)
             }
@@ -71,5 +75,6 @@ impl Reporter for LineReporter<'_> {
             },
         };
         self.printer.note(&line);
+        Ok(())
     }
 }

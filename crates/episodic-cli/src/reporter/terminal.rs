@@ -2,7 +2,8 @@
 //! per running node that is worth watching (renders with their queue position and last log line,
 //! composes, concat), each with its elapsed time.
 
-use super::Reporter;
+use super::{Reporter, history_wait_line, stopping_line};
+use crate::printer::OutputClosed;
 use episodic_catalog::Usd;
 use episodic_engine::{Event, EventKind};
 use episodic_plan::NodeKind;
@@ -53,7 +54,7 @@ impl TerminalReporter {
 }
 
 impl Reporter for TerminalReporter {
-    fn event(&mut self, event: &Event) {
+    fn event(&mut self, event: &Event) -> Result<(), OutputClosed> {
         match &event.kind {
             EventKind::RunStarted { nodes, estimate_to_go } => {
                 self.overall.set_length(*nodes as u64);
@@ -88,6 +89,16 @@ impl Reporter for TerminalReporter {
                 self.done(node);
                 self.overall.set_message(format!("billed {}", self.spent));
             }
+            EventKind::AwaitingHistory { node, reason, until_unix } => {
+                if let Some(bar) = self.running.get(node) {
+                    bar.set_message("checking fal's request history for a lost submit");
+                }
+                let line = history_wait_line(reason, *until_unix);
+                let _ = self.bars.println(format!("{} {node}: {line}", event.episode));
+            }
+            EventKind::Stopping { cause } => {
+                let _ = self.bars.println(stopping_line(*cause));
+            }
             EventKind::NodeFailed { node, error, .. } => {
                 let _ = self.bars.println(format!("{} {node}: FAILED: {error}", event.episode));
                 self.done(node);
@@ -103,6 +114,7 @@ impl Reporter for TerminalReporter {
                 let _ = self.bars.println(line);
             }
         }
+        Ok(())
     }
 }
 

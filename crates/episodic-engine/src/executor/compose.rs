@@ -57,7 +57,7 @@ pub(crate) async fn compose(
     let picture = thumbnail::path_of(&part);
     tokio::select! {
         composed = episodic_media::compose_with_thumbnail(&ctx.ffmpeg, &ctx.probe, &composition, &part, &picture, thumbnail::WIDTH) => composed?,
-        () = ctx.cancelled() => return Err(NodeError::Interrupted),
+        () = ctx.aborted() => return Err(NodeError::Interrupted),
     }
     let path = artifact::adopt(ctx, key, &part, "mov").await?;
     // Named after the segment's bytes like the segment; lost, concat draws it again.

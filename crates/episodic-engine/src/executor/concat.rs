@@ -39,7 +39,7 @@ pub(crate) async fn concat(
             let join = async {
                 tokio::select! {
                     joined = episodic_media::concat(&ctx.ffmpeg, &ctx.probe, &segments, &encode, &part) => Ok(joined?),
-                    () = ctx.cancelled() => Err(NodeError::Interrupted),
+                    () = ctx.aborted() => Err(NodeError::Interrupted),
                 }
             };
             tokio::try_join!(join, pictures(ctx, &segments, &spec.output))?;

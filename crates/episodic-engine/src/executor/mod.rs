@@ -12,18 +12,20 @@ mod render;
 mod thumbnail;
 mod upload;
 
-pub(crate) use compose::compose;
-pub(crate) use concat::concat;
-pub(crate) use download::download;
-pub(crate) use render::render;
-pub(crate) use upload::upload;
+use compose::compose;
+use concat::concat;
+use download::download;
+use render::render;
+use upload::upload;
 
-use crate::EngineConfig;
 use crate::events::EventKind;
 use crate::journal::{Journal, Owner};
+use crate::stop::{SpendBreaker, Stop, stopped};
+use crate::{EngineConfig, NodeError};
 use episodic_catalog::{Catalog, Usd};
 use episodic_fal::FalClient;
 use episodic_media::{Ffmpeg, Probe};
+use episodic_plan::NodeDetail;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub(crate) enum Output {
     Render {
         video_url: String,
         file_size: Option<u64>,
+        /// The clip's length as fal reported (and billed) it, for checking the download.
+        seconds: Option<f64>,
         key: String,
         endpoint: String,
         request_id: Option<String>,
@@ -48,21 +52,24 @@ pub(crate) enum Output {
     Episode,
 }
 
-/// How a node ended: its output, whether it was a cache hit, what it cost now.
+/// How a node ended: its output, whether it was a cache hit, what it cost now (`cost`, billed)
+/// and at fal's catalog price (`list_cost`: the same on fal, nothing billed on the local studio).
+#[derive(Debug, Clone)]
 pub(crate) struct Done {
     pub(crate) output: Output,
     pub(crate) cache_hit: bool,
     pub(crate) cost: Usd,
+    pub(crate) list_cost: Usd,
     pub(crate) request_id: Option<String>,
 }
 
 impl Done {
     pub(crate) fn fresh(output: Output) -> Self {
-        Done { output, cache_hit: false, cost: Usd::ZERO, request_id: None }
+        Done { output, cache_hit: false, cost: Usd::ZERO, list_cost: Usd::ZERO, request_id: None }
     }
 
     pub(crate) fn cached(output: Output) -> Self {
-        Done { output, cache_hit: true, cost: Usd::ZERO, request_id: None }
+        Done { output, cache_hit: true, cost: Usd::ZERO, list_cost: Usd::ZERO, request_id: None }
     }
 }
 
@@ -77,7 +84,10 @@ pub(crate) struct Context {
     pub(crate) config: EngineConfig,
     pub(crate) artifacts: PathBuf,
     pub(crate) events: mpsc::UnboundedSender<(String, EventKind)>,
-    pub(crate) cancel: watch::Receiver<bool>,
+    /// Whether, and how urgently, the run is stopping.
+    pub(crate) stop: watch::Receiver<Stop>,
+    /// Trips on fal's first out-of-credit answer; no render is submitted after.
+    pub(crate) breaker: SpendBreaker,
     /// The spending cap of the run: `--max-cost`, and the tightest manifest budget.
     pub(crate) cap: Option<Usd>,
 }
@@ -91,14 +101,28 @@ impl Context {
         let _ = self.events.send((episode.to_owned(), kind));
     }
 
-    /// Resolves when the run is interrupted.
-    pub(crate) async fn cancelled(&self) {
-        let mut cancel = self.cancel.clone();
-        while !*cancel.borrow_and_update() {
-            if cancel.changed().await.is_err() {
-                // The sender is gone: the run is over; never resolve.
-                std::future::pending::<()>().await;
-            }
-        }
+    /// Resolves when the run must stop at once (a second interrupt): ffmpeg jobs and transfers
+    /// are abandoned (their processes killed), never left running.
+    pub(crate) async fn aborted(&self) {
+        stopped(self.stop.clone(), Stop::Abort).await;
+    }
+}
+
+/// Runs one node's executor.
+pub(crate) async fn execute(
+    ctx: &Context,
+    episode: &str,
+    node: &episodic_plan::Node,
+    canvas: (u32, u32),
+    fps: u32,
+    inputs: &Inputs,
+) -> Result<Done, NodeError> {
+    let key = node.key.as_str();
+    match &node.detail {
+        NodeDetail::Upload(spec) => upload(ctx, spec).await,
+        NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
+        NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
+        NodeDetail::Compose(spec) => compose(ctx, key, spec, inputs).await,
+        NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
     }
 }

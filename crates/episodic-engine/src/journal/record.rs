@@ -178,6 +178,8 @@ pub enum Claim {
     Ambiguous {
         /// The dead owner.
         owner: Owner,
+        /// When it claimed the render: fal's history is searched from shortly before.
+        claimed_at: UnixSeconds,
     },
     /// Failed earlier; `retry_failed` claims it again if the user asked (`--retry-failed`).
     Failed {

@@ -129,6 +129,9 @@ mod tests {
             .unwrap();
         assert_eq!(journal.adopt("sent", &other, 152).unwrap(), Claim::Busy { owner: me.clone() });
         // Nothing was resubmitted: the ambiguous claim is still as the dead run left it.
-        assert_eq!(journal.adopt("unsure", &me, 153).unwrap(), Claim::Ambiguous { owner: dead });
+        assert_eq!(
+            journal.adopt("unsure", &me, 153).unwrap(),
+            Claim::Ambiguous { owner: dead, claimed_at: 102 }
+        );
     }
 }

@@ -424,12 +424,12 @@ impl Journal {
                 )?;
                 Ok(Claim::Reattach { request_id })
             }
-            RenderState::Submitting { owner, .. } => {
+            RenderState::Submitting { owner, claimed_at } => {
                 // Our own run is mid-submit (another task of ours): that is busy, not abandoned.
                 if owner.run_id == caller.run_id || self.alive(tx, &owner, caller, now)? {
                     Ok(Claim::Busy { owner })
                 } else {
-                    Ok(Claim::Ambiguous { owner })
+                    Ok(Claim::Ambiguous { owner, claimed_at })
                 }
             }
         }
@@ -782,9 +782,9 @@ mod tests {
         let dead = run(&journal, dead_pid(), 100);
         let me = live(&journal);
         claim(&journal, "k", &dead);
-        assert_eq!(claim(&journal, "k", &me), Claim::Ambiguous { owner: dead.clone() });
+        assert_eq!(claim(&journal, "k", &me), Claim::Ambiguous { owner: dead.clone(), claimed_at: 100 });
         // Asking again changes nothing: no silent take-over.
-        assert_eq!(claim(&journal, "k", &me), Claim::Ambiguous { owner: dead.clone() });
+        assert_eq!(claim(&journal, "k", &me), Claim::Ambiguous { owner: dead.clone(), claimed_at: 100 });
         assert_eq!(journal.force_resubmit("k", &me, 105).unwrap(), Claim::Claimed);
         let record = journal.render("k").unwrap().unwrap();
         assert_eq!(record.state, RenderState::Submitting { owner: me.clone(), claimed_at: 105 });
@@ -825,7 +825,7 @@ mod tests {
         );
         assert_eq!(
             journal.claim_render("k", "e", "{}", &me, 151).unwrap(),
-            Claim::Ambiguous { owner: remote.clone() }
+            Claim::Ambiguous { owner: remote.clone(), claimed_at: 100 }
         );
         // A run that finished (even on this host with a live pid) holds nothing.
         let finished = live(&journal);
@@ -833,7 +833,7 @@ mod tests {
         journal.finish_run(finished.run_id, crate::journal::RunOutcome::Failed, 101).unwrap();
         assert_eq!(
             journal.claim_render("f", "e", "{}", &me, 102).unwrap(),
-            Claim::Ambiguous { owner: finished }
+            Claim::Ambiguous { owner: finished, claimed_at: 100 }
         );
     }
 

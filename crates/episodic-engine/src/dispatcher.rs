@@ -1,0 +1,445 @@
+//! The dispatcher: the one owner of node state. It starts a node as soon as its inputs are done
+//! (and it may start: see [`Dispatcher::may_start`]), hands one finished task at a time to
+//! [`Dispatcher::finished`], and releases or skips what depends on it. Executors do the work;
+//! only this file decides what runs.
+
+use crate::events::{EventKind, StopReason};
+use crate::executor::{self, Context, Done, Inputs, Output};
+use crate::gate::Gate;
+use crate::report::NodeReport;
+use crate::{NodeError, Stop, StopCause};
+use episodic_plan::{NodeKind, Plan};
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// A node of one of the plans: (plan, node).
+pub(crate) type NodeRef = (usize, NodeIndex);
+
+/// Where a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// What the dispatcher knows of one node.
+struct NodeState {
+    status: Status,
+    /// Inputs not done yet.
+    waiting_on: usize,
+    output: Option<Output>,
+    report: Option<NodeReport>,
+}
+
+/// The outcome of one unit of work, shared by every node with its key (the same file in two
+/// episodes is one upload).
+type Outcome = Result<Done, Arc<NodeError>>;
+
+/// Work under way or finished, by unit (a node key; concat also by output path).
+enum Shared {
+    Running(Vec<NodeRef>),
+    Finished(Outcome),
+}
+
+/// What a task hands back.
+pub(crate) struct TaskResult {
+    unit: String,
+    result: Result<Done, NodeError>,
+    wall: Duration,
+}
+
+/// The slots each kind of work waits for.
+pub(crate) struct Limits {
+    /// Renders in flight at fal.
+    pub(crate) renders: Arc<Gate>,
+    /// Uploads and downloads.
+    pub(crate) transfers: Arc<Gate>,
+    /// Local ffmpeg jobs.
+    pub(crate) ffmpeg: Arc<Gate>,
+}
+
+impl Limits {
+    fn for_kind(&self, kind: NodeKind) -> &Arc<Gate> {
+        match kind {
+            NodeKind::Render => &self.renders,
+            NodeKind::Upload | NodeKind::Download => &self.transfers,
+            NodeKind::Compose | NodeKind::Concat => &self.ffmpeg,
+        }
+    }
+}
+
+/// A failed node of an episode, as the run summary lists it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The node id.
+    pub node: String,
+    /// Why it failed.
+    pub error: Arc<NodeError>,
+}
+
+/// The dispatcher of one run.
+pub(crate) struct Dispatcher<'p, E: FnMut(&str, EventKind)> {
+    plans: &'p [Plan],
+    ctx: Arc<Context>,
+    limits: Limits,
+    fail_fast: bool,
+    nodes: HashMap<NodeRef, NodeState>,
+    ready: VecDeque<NodeRef>,
+    shared: HashMap<String, Shared>,
+    /// Why the run stopped starting work, the most severe reason seen.
+    stopping: Option<StopReason>,
+    failures: HashMap<usize, Vec<Failure>>,
+    emit: E,
+}
+
+impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
+    pub(crate) fn new(
+        plans: &'p [Plan],
+        ctx: Arc<Context>,
+        limits: Limits,
+        fail_fast: bool,
+        emit: E,
+    ) -> Self {
+        let mut nodes = HashMap::new();
+        let mut ready = VecDeque::new();
+        for (p, plan) in plans.iter().enumerate() {
+            for index in plan.graph.node_indices() {
+                let waiting_on = plan.graph.neighbors_directed(index, Direction::Incoming).count();
+                nodes.insert(
+                    (p, index),
+                    NodeState { status: Status::Waiting, waiting_on, output: None, report: None },
+                );
+                if waiting_on == 0 {
+                    ready.push_back((p, index));
+                }
+            }
+        }
+        Dispatcher {
+            plans,
+            ctx,
+            limits,
+            fail_fast,
+            nodes,
+            ready,
+            shared: HashMap::new(),
+            stopping: None,
+            failures: HashMap::new(),
+            emit,
+        }
+    }
+
+    /// Sends an event about `episode`.
+    pub(crate) fn emit(&mut self, episode: &str, kind: EventKind) {
+        (self.emit)(episode, kind);
+    }
+
+    /// Runs every node that may run, to the end; returns early (with every task killed) when
+    /// told to stop at once.
+    pub(crate) async fn run(
+        &mut self,
+        mut stop: tokio::sync::watch::Receiver<Stop>,
+        mut events: tokio::sync::mpsc::UnboundedReceiver<(String, EventKind)>,
+    ) {
+        let mut tasks: JoinSet<TaskResult> = JoinSet::new();
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(10));
+        self.observe_stop(*stop.borrow_and_update());
+        loop {
+            self.start_ready(&mut tasks);
+            if tasks.is_empty() {
+                break;
+            }
+            tokio::select! {
+                joined = tasks.join_next() => {
+                    // A task that panicked leaves its nodes running; they are reported skipped.
+                    if let Some(Ok(task)) = joined {
+                        self.finished(task);
+                    }
+                }
+                Some((episode, kind)) = events.recv() => self.emit(&episode, kind),
+                changed = stop.changed() => {
+                    let now = if changed.is_err() { Stop::Running } else { *stop.borrow_and_update() };
+                    if now == Stop::Abort {
+                        // Dropping a task kills its ffmpeg (kill_on_drop) and its transfer.
+                        tasks.abort_all();
+                        while tasks.join_next().await.is_some() {}
+                        break;
+                    }
+                    self.observe_stop(now);
+                }
+                _ = heartbeat.tick() => {
+                    let _ = self.ctx.journal.heartbeat(&self.ctx.owner, crate::journal::now());
+                }
+            }
+        }
+        while let Ok((episode, kind)) = events.try_recv() {
+            self.emit(&episode, kind);
+        }
+        self.skip_the_rest();
+    }
+
+    fn observe_stop(&mut self, stop: Stop) {
+        match stop {
+            Stop::Running | Stop::Abort => {}
+            Stop::Drain(StopCause::Signal) => self.stop_starting(StopReason::Interrupted),
+            Stop::Drain(StopCause::OutputClosed) => self.stop_starting(StopReason::OutputClosed),
+        }
+    }
+
+    /// Stops starting work for `reason`, unless a more final reason already holds.
+    fn stop_starting(&mut self, reason: StopReason) {
+        let rank = |reason: StopReason| match reason {
+            StopReason::OutOfCredit => 0,
+            StopReason::FailFast => 1,
+            StopReason::OutputClosed => 2,
+            StopReason::Interrupted => 3,
+        };
+        if self.stopping.is_some_and(|current| rank(current) >= rank(reason)) {
+            return;
+        }
+        self.stopping = Some(reason);
+        self.emit("", EventKind::Stopping { cause: reason });
+    }
+
+    /// Whether a node of `kind` may start now. Out of credit, what costs nothing (downloads,
+    /// composes, concat) still runs, so renders already paid for end up in episodes.
+    fn may_start(&self, kind: NodeKind) -> bool {
+        match self.stopping {
+            None => true,
+            Some(StopReason::OutOfCredit) => !matches!(kind, NodeKind::Upload | NodeKind::Render),
+            Some(_) => false,
+        }
+    }
+
+    /// Starts every ready node that may start; the others wait for the end of the run.
+    fn start_ready(&mut self, tasks: &mut JoinSet<TaskResult>) {
+        let mut held = VecDeque::new();
+        while let Some(node_ref) = self.ready.pop_front() {
+            let (p, index) = node_ref;
+            let plans = self.plans;
+            let plan = &plans[p];
+            let node = &plan.graph[index];
+            if !self.may_start(node.kind()) {
+                held.push_back(node_ref);
+                continue;
+            }
+            let unit = match node.kind() {
+                // Concat writes a path of its own; everything else is shared by key.
+                NodeKind::Concat => format!("{}@{}", node.key, plan.output.display()),
+                _ => node.key.to_string(),
+            };
+            self.set_status(node_ref, Status::Running);
+            match self.shared.get_mut(&unit) {
+                Some(Shared::Running(waiters)) => {
+                    waiters.push(node_ref);
+                    continue;
+                }
+                Some(Shared::Finished(outcome)) => {
+                    let reused =
+                        outcome.clone().map(|done| Done { cache_hit: true, ..Done::cached(done.output) });
+                    self.settle(node_ref, reused, Duration::ZERO);
+                    continue;
+                }
+                None => {}
+            }
+            self.shared.insert(unit.clone(), Shared::Running(vec![node_ref]));
+            self.emit(&plan.episode, EventKind::NodeStarted { node: node.id.clone(), kind: node.kind() });
+            let inputs: Inputs = plan
+                .graph
+                .neighbors_directed(index, Direction::Incoming)
+                .filter_map(|dep| {
+                    let output = self.nodes.get(&(p, dep))?.output.clone()?;
+                    Some((plan.graph[dep].id.clone(), output))
+                })
+                .collect();
+            let limit = Arc::clone(self.limits.for_kind(node.kind()));
+            let ctx = Arc::clone(&self.ctx);
+            let node = node.clone();
+            let episode = plan.episode.clone();
+            let canvas = (plan.canvas.width, plan.canvas.height);
+            let fps = plan.fps;
+            // Plan order is segment order: the earliest segments get the slots first.
+            let rank = (p, index.index());
+            tasks.spawn(async move {
+                let began = Instant::now();
+                let _permit = limit.acquire(rank).await;
+                let result = executor::execute(&ctx, &episode, &node, canvas, fps, &inputs).await;
+                TaskResult { unit, result, wall: began.elapsed() }
+            });
+        }
+        self.ready = held;
+    }
+
+    /// Handles one finished task: settles every node that was waiting on its unit.
+    fn finished(&mut self, task: TaskResult) {
+        let Some(Shared::Running(waiters)) = self.shared.remove(&task.unit) else { return };
+        let outcome: Outcome = task.result.map_err(Arc::new);
+        if let Err(error) = &outcome
+            && matches!(**error, NodeError::OutOfCredit(_))
+        {
+            self.stop_starting(StopReason::OutOfCredit);
+        }
+        self.shared.insert(task.unit, Shared::Finished(outcome.clone()));
+        for (position, node_ref) in waiters.into_iter().enumerate() {
+            // The first node did the work and carries its cost; the others reused it.
+            let outcome = match (&outcome, position) {
+                (Ok(done), 0) => Ok(done.clone()),
+                (Ok(done), _) => Ok(Done::cached(done.output.clone())),
+                (Err(error), _) => Err(Arc::clone(error)),
+            };
+            self.settle(node_ref, outcome, task.wall);
+        }
+    }
+
+    /// Records how a node ended, and releases or skips its dependents.
+    fn settle(&mut self, node_ref: NodeRef, outcome: Outcome, wall: Duration) {
+        let (p, index) = node_ref;
+        let plans = self.plans;
+        let plan = &plans[p];
+        let node = &plan.graph[index];
+        match outcome {
+            Ok(done) => {
+                let report = NodeReport::done(node, &done, wall);
+                self.emit(
+                    &plan.episode,
+                    EventKind::NodeFinished {
+                        node: node.id.clone(),
+                        kind: node.kind(),
+                        cache_hit: done.cache_hit,
+                        wall,
+                        cost: done.cost,
+                        list_cost: done.list_cost,
+                        request_id: done.request_id.clone(),
+                    },
+                );
+                if let Some(state) = self.nodes.get_mut(&node_ref) {
+                    state.status = Status::Done;
+                    state.output = Some(done.output);
+                    state.report = Some(report);
+                }
+                for dependent in plan.graph.neighbors_directed(index, Direction::Outgoing) {
+                    if let Some(state) = self.nodes.get_mut(&(p, dependent)) {
+                        state.waiting_on = state.waiting_on.saturating_sub(1);
+                        if state.waiting_on == 0 && state.status == Status::Waiting {
+                            self.ready.push_back((p, dependent));
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                let why = match &*error {
+                    NodeError::Interrupted => Some("the run was interrupted"),
+                    NodeError::SpendStopped => Some("not submitted: fal said the account is out of credit"),
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    self.skip(node_ref, why.to_owned());
+                } else {
+                    self.set_status(node_ref, Status::Failed);
+                    if let Some(state) = self.nodes.get_mut(&node_ref) {
+                        state.report = Some(NodeReport::failed(node, wall, &error.to_string()));
+                    }
+                    self.failures
+                        .entry(p)
+                        .or_default()
+                        .push(Failure { node: node.id.clone(), error: Arc::clone(&error) });
+                    self.emit(
+                        &plan.episode,
+                        EventKind::NodeFailed {
+                            node: node.id.clone(),
+                            kind: node.kind(),
+                            error: error.to_string(),
+                        },
+                    );
+                    if self.fail_fast {
+                        self.stop_starting(StopReason::FailFast);
+                    }
+                }
+                let mut stack: Vec<NodeIndex> =
+                    plan.graph.neighbors_directed(index, Direction::Outgoing).collect();
+                while let Some(dependent) = stack.pop() {
+                    if self.nodes.get(&(p, dependent)).map(|state| state.status) != Some(Status::Waiting) {
+                        continue;
+                    }
+                    self.skip((p, dependent), format!("needs {}, which did not finish", node.id));
+                    stack.extend(plan.graph.neighbors_directed(dependent, Direction::Outgoing));
+                }
+            }
+        }
+    }
+
+    fn skip(&mut self, node_ref: NodeRef, reason: String) {
+        let (p, index) = node_ref;
+        let plans = self.plans;
+        let plan = &plans[p];
+        let node = &plan.graph[index];
+        self.set_status(node_ref, Status::Skipped);
+        if let Some(state) = self.nodes.get_mut(&node_ref) {
+            state.report = Some(NodeReport::skipped(node, &reason));
+        }
+        self.emit(&plan.episode, EventKind::NodeSkipped { node: node.id.clone(), reason });
+    }
+
+    fn set_status(&mut self, node_ref: NodeRef, status: Status) {
+        if let Some(state) = self.nodes.get_mut(&node_ref) {
+            state.status = status;
+        }
+    }
+
+    /// Whatever never ran (or was killed) is skipped, with the reason the run stopped.
+    fn skip_the_rest(&mut self) {
+        let reason = match self.stopping {
+            Some(StopReason::Interrupted) | None => "the run was interrupted",
+            Some(StopReason::OutputClosed) => "the run stopped: its output was closed",
+            Some(StopReason::OutOfCredit) => "not started: fal said the account is out of credit",
+            Some(StopReason::FailFast) => "the run stopped at the first failure",
+        };
+        let unfinished: Vec<NodeRef> = self
+            .nodes
+            .iter()
+            .filter(|(_, state)| matches!(state.status, Status::Waiting | Status::Running))
+            .map(|(node_ref, _)| *node_ref)
+            .collect();
+        for node_ref in unfinished {
+            let (p, index) = node_ref;
+            let node = &self.plans[p].graph[index];
+            if let Some(state) = self.nodes.get_mut(&node_ref) {
+                state.status = Status::Skipped;
+                state.report = Some(NodeReport::skipped(node, reason));
+            }
+        }
+    }
+
+    /// Why the run stopped starting work, if it did.
+    pub(crate) fn stopping(&self) -> Option<StopReason> {
+        self.stopping
+    }
+
+    /// Whether every node of plan `p` is done.
+    pub(crate) fn all_done(&self, p: usize) -> bool {
+        self.plans[p]
+            .order
+            .iter()
+            .all(|index| self.nodes.get(&(p, *index)).map(|state| state.status) == Some(Status::Done))
+    }
+
+    /// The reports of plan `p`'s nodes, in plan order.
+    pub(crate) fn reports(&mut self, p: usize) -> Vec<NodeReport> {
+        let plan = &self.plans[p];
+        plan.order
+            .iter()
+            .filter_map(|index| self.nodes.get_mut(&(p, *index)).and_then(|state| state.report.take()))
+            .collect()
+    }
+
+    /// The failed nodes of plan `p`.
+    pub(crate) fn failures(&mut self, p: usize) -> Vec<Failure> {
+        self.failures.remove(&p).unwrap_or_default()
+    }
+}
