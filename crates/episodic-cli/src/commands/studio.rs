@@ -3,7 +3,7 @@
 use crate::args::{FiveXxArg, StudioArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
-use episodic_catalog::Catalog;
+use episodic_catalog::{Catalog, Usd};
 use episodic_studio::{FaultConfig, FiveXxStyle, Studio, StudioConfig};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,13 +13,22 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         ("--fail-rate-429", args.fail_rate_429),
         ("--fail-rate-5xx", args.fail_rate_5xx),
         ("--drop-rate", args.drop_rate),
+        ("--drop-after-share", args.drop_after_share),
         ("--fail-rate-render", args.fail_rate_render),
+        ("--truncate-rate", args.truncate_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(CliError::Usage {
                 message: format!("{flag} is {rate}; it is a share between 0 and 1"),
             });
         }
+    }
+    if let Some(balance) = args.balance
+        && !(balance.is_finite() && balance >= 0.0)
+    {
+        return Err(CliError::Usage {
+            message: format!("--balance is {balance}; it is an amount of dollars, 0 or more"),
+        });
     }
     let config = StudioConfig {
         port: args.port,
@@ -41,13 +50,17 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 FiveXxArg::Mixed => FiveXxStyle::Mixed,
             },
             drop_rate: args.drop_rate,
+            drop_after_share: args.drop_after_share,
             slow: Duration::from_millis(args.slow_ms),
             render_failure_rate: args.fail_rate_render,
+            truncate_rate: args.truncate_rate,
             only_paths_containing: args.faults_only_on.clone(),
         },
         data_dir: args.data_dir,
         strict_inputs: args.strict_inputs,
         default_file_ttl: args.file_ttl_secs.map(Duration::from_secs),
+        history_lag: Duration::from_millis(args.history_lag_ms),
+        balance: args.balance.map(Usd::from_dollars),
         ..StudioConfig::default()
     };
     let open = config.key.is_none();

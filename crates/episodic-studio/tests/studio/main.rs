@@ -2,6 +2,7 @@
 //! webhooks, the media it renders, and the official Python client.
 
 mod faults;
+mod lost;
 mod media;
 mod protocol;
 mod python;
