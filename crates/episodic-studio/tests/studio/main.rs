@@ -7,4 +7,5 @@ mod media;
 mod protocol;
 mod python;
 mod support;
+mod truncated;
 mod webhooks;
