@@ -147,3 +147,22 @@ impl Stats {
         guard.0.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counters written before `answers_lost`, `truncated` and `out_of_credit` existed still read.
+    #[test]
+    fn older_snapshots_still_read() {
+        let old = r#"{"uploads":{"count":1,"bytes":2},"submits":{"total":3,"by_endpoint":{}},
+            "status_polls":0,"results_served":0,"cancels":0,
+            "renders":{"completed":1,"failed":0,"cancelled":0,"seconds":5.0},
+            "webhooks":{"delivered":0,"failed_attempts":0},"billed_usd":0.35,"billed_micros":350000,
+            "faults":{"rate_limited":0,"server_errors":0,"dropped":2},
+            "rejected":{"unauthorized":0,"invalid":0,"not_found":0}}"#;
+        let snapshot: StatsSnapshot = serde_json::from_str(old).expect("old snapshot");
+        assert_eq!((snapshot.faults.dropped, snapshot.faults.answers_lost), (2, 0));
+        assert_eq!((snapshot.renders.truncated, snapshot.rejected.out_of_credit), (0, 0));
+    }
+}

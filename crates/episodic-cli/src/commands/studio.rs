@@ -64,6 +64,7 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         ..StudioConfig::default()
     };
     let open = config.key.is_none();
+    let studio_balance = config.balance;
     let (ffmpeg, ffprobe) = super::media_tools()?;
     let runtime = super::runtime()?;
     runtime.block_on(async {
@@ -74,6 +75,11 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         printer.note(&format!("episodic studio: fal's queue, storage and CDN at {}", urls.queue_url));
         printer.note(&format!("  stats: {}", urls.stats_url));
         printer.note("  renders are placeholders made with ffmpeg; nothing is billed");
+        if let Some(balance) = studio_balance {
+            printer.note(&format!(
+                "  balance {balance}: once renders are billed that much, submits and uploads get fal's 403"
+            ));
+        }
         if open {
             printer.note("  no --key or FAL_KEY: any key is accepted");
         }
