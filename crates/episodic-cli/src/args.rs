@@ -174,12 +174,27 @@ pub struct StudioArgs {
     /// Share of connections closed without a response (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
+    /// Of the dropped connections, the share closed after the request was handled (a submit
+    /// queued, an upload stored, only the answer lost), 0 to 1; the rest before routing.
+    #[arg(long, default_value_t = 0.5)]
+    pub drop_after_share: f64,
     /// Milliseconds added before every response.
     #[arg(long, default_value_t = 0)]
     pub slow_ms: u64,
     /// Share of renders that fail at the runner (COMPLETED with an error), 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate_render: f64,
+    /// Share of successful renders whose video is stored cut to its first 40% (file_size says
+    /// so; only probing the packets shows it), 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub truncate_rate: f64,
+    /// Milliseconds after its submit before a request appears in the request history.
+    #[arg(long, default_value_t = 0)]
+    pub history_lag_ms: u64,
+    /// The account's credit in dollars: once renders have been billed this much, submits and
+    /// uploads are refused with fal's 403 "User is locked" (running renders still finish).
+    #[arg(long, value_name = "USD")]
+    pub balance: Option<f64>,
     /// Inject HTTP faults only into requests whose path contains this (e.g. one endpoint id).
     #[arg(long, value_name = "TEXT")]
     pub faults_only_on: Option<String>,

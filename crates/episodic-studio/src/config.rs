@@ -1,5 +1,6 @@
 //! How a studio behaves: where it listens, how fast it renders, which faults it injects.
 
+use episodic_catalog::Usd;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,6 +40,17 @@ pub struct StudioConfig {
     /// Serve the v3 CDN upload flow; off, its routes answer 404 as fal's old storage did, so
     /// clients must fall back to the legacy initiate + PUT flow.
     pub v3_uploads: bool,
+    /// How long after its submit a request first appears in the request history
+    /// (`GET /v1/models/requests/by-endpoint`): fal's history may list a queued request late, so
+    /// a client recovering a lost submit must not take "absent" for "never queued" at once.
+    /// Zero lists it at once.
+    pub history_lag: Duration,
+    /// The account's credit. Once successful renders have been billed this much or more, the
+    /// account is locked as fal locks it: submits and upload initiations answer 403
+    /// `User is locked. Reason: Exhausted balance…` (nothing queued, nothing billed), while
+    /// status, result and history calls keep working and renders already queued finish and are
+    /// billed, even past the balance. `None` never locks.
+    pub balance: Option<Usd>,
 }
 
 impl Default for StudioConfig {
@@ -58,6 +70,8 @@ impl Default for StudioConfig {
             default_file_ttl: None,
             webhook_user_id: "studio|local".to_owned(),
             v3_uploads: true,
+            history_lag: Duration::ZERO,
+            balance: None,
         }
     }
 }
@@ -75,7 +89,7 @@ pub enum FiveXxStyle {
 }
 
 /// Faults injected into queue, REST and CDN calls, reproducibly from a seed.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
     /// The RNG seed: the same seed and the same requests give the same faults.
     pub seed: u64,
@@ -89,10 +103,39 @@ pub struct FaultConfig {
     pub style_5xx: FiveXxStyle,
     /// Share of connections closed without any response.
     pub drop_rate: f64,
+    /// Of the dropped connections, the share dropped after the request was handled: a submit is
+    /// queued (and will be billed), an upload stored, and only the answer is lost. The rest are
+    /// dropped before routing, so nothing happened. Defaults to 0.5, so that fault tests meet
+    /// both: a client must never assume a dropped submit was not queued.
+    pub drop_after_share: f64,
     /// Delay added before every faultable response.
     pub slow: Duration,
     /// Share of renders that end `COMPLETED` with an error (`Runner disconnected`), as fal's do.
     pub render_failure_rate: f64,
+    /// Share of successful renders whose stored video is cut short after encoding (its first
+    /// 40 % of bytes kept), with `video.file_size` reporting the cut size: a broken encode on
+    /// fal's side that the download cannot notice. The container's index sits at the front, so
+    /// ffprobe still reads the full duration from the header; only reading the packets (or
+    /// decoding) shows the clip ends early.
+    pub truncate_rate: f64,
     /// Inject HTTP faults only into requests whose path contains this (one endpoint's outage).
     pub only_paths_containing: Option<String>,
+}
+
+impl Default for FaultConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            rate_429: 0.0,
+            retry_after_secs: None,
+            rate_5xx: 0.0,
+            style_5xx: FiveXxStyle::default(),
+            drop_rate: 0.0,
+            drop_after_share: 0.5,
+            slow: Duration::ZERO,
+            render_failure_rate: 0.0,
+            truncate_rate: 0.0,
+            only_paths_containing: None,
+        }
+    }
 }

@@ -13,8 +13,20 @@ pub(crate) enum Fault {
     RateLimited,
     /// Answer a 5xx: the status and whether it looks like the ingress proxy's.
     ServerError { status: u16, ingress: bool },
-    /// Close the connection without a response.
+    /// Close the connection without a response, before routing: nothing happened.
     Drop,
+    /// Route and handle the request (a submit is queued, an upload stored), then close the
+    /// connection without writing the response: the answer is lost.
+    DropAfter,
+}
+
+/// What happens to one successful render's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RenderFaults {
+    /// The runner fails (`Runner disconnected`).
+    pub(crate) fails: bool,
+    /// The stored video is cut short.
+    pub(crate) truncated: bool,
 }
 
 /// Draws faults from a seeded RNG.
@@ -36,7 +48,8 @@ impl FaultPlan {
         self.config.rate_429 > 0.0 || self.config.rate_5xx > 0.0 || self.config.drop_rate > 0.0
     }
 
-    /// The fault for the next request. One draw per request keeps the sequence reproducible.
+    /// The fault for the next request. One draw per request keeps the sequence reproducible; a
+    /// drop draws once more, to pick before or after handling.
     pub(crate) fn next(&mut self) -> Fault {
         if !self.active() {
             return Fault::None;
@@ -47,7 +60,8 @@ impl FaultPlan {
         let limited = drop + self.config.rate_429;
         let failed = limited + self.config.rate_5xx;
         if draw < drop {
-            Fault::Drop
+            let after: f64 = self.rng.random();
+            if after < self.config.drop_after_share { Fault::DropAfter } else { Fault::Drop }
         } else if draw < limited {
             Fault::RateLimited
         } else if draw < failed {
@@ -64,11 +78,16 @@ impl FaultPlan {
         }
     }
 
-    /// Whether the next render fails at the runner. Drawn from its own stream so that HTTP faults
-    /// stay reproducible whatever the renders do.
-    pub(crate) fn render_fails(&mut self) -> bool {
-        self.config.render_failure_rate > 0.0
-            && self.render_rng.random::<f64>() < self.config.render_failure_rate
+    /// Whether the next render fails at the runner, and whether its output is cut short if it
+    /// succeeds. Drawn from their own stream so that HTTP faults stay reproducible whatever the
+    /// renders do, and both at the start of a render so that the order in which concurrent
+    /// renders finish does not change which ones are hit. A rate of zero draws nothing.
+    pub(crate) fn render_faults(&mut self) -> RenderFaults {
+        let fails = self.config.render_failure_rate > 0.0
+            && self.render_rng.random::<f64>() < self.config.render_failure_rate;
+        let truncated =
+            self.config.truncate_rate > 0.0 && self.render_rng.random::<f64>() < self.config.truncate_rate;
+        RenderFaults { fails, truncated }
     }
 
     /// `Retry-After` to send with a 429.
@@ -102,7 +121,46 @@ mod tests {
         let share = |f: fn(&Fault) -> bool| faults.iter().filter(|x| f(x)).count() as f64 / 10_000.0;
         assert!((share(|f| *f == Fault::RateLimited) - 0.3).abs() < 0.02);
         assert!((share(|f| matches!(f, Fault::ServerError { .. })) - 0.1).abs() < 0.02);
-        assert!((share(|f| *f == Fault::Drop) - 0.05).abs() < 0.01);
+        let dropped = share(|f| matches!(f, Fault::Drop | Fault::DropAfter));
+        assert!((dropped - 0.05).abs() < 0.01);
+        // Half of the drops, by default, lose the answer after handling.
+        let after = share(|f| *f == Fault::DropAfter) / dropped;
+        assert!((after - 0.5).abs() < 0.1, "{after}");
+    }
+
+    #[test]
+    fn drop_after_share_picks_the_kind_of_drop() {
+        let drops = |share| {
+            let mut plan = FaultPlan::new(FaultConfig {
+                seed: 2,
+                drop_rate: 1.0,
+                drop_after_share: share,
+                ..FaultConfig::default()
+            });
+            (0..100).map(|_| plan.next()).collect::<Vec<_>>()
+        };
+        assert!(drops(0.0).iter().all(|f| *f == Fault::Drop));
+        assert!(drops(1.0).iter().all(|f| *f == Fault::DropAfter));
+    }
+
+    #[test]
+    fn truncation_is_drawn_from_the_render_stream() {
+        let config = FaultConfig { seed: 4, truncate_rate: 0.5, ..FaultConfig::default() };
+        let draw = || {
+            let mut plan = FaultPlan::new(config.clone());
+            (0..100).map(|_| plan.render_faults()).collect::<Vec<_>>()
+        };
+        let first = draw();
+        assert_eq!(first, draw());
+        let cut = first.iter().filter(|f| f.truncated).count();
+        assert!((30..=70).contains(&cut), "{cut}");
+        assert!(first.iter().all(|f| !f.fails));
+        // HTTP faults do not move the render stream.
+        let mut plan = FaultPlan::new(FaultConfig { drop_rate: 0.5, ..config.clone() });
+        for _ in 0..10 {
+            plan.next();
+        }
+        assert_eq!(plan.render_faults(), first[0]);
     }
 
     #[test]

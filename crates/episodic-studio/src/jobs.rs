@@ -41,6 +41,9 @@ pub(crate) struct Job {
     pub(crate) cancel_requested: bool,
     /// Unix seconds of the submit, for the request history.
     pub(crate) submitted_at: i64,
+    /// When it was submitted, on the monotonic clock: the history lists it only once
+    /// `history_lag` has passed since.
+    pub(crate) submitted: std::time::Instant,
 }
 
 /// All jobs, by request id.
@@ -83,6 +86,7 @@ impl Queue {
             logs: Vec::new(),
             cancel_requested: false,
             submitted_at: crate::server::now_unix(),
+            submitted: std::time::Instant::now(),
         };
         self.jobs().insert(id, job);
     }
@@ -97,11 +101,21 @@ impl Queue {
         self.jobs().get_mut(id).map(change)
     }
 
-    /// Every job, as the platform API's request history lists them, oldest first.
-    pub(crate) fn history(&self, endpoint: &str, since: i64) -> Vec<episodic_fal::wire::RequestHistoryItem> {
+    /// Every job submitted at least `lag` ago, as the platform API's request history lists them,
+    /// oldest first.
+    pub(crate) fn history(
+        &self,
+        endpoint: &str,
+        since: i64,
+        lag: std::time::Duration,
+    ) -> Vec<episodic_fal::wire::RequestHistoryItem> {
         let jobs = self.jobs();
-        let mut found: Vec<(&String, &Job)> =
-            jobs.iter().filter(|(_, job)| job.endpoint == endpoint && job.submitted_at >= since).collect();
+        let mut found: Vec<(&String, &Job)> = jobs
+            .iter()
+            .filter(|(_, job)| {
+                job.endpoint == endpoint && job.submitted_at >= since && job.submitted.elapsed() >= lag
+            })
+            .collect();
         found.sort_by_key(|(_, job)| job.seq);
         found
             .into_iter()

@@ -65,6 +65,10 @@ fn with_job(state: &AppState, app: &[&str], id: &str, then: impl FnOnce(&str) ->
 }
 
 fn submit(state: &Arc<AppState>, endpoint: &str, query: &str, body: &[u8]) -> Response {
+    // A locked account is refused before anything about the request is looked at.
+    if let Some(locked) = state.refuse_if_locked() {
+        return locked;
+    }
     let Ok(id) = EndpointId::parse(endpoint) else {
         return not_found(state, &format!("Application '{endpoint}' not found"));
     };
@@ -268,7 +272,7 @@ pub(crate) async fn history(State(state): State<Arc<AppState>>, uri: Uri, header
     let offset = query_param(query, "cursor").and_then(|cursor| cursor.parse::<usize>().ok()).unwrap_or(0);
     let payloads =
         query_param(query, "expand").is_some_and(|expand| expand.split(',').any(|part| part == "payloads"));
-    let all = state.queue.history(&endpoint, since);
+    let all = state.queue.history(&endpoint, since, state.config.history_lag);
     let has_more = all.len() > offset + limit;
     let items: Vec<_> = all
         .into_iter()

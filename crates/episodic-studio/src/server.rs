@@ -91,6 +91,25 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// fal's 403 when the account's balance is spent: every submit and upload initiation is
+    /// refused until a top-up (which a studio never gets).
+    pub(crate) fn refuse_if_locked(&self) -> Option<Response> {
+        let balance = self.config.balance?;
+        if self.stats.billed() < balance {
+            return None;
+        }
+        self.stats.update(|s| s.rejected.out_of_credit += 1);
+        // fal's body is `{"detail"}` alone, without an `error_type`.
+        let body = serde_json::json!({ "detail": OUT_OF_CREDIT });
+        Some((StatusCode::FORBIDDEN, axum::Json(body)).into_response())
+    }
+}
+
+/// What fal answers a locked account (`fal-platform-api.md` §6).
+const OUT_OF_CREDIT: &str =
+    "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing";
+
 /// A running studio. Dropping it stops the server.
 pub struct Studio {
     urls: StudioUrls,
@@ -309,6 +328,15 @@ async fn handle(
         };
         match fault {
             Fault::None => {}
+            Fault::DropAfter => {
+                // The handler runs to completion (a submit is queued and its render spawned, an
+                // upload stored) and only then is its answer thrown away: the client cannot tell
+                // this from a drop before routing, which is the point.
+                let handled = router.oneshot(request.map(Body::new)).await;
+                drop(handled);
+                state.stats.update(|s| s.faults.answers_lost += 1);
+                return Err(Dropped);
+            }
             Fault::Drop => {
                 state.stats.update(|s| s.faults.dropped += 1);
                 return Err(Dropped);

@@ -61,6 +61,10 @@ pub struct RenderStats {
     pub cancelled: u64,
     /// Seconds of media rendered successfully.
     pub seconds: f64,
+    /// Successful renders whose stored video was cut short by fault injection (counted in
+    /// `completed` too: fal reports them as successes).
+    #[serde(default)]
+    pub truncated: u64,
     /// The longest time from submit to result of a successful render, in milliseconds: the remote
     /// floor a benchmark compares a run's wall time with.
     #[serde(default)]
@@ -87,8 +91,12 @@ pub struct FaultStats {
     pub rate_limited: u64,
     /// 5xx injected.
     pub server_errors: u64,
-    /// Connections dropped.
+    /// Connections dropped before routing: nothing was done.
     pub dropped: u64,
+    /// Connections dropped after the request was handled: a submit was queued, an upload stored,
+    /// and only the answer was lost.
+    #[serde(default)]
+    pub answers_lost: u64,
 }
 
 /// Refusal counters.
@@ -100,6 +108,9 @@ pub struct RejectedStats {
     pub invalid: u64,
     /// 404s.
     pub not_found: u64,
+    /// 403s because the account's balance is exhausted (submits and upload initiations).
+    #[serde(default)]
+    pub out_of_credit: u64,
 }
 
 /// The live counters behind a lock; every update is one short critical section.
@@ -126,8 +137,32 @@ impl Stats {
         stats.billed_usd = total.dollars();
     }
 
+    /// Everything billed so far, exactly.
+    pub(crate) fn billed(&self) -> Usd {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).1
+    }
+
     pub(crate) fn snapshot(&self) -> StatsSnapshot {
         let guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         guard.0.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counters written before `answers_lost`, `truncated` and `out_of_credit` existed still read.
+    #[test]
+    fn older_snapshots_still_read() {
+        let old = r#"{"uploads":{"count":1,"bytes":2},"submits":{"total":3,"by_endpoint":{}},
+            "status_polls":0,"results_served":0,"cancels":0,
+            "renders":{"completed":1,"failed":0,"cancelled":0,"seconds":5.0},
+            "webhooks":{"delivered":0,"failed_attempts":0},"billed_usd":0.35,"billed_micros":350000,
+            "faults":{"rate_limited":0,"server_errors":0,"dropped":2},
+            "rejected":{"unauthorized":0,"invalid":0,"not_found":0}}"#;
+        let snapshot: StatsSnapshot = serde_json::from_str(old).expect("old snapshot");
+        assert_eq!((snapshot.faults.dropped, snapshot.faults.answers_lost), (2, 0));
+        assert_eq!((snapshot.renders.truncated, snapshot.rejected.out_of_credit), (0, 0));
     }
 }

@@ -166,6 +166,10 @@ pub(crate) async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap
     if let Some(denied) = state.require_key(&headers) {
         return denied;
     }
+    // The token is the v3 flow's initiation: a locked account gets none.
+    if let Some(locked) = state.refuse_if_locked() {
+        return locked;
+    }
     let (token, expires) = state.storage.issue_token();
     let body = CdnToken {
         token,
@@ -185,6 +189,10 @@ pub(crate) async fn upload(State(state): State<Arc<AppState>>, headers: HeaderMa
     if !state.storage.token_valid(&headers) {
         state.stats.update(|s| s.rejected.unauthorized += 1);
         return json_error(StatusCode::UNAUTHORIZED, "Invalid or expired upload token", "unauthorized");
+    }
+    // A token fetched before the lock does not get around it.
+    if let Some(locked) = state.refuse_if_locked() {
+        return locked;
     }
     let content_type =
         header_str(&headers, header::CONTENT_TYPE.as_str()).unwrap_or("application/octet-stream");
@@ -213,6 +221,9 @@ pub(crate) async fn initiate(
 ) -> Response {
     if let Some(denied) = state.require_key(&headers) {
         return denied;
+    }
+    if let Some(locked) = state.refuse_if_locked() {
+        return locked;
     }
     let Ok(request) = serde_json::from_slice::<InitiateUploadRequest>(&body) else {
         return json_error(

@@ -3,7 +3,7 @@
 use crate::args::{FiveXxArg, StudioArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
-use episodic_catalog::Catalog;
+use episodic_catalog::{Catalog, Usd};
 use episodic_studio::{FaultConfig, FiveXxStyle, Studio, StudioConfig};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,13 +13,22 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         ("--fail-rate-429", args.fail_rate_429),
         ("--fail-rate-5xx", args.fail_rate_5xx),
         ("--drop-rate", args.drop_rate),
+        ("--drop-after-share", args.drop_after_share),
         ("--fail-rate-render", args.fail_rate_render),
+        ("--truncate-rate", args.truncate_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(CliError::Usage {
                 message: format!("{flag} is {rate}; it is a share between 0 and 1"),
             });
         }
+    }
+    if let Some(balance) = args.balance
+        && !(balance.is_finite() && balance >= 0.0)
+    {
+        return Err(CliError::Usage {
+            message: format!("--balance is {balance}; it is an amount of dollars, 0 or more"),
+        });
     }
     let config = StudioConfig {
         port: args.port,
@@ -41,16 +50,21 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 FiveXxArg::Mixed => FiveXxStyle::Mixed,
             },
             drop_rate: args.drop_rate,
+            drop_after_share: args.drop_after_share,
             slow: Duration::from_millis(args.slow_ms),
             render_failure_rate: args.fail_rate_render,
+            truncate_rate: args.truncate_rate,
             only_paths_containing: args.faults_only_on.clone(),
         },
         data_dir: args.data_dir,
         strict_inputs: args.strict_inputs,
         default_file_ttl: args.file_ttl_secs.map(Duration::from_secs),
+        history_lag: Duration::from_millis(args.history_lag_ms),
+        balance: args.balance.map(Usd::from_dollars),
         ..StudioConfig::default()
     };
     let open = config.key.is_none();
+    let studio_balance = config.balance;
     let (ffmpeg, ffprobe) = super::media_tools()?;
     let runtime = super::runtime()?;
     runtime.block_on(async {
@@ -61,6 +75,11 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         printer.note(&format!("episodic studio: fal's queue, storage and CDN at {}", urls.queue_url));
         printer.note(&format!("  stats: {}", urls.stats_url));
         printer.note("  renders are placeholders made with ffmpeg; nothing is billed");
+        if let Some(balance) = studio_balance {
+            printer.note(&format!(
+                "  balance {balance}: once renders are billed that much, submits and uploads get fal's 403"
+            ));
+        }
         if open {
             printer.note("  no --key or FAL_KEY: any key is accepted");
         }
