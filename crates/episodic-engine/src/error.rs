@@ -75,8 +75,10 @@ pub enum NodeError {
         cap: episodic_catalog::Usd,
     },
     /// The clip fal delivered is not a whole video; the render is journaled as failed.
-    #[error("the clip of request {request_id} is broken: {detail}")]
+    #[error("the clip of {render} (request {request_id}) is broken: {detail}")]
     BrokenClip {
+        /// The render node.
+        render: String,
         /// fal's request id.
         request_id: String,
         /// What the probe found.

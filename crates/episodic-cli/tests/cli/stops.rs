@@ -116,7 +116,10 @@ fn a_second_signal_kills_ffmpeg_and_exits_130_leaving_no_child_behind() {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "episodic exits promptly after the second signal");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "episodic exits promptly after the second signal"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     assert_eq!(status.code(), Some(130));

@@ -47,7 +47,7 @@ pub(crate) async fn download(
     };
     if let Err(detail) = verify(ctx, &part, *seconds).await {
         let _ = tokio::fs::remove_file(&part).await;
-        let error = NodeError::BrokenClip { request_id: request, detail };
+        let error = NodeError::BrokenClip { render: render.to_owned(), request_id: request, detail };
         // Paid for and unusable: a failure the user may choose to pay for again, never a clip
         // composed as if it were whole.
         ctx.journal.lose_result(render_key, &error.to_string(), now())?;
