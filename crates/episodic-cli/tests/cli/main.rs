@@ -8,6 +8,7 @@ mod commands;
 mod facts;
 mod plan;
 mod render;
+mod render_output;
 mod secrets;
 mod support;
 mod webhooks;
