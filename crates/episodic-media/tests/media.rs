@@ -22,23 +22,19 @@ struct Kit {
     dir: tempfile::TempDir,
 }
 
-/// The tools, or `None` (with a message) when ffmpeg is not installed; in CI its absence is a failure.
-#[expect(clippy::print_stderr, reason = "a skipped test says why")]
-fn kit() -> Option<Kit> {
-    let ffmpeg = match locate("ffmpeg", None) {
-        Ok(tool) => tool,
-        Err(err) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: ffmpeg is not installed ({err}); install ffmpeg to run the media tests");
-            return None;
-        }
-        Err(err) => panic!("ffmpeg is required in CI: {err}"),
-    };
-    let probe = locate("ffprobe", None).expect("ffprobe is installed with ffmpeg");
-    Some(Kit {
-        ffmpeg: Ffmpeg::new(ffmpeg),
-        probe: Probe::new(probe),
+/// What to tell someone whose machine lacks ffmpeg.
+const INSTALL: &str = "these tests run ffmpeg and ffprobe for real: install them \
+    (`apt-get install ffmpeg`, or `bash .ci/setup` from the repository root) and run the tests again";
+
+/// The tools and a scratch directory. A machine without ffmpeg fails every test here, saying how
+/// to install it: a suite that passes without running anything would say nothing true.
+fn kit() -> Kit {
+    let tool = |name| locate(name, None).unwrap_or_else(|err| panic!("{err}: {INSTALL}"));
+    Kit {
+        ffmpeg: Ffmpeg::new(tool("ffmpeg")),
+        probe: Probe::new(tool("ffprobe")),
         dir: tempfile::tempdir().expect("a scratch directory"),
-    })
+    }
 }
 
 impl Kit {
@@ -221,7 +217,7 @@ fn assert_only(kit: &Kit, expected: &[&str]) {
 
 #[tokio::test]
 async fn avatar_lasts_as_long_as_its_speech_and_fits_the_image() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let image = kit.png("red.png", "red", (640, 640));
     let speech = kit.speech("speech.mp3", 2.5);
     let out = kit.path("avatar.mp4");
@@ -242,7 +238,7 @@ async fn avatar_lasts_as_long_as_its_speech_and_fits_the_image() {
 
 #[tokio::test]
 async fn avatar_without_audio_is_refused() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let image = kit.png("red.png", "red", (64, 64));
     let err = placeholder::avatar(&kit.ffmpeg, &kit.probe, &image, &image, SIZE, FPS, &kit.path("a.mp4"))
         .await
@@ -252,7 +248,7 @@ async fn avatar_without_audio_is_refused() {
 
 #[tokio::test]
 async fn image_clip_is_silent_unless_asked_and_moves() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     // A portrait picture with a half-transparent colour, under a one-thread limit.
     let image = kit.png("portrait.png", "yellow@0.9", (300, 500));
     let ffmpeg = kit.ffmpeg.clone().with_threads(1);
@@ -276,7 +272,7 @@ async fn image_clip_is_silent_unless_asked_and_moves() {
 
 #[tokio::test]
 async fn test_card_is_exact_with_and_without_text() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let nasty = "It's 100% \"real\": C:\\path, [brackets]; {braces} %{pts} and more words than fit here";
     let plain = kit.path("plain.mp4");
     let seconds = placeholder::test_card(&kit.ffmpeg, nasty, 2.0, SIZE, FPS, false, &plain).await.unwrap();
@@ -318,7 +314,7 @@ async fn cast(kit: &Kit) -> (PathBuf, PathBuf, f64) {
 
 #[tokio::test]
 async fn two_shots_keep_each_character_in_their_seat() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let (speaker, listener, seconds) = cast(&kit).await;
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
     let cases = [
@@ -356,7 +352,7 @@ async fn two_shots_keep_each_character_in_their_seat() {
 
 #[tokio::test]
 async fn one_run_writes_the_segment_and_its_middle_frame() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let (speaker, listener, seconds) = cast(&kit).await;
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
     let c = Composition {
@@ -386,7 +382,7 @@ async fn one_run_writes_the_segment_and_its_middle_frame() {
 
 #[tokio::test]
 async fn listener_loops_or_holds_its_last_frame() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let speech = kit.speech("speech.mp3", 3.0);
     let speaker_image = kit.png("speaker.png", "red", (64, 64));
     let speaker = kit.path("speaker.mp4");
@@ -430,7 +426,7 @@ async fn listener_loops_or_holds_its_last_frame() {
 
 #[tokio::test]
 async fn segments_are_cut_and_padded_to_the_asked_length() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let (speaker, listener, _) = cast(&kit).await;
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
     // Longer than the speech (video held, audio padded with silence), then shorter (both cut).
@@ -456,7 +452,7 @@ async fn segments_are_cut_and_padded_to_the_asked_length() {
 
 #[tokio::test]
 async fn b_roll_gets_silence_and_the_whole_canvas() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let image = kit.png("broll.png", "blue", (1280, 720));
     let broll = kit.path("broll.mp4");
     placeholder::image_clip(&kit.ffmpeg, &image, 2.0, (640, 360), 24, false, &broll).await.unwrap();
@@ -481,7 +477,7 @@ async fn b_roll_gets_silence_and_the_whole_canvas() {
 
 #[tokio::test]
 async fn segments_join_by_copying_video_and_stay_in_sync() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let (speaker, listener, seconds) = cast(&kit).await;
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
     let mut segments = Vec::new();
@@ -544,7 +540,7 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
 
 #[tokio::test]
 async fn concat_refuses_segments_that_cannot_be_copied() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let image = kit.png("broll.png", "blue", (64, 64));
     let odd = kit.path("odd.mp4");
     placeholder::image_clip(&kit.ffmpeg, &image, 1.0, (640, 360), FPS, true, &odd).await.unwrap();
@@ -561,7 +557,7 @@ async fn concat_refuses_segments_that_cannot_be_copied() {
 
 #[tokio::test]
 async fn thumbnails_and_a_contact_sheet() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let image = kit.png("red.png", "red", (64, 64));
     let clip = kit.path("clip.mp4");
     placeholder::image_clip(&kit.ffmpeg, &image, 2.0, SIZE, FPS, false, &clip).await.unwrap();
@@ -594,7 +590,7 @@ async fn thumbnails_and_a_contact_sheet() {
 
 #[tokio::test]
 async fn failures_name_the_command_and_leave_no_partial_file() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let not_an_image = kit.path("notes.png");
     std::fs::write(&not_an_image, "not a picture").unwrap();
     let out = kit.path("clip.mp4");
@@ -615,7 +611,7 @@ async fn failures_name_the_command_and_leave_no_partial_file() {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_cancelled_run_kills_ffmpeg() {
-    let Some(kit) = kit() else { return };
+    let kit = kit();
     let out = kit.path("endless.mp4");
     let marker = out.to_string_lossy().into_owned();
     let line: Vec<OsString> = ["-re", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=10", "-f", "mp4", &marker]
@@ -643,4 +639,21 @@ async fn a_cancelled_run_kills_ffmpeg() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("ffmpeg still runs after its future was dropped");
+}
+
+/// Without ffmpeg on PATH the tests fail (whether or not `CI` is set) and say how to install it.
+#[test]
+fn without_ffmpeg_the_tests_fail_saying_how_to_install_it() {
+    let empty = tempfile::tempdir().expect("an empty folder");
+    let output = Command::new(std::env::current_exe().expect("this test binary"))
+        .args(["--exact", "avatar_without_audio_is_refused", "--nocapture", "--test-threads=1"])
+        .env("PATH", empty.path())
+        .env_remove("CI")
+        .output()
+        .expect("run this test binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "passed without ffmpeg:\n{stdout}{stderr}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    assert!(stderr.contains("apt-get install ffmpeg") && stderr.contains(".ci/setup"), "{stderr}");
 }

@@ -5,7 +5,7 @@
 //! also check that nothing is left at the output path and that nothing already rendered is lost.
 //! Large and odd files are generated here at run time, never committed.
 
-use crate::support::{Bench, Output, assert_ok, demo_plan, repo, run_bounded, wait_for_event};
+use crate::support::{Bench, Output, TestContext, assert_ok, demo_plan, repo, run_bounded, wait_for_event};
 use episodic_studio::{FaultConfig, StudioConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,18 +16,18 @@ const TIME_LIMIT: Duration = Duration::from_secs(10);
 
 /// A scratch folder holding `media/` (a copy of the fixture media) and the case's manifest.
 struct Case {
-    dir: tempfile::TempDir,
+    context: TestContext,
 }
 
 impl Case {
     fn new() -> Case {
-        let dir = tempfile::tempdir().expect("temp dir");
-        crate::support::copy_tree(&repo().join("tests/fixtures/media"), &dir.path().join("media"));
-        Case { dir }
+        let context = TestContext::new();
+        crate::support::copy_tree(&repo().join("tests/fixtures/media"), &context.root().join("media"));
+        Case { context }
     }
 
     fn root(&self) -> &Path {
-        self.dir.path()
+        self.context.root()
     }
 
     fn path(&self, relative: &str) -> PathBuf {
@@ -60,19 +60,8 @@ impl Case {
 
     /// Runs `episodic` in the case's folder, within [`TIME_LIMIT`] (a hang fails the test).
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_episodic"));
-        command
-            .args(args)
-            .current_dir(self.root())
-            .env("NO_COLOR", "1")
-            .env("EPISODIC_CACHE_DIR", crate::support::cache_dir())
-            .env_remove("EPISODIC_PRICES")
-            .env_remove("EPISODIC_FFPROBE")
-            .env_remove("EPISODIC_STATE_DIR")
-            .env_remove("COLUMNS");
-        for (key, value) in env {
-            command.env(key, value);
-        }
+        let mut command = self.context.command(args);
+        command.envs(env.iter().copied());
         let (output, elapsed) = run_bounded(&mut command, TIME_LIMIT);
         assert!(!output.stderr.contains("panicked"), "{args:?} panicked:\n{}", output.stderr);
         assert!(elapsed < TIME_LIMIT, "{args:?} took {elapsed:?}");

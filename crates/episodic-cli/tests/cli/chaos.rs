@@ -102,7 +102,7 @@ fn kill_and_resume_trials() {
             "trial {trial} (seed {seed}, killed {} at event {nth} + {delay:?}): a render was submitted twice",
             PHASES[phase].0
         );
-        let probe = episodic_media::Probe::new(episodic_media::locate("ffprobe", None).expect("ffprobe"));
+        let probe = crate::support::probe();
         let info = probe.probe(&bench.output_path()).expect("the episode is a valid MP4");
         assert!(info.video().is_some() && info.audio().is_some());
         let duration = info.duration.expect("duration");

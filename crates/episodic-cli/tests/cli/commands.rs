@@ -1,6 +1,6 @@
 //! The other commands and the errors at the edges: price files, a missing ffprobe.
 
-use crate::support::{episodic, episodic_with_env, repo};
+use crate::support::{TestContext, episodic, episodic_with_env, repo};
 
 #[test]
 fn models_lists_the_catalog() {
@@ -82,12 +82,11 @@ fn a_folder_is_not_a_manifest() {
 
 #[test]
 fn studio_writes_its_ready_file_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().expect("temp");
-    let ready = dir.path().join("ready.json");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_episodic"))
-        .args(["studio", "--port", "0", "--scale", "8", "--key", "k", "--ready-file"])
+    let context = TestContext::new();
+    let ready = context.root().join("ready.json");
+    let child = context
+        .command(["studio", "--port", "0", "--scale", "8", "--key", "k", "--ready-file"])
         .arg(&ready)
-        .env_remove("FAL_KEY")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn studio");

@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// An ffprobe that logs each call's target to `log`, then runs the real one.
 fn logging_ffprobe(dir: &Path, log: &Path) -> std::path::PathBuf {
-    let real = episodic_media::locate("ffprobe", None).expect("ffprobe");
+    let real = crate::support::tool("ffprobe");
     let script = dir.join("ffprobe");
     std::fs::write(
         &script,

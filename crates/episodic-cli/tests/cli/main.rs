@@ -9,6 +9,7 @@ mod facts;
 mod paying;
 mod plan;
 mod render;
+mod render_output;
 mod secrets;
 mod stops;
 mod support;

@@ -124,3 +124,29 @@ fn dot_is_a_digraph_with_every_node() {
     }
     assert!(output.stdout.contains("\"compose/cold-open\" -> \"concat/ninja-news-demo\""));
 }
+
+/// The demo's comment quotes its cost ("Estimate ~$4.99: ... = $2.82; ... = $1.75; ..."); it must
+/// say what `plan` says, and its parts must add up to it, so it cannot drift from the catalog.
+#[test]
+fn the_demo_comment_quotes_the_planned_cost() {
+    let text = std::fs::read_to_string(repo().join("pipelines/demo/episode.yaml")).expect("the demo");
+    let dollars = |s: &str| -> u64 {
+        let figure: String = s.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let (whole, cents) = figure.split_once('.').expect("a figure in dollars and cents");
+        assert_eq!(cents.len(), 2, "{figure}: quote cents");
+        whole.parse::<u64>().expect("dollars") * 100 + cents.parse::<u64>().expect("cents")
+    };
+    let (_, quoted) = text.split_once("Estimate ~$").expect("the demo quotes an estimate");
+    let estimate = dollars(quoted);
+    // The comment runs to the first line that is not a comment.
+    let comment: String = quoted.lines().take_while(|line| !line.trim().is_empty()).collect();
+    let parts: Vec<u64> = comment.split("= $").skip(1).map(dollars).collect();
+    assert_eq!(parts.len(), 3, "speakers, listeners, b-roll: {comment}");
+
+    let plan = plan_json("pipelines/demo/episode.yaml", &[]);
+    let micros = plan["totals"]["cost_micros"].as_u64().expect("total micros");
+    let planned = (micros + 5_000) / 10_000;
+    assert_eq!(estimate, planned, "episode.yaml says {estimate} cents; plan says {micros} micros");
+    let sum: u64 = parts.iter().sum();
+    assert!(sum.abs_diff(estimate) <= 1, "the parts add up to {sum} cents, not {estimate}");
+}

@@ -1,7 +1,7 @@
 //! `episodic render` end to end: the real binary against a real studio on `127.0.0.1:0`, with
 //! real ffmpeg, real files and a real journal. The studio's stats prove what was paid for.
 
-use crate::support::{BENCH_KEY as KEY, Bench, DEMO, assert_ok, copy_tree, demo_plan, repo};
+use crate::support::{BENCH_KEY as KEY, Bench, DEMO, TestContext, assert_ok, copy_tree, demo_plan, repo};
 use episodic_studio::StudioConfig;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -14,7 +14,7 @@ fn demo_renders_reruns_for_free_and_rerenders_one_changed_clip() {
     let first = bench.render(&[]);
     assert_ok(&first);
 
-    let probe = episodic_media::Probe::new(episodic_media::locate("ffprobe", None).expect("ffprobe"));
+    let probe = crate::support::probe();
     let info = probe.probe(&bench.output_path()).expect("probe the episode");
     let videos = info.streams.iter().filter(|s| s.kind == episodic_media::StreamKind::Video).count();
     let audios = info.streams.iter().filter(|s| s.kind == episodic_media::StreamKind::Audio).count();
@@ -146,24 +146,20 @@ fn a_budget_too_small_refuses_before_spending() {
 
 #[test]
 fn without_a_key_the_local_studio_renders_with_a_notice() {
-    let dir = tempfile::tempdir().expect("temp");
-    copy_tree(&repo().join("assets"), &dir.path().join("assets"));
-    copy_tree(&repo().join("pipelines/short"), &dir.path().join("pipelines/short"));
-    let output = Command::new(env!("CARGO_BIN_EXE_episodic"))
-        .args(["render", "pipelines/short/episode.yaml", "--scale", "8", "--state-dir", ".state"])
-        .current_dir(dir.path())
-        .env_remove("FAL_KEY")
-        .env_remove("FAL_AI_API_KEY")
-        .env_remove("FAL_KEY_ID")
-        .env_remove("FAL_KEY_SECRET")
+    // The context's environment holds no key (it starts empty).
+    let context = TestContext::new();
+    let dir = context.root();
+    copy_tree(&repo().join("assets"), &dir.join("assets"));
+    copy_tree(&repo().join("pipelines/short"), &dir.join("pipelines/short"));
+    let output = context
+        .command(["render", "pipelines/short/episode.yaml", "--scale", "8", "--state-dir", ".state"])
         .output()
         .expect("render");
     assert_ok(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("PLACEHOLDERS"), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("pipelines/short/out/ninja-news-short-001.report.json"))
-            .expect("report"),
+        &std::fs::read(dir.join("pipelines/short/out/ninja-news-short-001.report.json")).expect("report"),
     )
     .expect("json");
     assert_eq!(report["backend"], "local");

@@ -35,33 +35,168 @@ impl Output {
     }
 }
 
-/// The cache folder every `episodic` of this test binary shares, as one user's runs share theirs;
-/// never the real user's.
-pub fn cache_dir() -> &'static Path {
-    static CACHE: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    CACHE.get_or_init(|| tempfile::tempdir().expect("a cache folder")).path()
+/// One test's world, in the spirit of uv's `TestContext`: a temporary root holding its own cache,
+/// home and temporary folders, and the only way these tests spawn `episodic`. Every command starts
+/// from a cleared environment, so nothing of the user's (a real `FAL_KEY`, `EPISODIC_*`,
+/// `COLUMNS`, their cache) leaks in and nothing is written outside the root.
+///
+/// Layout of [`TestContext::root`] (`[ROOT]` in snapshots): `cache/` (`EPISODIC_CACHE_DIR`,
+/// `[CACHE_DIR]`), `home/` (`HOME`), `tmp/` (`TMPDIR`), and `.state/` (`[STATE_DIR]`) once a
+/// command run in the root is given `--state-dir .state`. Tests put their inputs in the root too.
+pub struct TestContext {
+    root: tempfile::TempDir,
 }
 
-/// Runs `episodic` in `cwd` with a clean, colourless environment.
+impl TestContext {
+    /// A new context with empty folders.
+    pub fn new() -> TestContext {
+        let root = tempfile::tempdir().expect("a temporary root");
+        for dir in ["cache", "home", "tmp"] {
+            std::fs::create_dir_all(root.path().join(dir)).expect("a folder of the test context");
+        }
+        TestContext { root }
+    }
+
+    /// The context of the tests that need no folder of their own (running in the repository, or
+    /// in a fixture copy). Its cache is shared by all of them, as one user's runs share theirs.
+    pub fn shared() -> &'static TestContext {
+        static SHARED: OnceLock<TestContext> = OnceLock::new();
+        SHARED.get_or_init(TestContext::new)
+    }
+
+    /// The temporary root.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The cache folder (`EPISODIC_CACHE_DIR`).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root().join("cache")
+    }
+
+    /// The state folder of commands run in the root with `--state-dir .state`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root().join(".state")
+    }
+
+    /// `episodic ARGS`, run in the root, in a clean environment: `PATH` (for ffmpeg and
+    /// ffprobe), a temporary `HOME` and `TMPDIR`, `NO_COLOR=1` and the context's
+    /// `EPISODIC_CACHE_DIR`, nothing else. Add what a test needs with `.env(..)` and
+    /// `.current_dir(..)`.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_episodic"));
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.root().join("home"))
+            .env("TMPDIR", self.root().join("tmp"))
+            .env("NO_COLOR", "1")
+            .env("EPISODIC_CACHE_DIR", self.cache_dir());
+        // Coverage tools collect from child processes through this one.
+        if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+            command.env("LLVM_PROFILE_FILE", profile);
+        }
+        command
+    }
+
+    /// Runs `episodic ARGS` in `cwd` with extra variables, to its end (at most two minutes).
+    pub fn run(&self, cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
+        command.current_dir(cwd).envs(env.iter().copied());
+        run_bounded(&mut command, Duration::from_secs(120)).0
+    }
+
+    /// Regex filters for snapshots of this context's output, applied in order: the context's
+    /// folders, then the repository, request ids, ports, pids, host name, and times. Costs are
+    /// never filtered: a changed price must show in a snapshot.
+    pub fn filters(&self) -> Vec<(String, String)> {
+        let mut filters = Vec::new();
+        let mut path = |path: PathBuf, name: &str| {
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            for path in [canonical, path] {
+                filters.push((regex_escape(&path.display().to_string()), name.to_owned()));
+            }
+        };
+        path(self.state_dir(), "[STATE_DIR]");
+        path(self.cache_dir(), "[CACHE_DIR]");
+        path(self.root().to_owned(), "[ROOT]");
+        path(repo(), "[REPO]");
+        filters.extend(
+            [
+                // The studio's and fal's request ids.
+                (r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", "[REQUEST_ID]"),
+                (r"\b(127\.0\.0\.1|localhost):\d+", "$1:[PORT]"),
+                (r"\b(pid|process) \d+", "$1 [PID]"),
+                (r"\brun (#?)\d+\b", "run $1[RUN_ID]"),
+                // Elapsed-time columns (`[   1.2s]`) and durations (`1.23 s`, `12ms`, `0.5s`).
+                (r"\[\s*\d+(\.\d+)?s\]", "[ELAPSED]"),
+                (r"\b\d+(\.\d+)?\s?(ms|µs|s)\b", "[TIME]"),
+            ]
+            .map(|(from, to)| (from.to_owned(), to.to_owned())),
+        );
+        if let Some(host) = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .find_map(|file| std::fs::read_to_string(file).ok())
+            .map(|text| text.trim().to_owned())
+            .filter(|host| host.len() > 3)
+        {
+            filters.push((format!(r"\b{}\b", regex_escape(&host)), "[HOST]".to_owned()));
+        }
+        filters
+    }
+
+    /// insta settings with [`TestContext::filters`]; snapshots go beside the other ones.
+    pub fn insta_settings(&self) -> insta::Settings {
+        let mut settings = insta::Settings::clone_current();
+        for (from, to) in self.filters() {
+            settings.add_filter(&from, to);
+        }
+        settings
+    }
+}
+
+/// `text` as a regex matching itself.
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Runs `episodic` in `cwd` in the shared context.
 pub fn episodic(cwd: &Path, args: &[&str]) -> Output {
     episodic_with_env(cwd, args, &[])
 }
 
-/// Runs `episodic` with extra environment variables.
+/// Runs `episodic` in `cwd` in the shared context, with extra environment variables.
 pub fn episodic_with_env(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_episodic"));
-    command
-        .args(args)
-        .current_dir(cwd)
-        .env("NO_COLOR", "1")
-        .env("EPISODIC_CACHE_DIR", cache_dir())
-        .env_remove("EPISODIC_PRICES")
-        .env_remove("EPISODIC_FFPROBE")
-        .env_remove("COLUMNS");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    run_bounded(&mut command, Duration::from_secs(120)).0
+    TestContext::shared().run(cwd, args, env)
+}
+
+/// ffmpeg or ffprobe from PATH. The one place these tests look for them: a machine without them
+/// fails, saying how to install them, rather than passing without testing.
+pub fn tool(name: &'static str) -> episodic_media::Tool {
+    episodic_media::locate(name, None).unwrap_or_else(|err| {
+        panic!(
+            "{err}: these tests run ffmpeg and ffprobe; install them (`apt-get install ffmpeg`, or \
+             `bash .ci/setup` from the repository root) and run the tests again"
+        )
+    })
+}
+
+/// ffprobe, ready to probe.
+pub fn probe() -> episodic_media::Probe {
+    episodic_media::Probe::new(tool("ffprobe"))
 }
 
 /// Runs a command to its end, killing it (and failing the test with what it printed so far) if
@@ -182,7 +317,7 @@ pub struct Bench {
     studio: Option<Studio>,
     /// Studios replaced by `switch_studio`, kept serving the files they stored.
     retired: Vec<Studio>,
-    dir: tempfile::TempDir,
+    context: TestContext,
     key: String,
 }
 
@@ -199,8 +334,7 @@ impl Bench {
             .enable_all()
             .build()
             .expect("runtime");
-        let ffmpeg = episodic_media::locate("ffmpeg", None).expect("ffmpeg");
-        let ffprobe = episodic_media::locate("ffprobe", None).expect("ffprobe");
+        let (ffmpeg, ffprobe) = (tool("ffmpeg"), tool("ffprobe"));
         let config = StudioConfig {
             key: Some(key.into()),
             scale: 8,
@@ -210,17 +344,16 @@ impl Bench {
         let studio = runtime
             .block_on(Studio::start(config, episodic_catalog::Catalog::builtin(), ffmpeg, ffprobe))
             .expect("studio");
-        let dir = tempfile::tempdir().expect("temp");
-        copy_tree(&repo().join("assets"), &dir.path().join("assets"));
-        copy_tree(&repo().join("pipelines/demo"), &dir.path().join("pipelines/demo"));
-        let _ = std::fs::remove_dir_all(dir.path().join("pipelines/demo/out"));
-        Bench { runtime, studio: Some(studio), retired: Vec::new(), dir, key: key.to_owned() }
+        let context = TestContext::new();
+        copy_tree(&repo().join("assets"), &context.root().join("assets"));
+        copy_tree(&repo().join("pipelines/demo"), &context.root().join("pipelines/demo"));
+        let _ = std::fs::remove_dir_all(context.root().join("pipelines/demo/out"));
+        Bench { runtime, studio: Some(studio), retired: Vec::new(), context, key: key.to_owned() }
     }
 
     /// Points later renders at a new studio; the old one keeps serving its files.
     pub fn switch_studio(&mut self, config: StudioConfig) {
-        let ffmpeg = episodic_media::locate("ffmpeg", None).expect("ffmpeg");
-        let ffprobe = episodic_media::locate("ffprobe", None).expect("ffprobe");
+        let (ffmpeg, ffprobe) = (tool("ffmpeg"), tool("ffprobe"));
         let config = StudioConfig {
             key: Some(self.key.clone()),
             scale: 8,
@@ -246,9 +379,27 @@ impl Bench {
         self.studio.as_ref().expect("studio").urls().queue_url.clone()
     }
 
-    /// The scratch folder: `assets/`, `pipelines/demo/`, and `.state/` once rendered.
+    /// The scratch folder, the context's root: `assets/`, `pipelines/demo/`, and `.state/` once
+    /// rendered.
     pub fn root(&self) -> &Path {
-        self.dir.path()
+        self.context.root()
+    }
+
+    /// The test context every command of this bench runs in.
+    pub fn context(&self) -> &TestContext {
+        &self.context
+    }
+
+    /// The variables that point the fal backend at the studio and send `key`.
+    pub fn fal_env(&self, key: &str) -> Vec<(&'static str, String)> {
+        let urls = self.studio.as_ref().expect("studio").urls();
+        vec![
+            ("FAL_KEY", key.to_owned()),
+            ("EPISODIC_FAL_QUEUE_URL", urls.queue_url.clone()),
+            ("EPISODIC_FAL_REST_URL", urls.rest_url.clone()),
+            ("EPISODIC_FAL_CDN_URL", urls.cdn_url.clone()),
+            ("EPISODIC_FAL_API_URL", urls.api_url.clone()),
+        ]
     }
 
     /// What the studio has seen so far.
@@ -264,25 +415,11 @@ impl Bench {
 
     /// As [`Bench::command`], sending `key` instead.
     pub fn command_with_key(&self, extra: &[&str], key: &str) -> Command {
-        let urls = self.studio.as_ref().expect("studio").urls();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_episodic"));
+        let mut command = self.context.command(["render", DEMO]);
         command
-            .arg("render")
-            .arg(DEMO)
             .args(["--backend", "fal", "--scale", "8", "--state-dir", ".state"])
             .args(extra)
-            .current_dir(self.root())
-            .env("NO_COLOR", "1")
-            .env("EPISODIC_CACHE_DIR", cache_dir())
-            .env("FAL_KEY", key)
-            .env("EPISODIC_FAL_QUEUE_URL", &urls.queue_url)
-            .env("EPISODIC_FAL_REST_URL", &urls.rest_url)
-            .env("EPISODIC_FAL_CDN_URL", &urls.cdn_url)
-            .env("EPISODIC_FAL_API_URL", &urls.api_url)
-            .env_remove("EPISODIC_STATE_DIR")
-            .env_remove("FAL_KEY_ID")
-            .env_remove("FAL_KEY_SECRET")
-            .env_remove("FAL_AI_API_KEY");
+            .envs(self.fal_env(key));
         command
     }
 
@@ -309,12 +446,9 @@ impl Drop for Bench {
 
 /// The demo's plan: its render count, upload count, and the segment lengths that sum to the episode.
 pub fn demo_plan(root: &Path) -> (u64, u64, f64) {
-    let output = Command::new(env!("CARGO_BIN_EXE_episodic"))
-        .args(["plan", DEMO, "--json"])
-        .current_dir(root)
-        .output()
-        .expect("plan");
-    let plan: serde_json::Value = serde_json::from_slice(&output.stdout).expect("plan json");
+    let output = TestContext::shared().run(root, &["plan", DEMO, "--json"], &[]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&output.stdout).expect("plan json");
     let totals = &plan["totals"];
     let seconds: f64 = plan["nodes"]
         .as_array()

@@ -1,22 +1,20 @@
 //! Webhook mode: `episodic webhooks serve` verifies and records deliveries; a render started with
 //! `--webhook-url` finishes from them instead of polling. Bad deliveries are refused with 401.
 
-use crate::support::{Bench, assert_ok, demo_plan};
+use crate::support::{Bench, TestContext, assert_ok, demo_plan};
 use episodic_fal::webhook::{WebhookSigningKey, sign_webhook, webhook_body_bytes};
 use episodic_fal::wire::{WebhookPayload, WebhookStatus};
 use episodic_studio::StudioConfig;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Starts `episodic webhooks serve` on a free port; its URL once it listens.
-fn serve(root: &Path, keys: &[&str]) -> (Child, String) {
-    let ready = root.join("webhooks.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_episodic"))
-        .args(["webhooks", "serve", "--port", "0", "--state-dir", ".state", "--ready-file"])
+fn serve(context: &TestContext, keys: &[&str]) -> (Child, String) {
+    let ready = context.root().join("webhooks.json");
+    let mut child = context
+        .command(["webhooks", "serve", "--port", "0", "--state-dir", ".state", "--ready-file"])
         .arg(&ready)
         .args(keys)
-        .current_dir(root)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn webhooks serve");
@@ -51,7 +49,7 @@ fn a_render_finishes_from_webhooks_instead_of_polling() {
     });
     let (renders, _, _) = demo_plan(bench.root());
     let jwks = format!("{}/.well-known/jwks.json", bench.studio_url());
-    let (server, url) = serve(bench.root(), &["--jwks-url", &jwks]);
+    let (server, url) = serve(bench.context(), &["--jwks-url", &jwks]);
     let output = bench.render(&["--webhook-url", &url]);
     let log = stop(server);
     assert_ok(&output);
@@ -69,11 +67,11 @@ fn a_render_finishes_from_webhooks_instead_of_polling() {
 
 #[test]
 fn unsigned_badly_signed_stale_and_replayed_deliveries() {
-    let dir = tempfile::tempdir().expect("temp");
+    let context = TestContext::new();
     let key = WebhookSigningKey::generate();
-    let jwks = dir.path().join("jwks.json");
+    let jwks = context.root().join("jwks.json");
     std::fs::write(&jwks, serde_json::to_vec(&key.jwks()).expect("jwks")).expect("write");
-    let (server, url) = serve(dir.path(), &["--jwks-file", jwks.to_str().expect("path")]);
+    let (server, url) = serve(&context, &["--jwks-file", jwks.to_str().expect("path")]);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let payload = WebhookPayload {
         request_id: "019f6af7-3088-7f03-b97d-84fec4a3ce12".into(),

@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
@@ -112,10 +112,39 @@ impl Journal {
     /// Sets the connection's pragmas and applies migrations. Errors here are the ones a user meets
     /// first (garbage in `state.sqlite`, a read-only disk), so they are classified for a clear
     /// message.
+    ///
+    /// When several processes open a new state directory at once, SQLite answers some of these
+    /// first statements with `SQLITE_BUSY` without calling the busy handler: the switch to WAL
+    /// needs the database to itself, and a connection that reads the file while another converts
+    /// it may find it changing under it. Every step is idempotent (the migration re-reads the
+    /// version inside its own `BEGIN IMMEDIATE`), so the whole sequence is tried again after a
+    /// short jittered pause, for at most [`BUSY_TIMEOUT`] in all.
     fn initialise(&self) -> Result<(), JournalError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(1);
+        let mut jitter = Jitter::new();
+        loop {
+            let left = BUSY_TIMEOUT.saturating_sub(started.elapsed());
+            match self.initialise_once(left) {
+                Err(JournalError::Locked { .. }) if !left.is_zero() => {
+                    std::thread::sleep(jitter.around(pause).min(left));
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                result => {
+                    // Later operations wait the full timeout again.
+                    let conn = self.lock();
+                    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(&self.db_path, e))?;
+                    return result;
+                }
+            }
+        }
+    }
+
+    /// One attempt of [`Journal::initialise`]; waits for other writers at most `left`.
+    fn initialise_once(&self, left: Duration) -> Result<(), JournalError> {
         let path = &self.db_path;
         let mut conn = self.lock();
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(path, e))?;
+        conn.busy_timeout(left).map_err(|e| open_error(path, e))?;
         // The first statement that reads the file: a non-database fails here.
         // A file system without shared-memory support refuses WAL and keeps the rollback journal:
         // still correct, only slower for concurrent readers, so the answer is not checked.
@@ -492,6 +521,32 @@ pub(crate) fn to_i64(what: &'static str, value: u64) -> Result<i64, JournalError
 pub(crate) fn to_u64(what: &str, value: i64) -> Result<u64, JournalError> {
     u64::try_from(value)
         .map_err(|_| JournalError::InvalidRow { what: what.to_owned(), reason: format!("negative {value}") })
+}
+
+/// Spreads retry pauses so that processes which collided once do not collide again in step. Not
+/// random in any strong sense (no dependency for it): seeded from the clock, the process and the
+/// thread, stepped with xorshift.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Jitter {
+        use std::hash::BuildHasher;
+        let seed = std::collections::hash_map::RandomState::new().hash_one((
+            std::process::id(),
+            std::thread::current().id(),
+            Instant::now(),
+        ));
+        Jitter(seed | 1)
+    }
+
+    /// A duration between half and one and a half times `pause`.
+    fn around(&mut self, pause: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let fraction = (self.0 % 1024) as f64 / 1024.0;
+        pause.mul_f64(0.5 + fraction)
+    }
 }
 
 /// Classifies an error met while opening, so the user reads what to do about it.

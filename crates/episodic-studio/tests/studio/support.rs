@@ -19,9 +19,7 @@ pub fn asset(relative: &str) -> PathBuf {
 
 /// A studio that renders at 1/8 of the catalog's size, with the test key.
 pub async fn studio(config: StudioConfig) -> Studio {
-    let ffmpeg = episodic_media::locate("ffmpeg", None).expect("ffmpeg on PATH (run .ci/setup)");
-    let ffprobe = episodic_media::locate("ffprobe", None).expect("ffprobe on PATH (run .ci/setup)");
-    Studio::start(config, Catalog::builtin(), ffmpeg, ffprobe).await.expect("studio starts")
+    Studio::start(config, Catalog::builtin(), tool("ffmpeg"), tool("ffprobe")).await.expect("studio starts")
 }
 
 /// The default test configuration: small renders, a short queue delay, the test key.
@@ -42,7 +40,18 @@ pub fn client(studio: &Studio, key: &str) -> FalClient {
 
 /// ffprobe.
 pub fn probe() -> episodic_media::Probe {
-    episodic_media::Probe::new(episodic_media::locate("ffprobe", None).expect("ffprobe"))
+    episodic_media::Probe::new(tool("ffprobe"))
+}
+
+/// `ffmpeg` or `ffprobe` from PATH. The only place these tests look for them: a machine without
+/// them fails, saying how to install them, rather than passing without testing.
+pub fn tool(name: &'static str) -> episodic_media::Tool {
+    episodic_media::locate(name, None).unwrap_or_else(|err| {
+        panic!(
+            "{err}: the studio renders with ffmpeg and ffprobe; install them (`apt-get install ffmpeg`, \
+             or `bash .ci/setup` from the repository root) and run the tests again"
+        )
+    })
 }
 
 /// Polling tuned for a local studio: answers come in milliseconds, not minutes.

@@ -1,20 +1,57 @@
 //! The journal on real files and across processes: crashes, races, old databases, bad state
-//! directories. Child processes are this test binary run again with `JOURNAL_CHILD` set (see
-//! [`child`]), so a "crash" is a real process exiting without finishing its work.
+//! directories. A "crash" is a real process exiting without finishing its work.
+//!
+//! Child processes are this test binary run again with `JOURNAL_CHILD` set. The binary is built
+//! with `harness = false` so that `main` can send such a run to [`child`] before any test runner
+//! starts: the helper is then not a test (a `#[test]` that does nothing without the variable would
+//! count as a passing test in every run), it needs no second build target to find at run time
+//! (`current_exe` is the helper), and a child cannot accidentally run the tests. The price is the
+//! small runner in `harness.rs`; the tests are listed in [`main`].
 
-use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
-use std::time::Instant;
+// clippy allows `unwrap` in `#[test]` functions only; these are tests run by `harness.rs`.
+#![expect(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
+
+#[macro_use]
+mod harness;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use episodic_engine::journal::{
-    Claim, Journal, JournalError, Owner, Process, RecoveryAction, RenderState, RunOutcome, UploadRecord, now,
-    recover,
+    Claim, Journal, JournalError, Owner, Process, RecoveryAction, RenderState, RunOutcome, SCHEMA_VERSION,
+    UploadRecord, now, recover,
 };
 
 const ENDPOINT: &str = "fal-ai/kling-video/ai-avatar/v2/pro";
 const CHILD_MODE: &str = "JOURNAL_CHILD";
 const CHILD_DIR: &str = "JOURNAL_CHILD_DIR";
+
+fn main() -> ExitCode {
+    if let (Ok(mode), Ok(dir)) = (std::env::var(CHILD_MODE), std::env::var(CHILD_DIR)) {
+        child(&mode, Path::new(&dir));
+        return ExitCode::SUCCESS;
+    }
+    harness::run(tests![
+        the_helper_process_is_not_a_test,
+        a_crash_after_submit_is_reattached_on_reopen_not_resubmitted,
+        a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted,
+        processes_racing_for_the_same_keys_claim_each_exactly_once,
+        threads_with_their_own_connections_claim_each_key_exactly_once,
+        several_processes_may_create_the_same_state_directory_at_once,
+        many_threads_may_create_the_same_state_directory_at_once,
+        one_journal_shared_by_threads_claims_each_key_once,
+        an_unchanged_manifest_run_again_submits_and_uploads_nothing,
+        a_version_1_database_opens_and_reads_the_same,
+        open_creates_the_state_directory_with_artifacts_in_wal_mode,
+        a_corrupt_database_is_a_clear_error_naming_the_file,
+        an_uncreatable_state_directory_is_a_clear_error,
+        a_database_path_that_is_a_directory_is_a_clear_error,
+        #[ignore]
+        durability_cost,
+    ])
+}
 
 fn args(key: &str) -> String {
     format!(r#"{{"prompt":"{key}"}}"#)
@@ -24,10 +61,9 @@ fn start(journal: &Journal) -> Owner {
     journal.start_run(&Process::current(), &["episode.yaml".to_owned()], now()).expect("start a run")
 }
 
-/// Runs this test binary's [`child`] test in a new process with `mode`, and waits for it.
+/// Runs this binary again as a [`child`] in `mode` on `dir`, without waiting for it.
 fn run_child(mode: &str, dir: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().expect("the test binary's path"))
-        .args(["child", "--exact", "--test-threads=1", "--quiet"])
         .env(CHILD_MODE, mode)
         .env(CHILD_DIR, dir)
         .stdout(std::process::Stdio::null())
@@ -35,15 +71,18 @@ fn run_child(mode: &str, dir: &Path) -> std::process::Child {
         .expect("spawn the test binary")
 }
 
-/// Not a test of its own: the body of child processes. Without `JOURNAL_CHILD` it does nothing.
-#[test]
-fn child() {
-    let (Ok(mode), Ok(dir)) = (std::env::var(CHILD_MODE), std::env::var(CHILD_DIR)) else {
-        return;
-    };
-    let journal = Journal::open(&dir).unwrap();
+/// How many threads each `open` child opens the state directory with.
+const OPENS_PER_CHILD: usize = 8;
+
+/// The body of child processes (see the module docs). A panic exits non-zero, which the parent
+/// checks.
+fn child(mode: &str, dir: &Path) {
+    if mode == "open" {
+        return open_when_told(dir);
+    }
+    let journal = Journal::open(dir).unwrap();
     let me = start(&journal);
-    match mode.as_str() {
+    match mode {
         // Crash (exit without destructors) right after fal answered and the id was journaled.
         "crash-after-submit" => {
             assert_eq!(journal.claim_render("k", ENDPOINT, &args("k"), &me, now()).unwrap(), Claim::Claimed);
@@ -67,14 +106,52 @@ fn child() {
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            let file = Path::new(&dir).join(format!("claimed-{}", std::process::id()));
+            let file = dir.join(format!("claimed-{}", std::process::id()));
             std::fs::write(file, claimed.join("\n")).unwrap();
         }
         other => panic!("unknown child mode {other}"),
     }
 }
 
-#[test]
+/// The `open` child: [`OPENS_PER_CHILD`] threads wait for `dir/go`, then each opens
+/// `dir/.episodic` (which does not exist yet) on its own connection and checks the schema.
+fn open_when_told(dir: &Path) {
+    let state = dir.join(".episodic");
+    let go = dir.join("go");
+    let threads: Vec<_> = (0..OPENS_PER_CHILD)
+        .map(|_| {
+            let (state, go) = (state.clone(), go.clone());
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !go.exists() {
+                    assert!(Instant::now() < deadline, "never told to go");
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                let journal = Journal::open(&state).unwrap();
+                assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
+            })
+        })
+        .collect();
+    std::fs::write(dir.join(format!("ready-{}", std::process::id())), "").unwrap();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+/// The binary's test list holds the tests and nothing else: the child helper is not among them.
+fn the_helper_process_is_not_a_test() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--list", "--format", "terse"])
+        .env_remove(CHILD_MODE)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let list = String::from_utf8(output.stdout).unwrap();
+    let names: Vec<&str> = list.lines().filter_map(|line| line.strip_suffix(": test")).collect();
+    assert!(names.contains(&"a_version_1_database_opens_and_reads_the_same"), "{list}");
+    assert!(!names.iter().any(|name| name.contains("child")), "a helper is listed as a test:\n{list}");
+}
+
 fn a_crash_after_submit_is_reattached_on_reopen_not_resubmitted() {
     let dir = tempfile::tempdir().unwrap();
     assert!(run_child("crash-after-submit", dir.path()).wait().unwrap().success());
@@ -104,7 +181,6 @@ fn a_crash_after_submit_is_reattached_on_reopen_not_resubmitted() {
     assert_eq!(journal.spent_micros(me.run_id).unwrap(), 700_000);
 }
 
-#[test]
 fn a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted() {
     let dir = tempfile::tempdir().unwrap();
     assert!(run_child("crash-mid-submit", dir.path()).wait().unwrap().success());
@@ -122,7 +198,6 @@ fn a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted() {
     assert_eq!(journal.render("k").unwrap().unwrap().attempts, 2);
 }
 
-#[test]
 fn processes_racing_for_the_same_keys_claim_each_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     // Create the database first so the children race on claims, not on creating the schema
@@ -146,7 +221,6 @@ fn processes_racing_for_the_same_keys_claim_each_exactly_once() {
     assert_eq!(all, expected);
 }
 
-#[test]
 fn threads_with_their_own_connections_claim_each_key_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     drop(Journal::open(dir.path()).unwrap());
@@ -186,23 +260,74 @@ fn threads_with_their_own_connections_claim_each_key_exactly_once() {
     }
 }
 
-#[test]
+/// Creating a state directory is where several processes meet first: SQLite may answer the switch
+/// to WAL, or the first statements of the migration, with SQLITE_BUSY without waiting. A few
+/// dozen processes, each opening one new folder from several threads at one signal, must all
+/// succeed and agree on the schema.
 fn several_processes_may_create_the_same_state_directory_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join(".episodic");
-    let handles: Vec<_> = (0..4)
-        .map(|_| {
-            let state = state.clone();
-            std::thread::spawn(move || Journal::open(&state).map(|j| j.schema_version()))
-        })
-        .collect();
-    for handle in handles {
-        let version = handle.join().unwrap().unwrap().unwrap();
-        assert_eq!(version, episodic_engine::journal::SCHEMA_VERSION);
+    const CHILDREN: usize = 25;
+    for _round in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let children: Vec<_> = (0..CHILDREN).map(|_| run_child("open", dir.path())).collect();
+        // Every child has its threads waiting before anyone goes, so the opens collide.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ready_children(dir.path()) < CHILDREN {
+            assert!(Instant::now() < deadline, "the children did not start");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::fs::write(dir.path().join("go"), "").unwrap();
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            assert!(output.status.success(), "a child failed: {:?}", output.status);
+        }
+        assert_current_schema(&dir.path().join(".episodic"));
     }
 }
 
-#[test]
+fn ready_children(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|entry| entry.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().starts_with("ready-")))
+        .count()
+}
+
+/// The same inside one process: 200 threads, each with its own connection, open one new folder
+/// at once (several rounds, since one round loses the race only now and then).
+fn many_threads_may_create_the_same_state_directory_at_once() {
+    const THREADS: usize = 200;
+    for _round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".episodic");
+        let gate = Arc::new(Barrier::new(THREADS));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (state, gate) = (state.clone(), Arc::clone(&gate));
+                std::thread::spawn(move || {
+                    gate.wait();
+                    Journal::open(&state).and_then(|journal| journal.schema_version())
+                })
+            })
+            .collect();
+        let results: Vec<Result<u32, JournalError>> =
+            handles.into_iter().map(|handle| handle.join().unwrap()).collect();
+        let failures: Vec<&JournalError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(failures.is_empty(), "{} of {THREADS} opens failed: {failures:?}", failures.len());
+        assert!(results.iter().all(|r| matches!(r, Ok(v) if *v == SCHEMA_VERSION)));
+        assert_current_schema(&state);
+    }
+}
+
+/// The folder's database is in WAL mode at the current schema, with its tables.
+fn assert_current_schema(state: &PathBuf) {
+    let journal = Journal::open(state).unwrap();
+    assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
+    assert!(journal.renders_in_flight().unwrap().is_empty());
+    drop(journal);
+    let conn = rusqlite::Connection::open(state.join("state.sqlite")).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
 fn one_journal_shared_by_threads_claims_each_key_once() {
     let journal = Arc::new(Journal::open_in_memory().unwrap());
     let handles: Vec<_> = (0..4)
@@ -224,7 +349,6 @@ fn one_journal_shared_by_threads_claims_each_key_once() {
     assert_eq!(total, 50);
 }
 
-#[test]
 fn an_unchanged_manifest_run_again_submits_and_uploads_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let uploads = ["sha-image", "sha-audio"];
@@ -268,14 +392,13 @@ fn an_unchanged_manifest_run_again_submits_and_uploads_nothing() {
     assert_eq!(run_once(dir.path()), (0, 0));
 }
 
-#[test]
 fn a_version_1_database_opens_and_reads_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = include_str!("fixtures/state-v1.sql");
+    let fixture = include_str!("../fixtures/state-v1.sql");
     rusqlite::Connection::open(dir.path().join("state.sqlite")).unwrap().execute_batch(fixture).unwrap();
 
     let journal = Journal::open(dir.path()).unwrap();
-    assert_eq!(journal.schema_version().unwrap(), episodic_engine::journal::SCHEMA_VERSION);
+    assert_eq!(journal.schema_version().unwrap(), SCHEMA_VERSION);
     let later = 1_800_010_000;
     let me = journal.start_run(&Process::current(), &[], later).unwrap();
 
@@ -328,7 +451,6 @@ fn a_version_1_database_opens_and_reads_the_same() {
     assert_eq!(run.manifests, ["episodes/ninja.yaml"]);
 }
 
-#[test]
 fn open_creates_the_state_directory_with_artifacts_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("nested/.episodic");
@@ -342,7 +464,6 @@ fn open_creates_the_state_directory_with_artifacts_in_wal_mode() {
     assert_eq!(mode, "wal");
 }
 
-#[test]
 fn a_corrupt_database_is_a_clear_error_naming_the_file() {
     for garbage in [&b"this is not a database"[..], &[0x42; 8192][..]] {
         let dir = tempfile::tempdir().unwrap();
@@ -358,7 +479,6 @@ fn a_corrupt_database_is_a_clear_error_naming_the_file() {
     }
 }
 
-#[test]
 fn an_uncreatable_state_directory_is_a_clear_error() {
     // Tests may run as root, where permissions do not stop writes; a directory below a regular
     // file cannot be created by anyone.
@@ -371,7 +491,6 @@ fn an_uncreatable_state_directory_is_a_clear_error() {
     assert!(error.to_string().contains(&state.display().to_string()), "{error}");
 }
 
-#[test]
 fn a_database_path_that_is_a_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("state.sqlite")).unwrap();
@@ -382,8 +501,7 @@ fn a_database_path_that_is_a_directory_is_a_clear_error() {
 
 /// Measures what durability costs on this machine. Not run by default (timing, not behaviour):
 /// `cargo test -p episodic-engine --test journal -- --ignored --nocapture durability_cost`.
-#[test]
-#[ignore = "measurement, run by hand"]
+#[expect(clippy::print_stdout, reason = "a measurement reports its figures")]
 fn durability_cost() {
     const N: usize = 200;
     let dir = tempfile::tempdir().unwrap();
