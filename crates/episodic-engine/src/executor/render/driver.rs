@@ -2,7 +2,7 @@
 //! fal, and feeds each outcome back in as an event. Every decision lives in `stage.rs`; this file
 //! only performs them.
 
-use super::fal::{FalApi, find_request};
+use super::fal::{FalApi, Queued, find_request};
 use super::stage::{ClaimFate, Effect, Event, Policy, Recorded, Search, SearchReason, Stage, step};
 use crate::NodeError;
 use crate::events::{EventKind, HistoryWait};
@@ -133,19 +133,22 @@ impl<A: FalApi> Driver<'_, A> {
                     }
                 }
                 self.journal.mark_submitted(key, self.owner, &request_id, now())?;
-                let log = match how {
-                    Recorded::Answered => None,
-                    Recorded::FoundAfterLostAnswer => Some(
-                        "the submit's answer was lost; found the request in fal's history: re-attached"
-                            .into(),
+                let (log, queue_position) = match how {
+                    Recorded::Answered { queue_position } => (None, queue_position),
+                    Recorded::FoundAfterLostAnswer => (
+                        Some(
+                            "the submit's answer was lost; found the request in fal's history: re-attached"
+                                .into(),
+                        ),
+                        None,
                     ),
                     Recorded::FoundAfterCrash => {
-                        Some("found in fal's request history after a crash: re-attached".into())
+                        (Some("found in fal's request history after a crash: re-attached".into()), None)
                     }
                 };
                 (self.progress)(EventKind::NodeProgress {
                     node: job.node.to_owned(),
-                    queue_position: None,
+                    queue_position,
                     log,
                     request_id: Some(request_id),
                 });
@@ -175,7 +178,7 @@ impl<A: FalApi> Driver<'_, A> {
         let options = SubmitOptions { webhook_url: self.webhook_url.cloned(), ..SubmitOptions::default() };
         // Not raced with the stop signal: an answer in flight is journaled before the run ends.
         Ok(match self.fal.submit(&job.endpoint, &job.input, &options).await {
-            Ok(request_id) => Event::Accepted { request_id },
+            Ok(Queued { request_id, queue_position }) => Event::Accepted { request_id, queue_position },
             Err(error) if error.maybe_submitted => Event::AnswerLost { at: now() },
             Err(error) => {
                 if matches!(error.kind, FalErrorKind::OutOfCredit { .. }) {
@@ -370,7 +373,7 @@ mod tests {
     /// fal as a script: each call takes the next scripted answer for its kind.
     #[derive(Default)]
     struct Script {
-        submits: Mutex<VecDeque<Result<String, FalError>>>,
+        submits: Mutex<VecDeque<Result<Queued, FalError>>>,
         histories: Mutex<VecDeque<Result<Vec<RequestHistoryItem>, FalError>>>,
         completions: Mutex<VecDeque<Result<Completion, FalError>>>,
         results: Mutex<VecDeque<Result<Value, FalError>>>,
@@ -382,7 +385,7 @@ mod tests {
     }
 
     impl FalApi for Script {
-        async fn submit(&self, _: &EndpointId, input: &Value, _: &SubmitOptions) -> Result<String, FalError> {
+        async fn submit(&self, _: &EndpointId, input: &Value, _: &SubmitOptions) -> Result<Queued, FalError> {
             self.sent.lock().expect("script").push(input.clone());
             next(&self.submits, "submit")
         }
@@ -408,7 +411,8 @@ mod tests {
 
     impl Script {
         fn submit(self, answer: Result<&str, FalError>) -> Self {
-            self.submits.lock().expect("script").push_back(answer.map(str::to_owned));
+            let queued = answer.map(|id| Queued { request_id: id.to_owned(), queue_position: Some(0) });
+            self.submits.lock().expect("script").push_back(queued);
             self
         }
         fn history(self, items: Vec<RequestHistoryItem>) -> Self {

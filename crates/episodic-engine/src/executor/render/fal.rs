@@ -11,14 +11,14 @@ use serde_json::Value;
 /// fal as the render driver sees it. A request is named by its endpoint and id alone, so a
 /// request found in the history is handled exactly like one whose submit was answered.
 pub(crate) trait FalApi: Send + Sync {
-    /// Enqueues `input` on `endpoint`; the request id on success. An error with
-    /// `maybe_submitted` means the answer was lost and fal may have queued it anyway.
+    /// Enqueues `input` on `endpoint`; the request id (and queue position) on success. An error
+    /// with `maybe_submitted` means the answer was lost and fal may have queued it anyway.
     fn submit(
         &self,
         endpoint: &EndpointId,
         input: &Value,
         options: &SubmitOptions,
-    ) -> impl Future<Output = Result<String, FalError>> + Send;
+    ) -> impl Future<Output = Result<Queued, FalError>> + Send;
 
     /// The request's status once.
     fn status(
@@ -51,6 +51,15 @@ pub(crate) trait FalApi: Send + Sync {
     ) -> impl Future<Output = Result<Vec<RequestHistoryItem>, FalError>> + Send;
 }
 
+/// A request fal queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Queued {
+    /// fal's request id.
+    pub(crate) request_id: String,
+    /// Requests ahead of it, when fal said.
+    pub(crate) queue_position: Option<u64>,
+}
+
 /// The id of the request in `items` whose input is exactly `input`: the one place a request
 /// whose id was never journaled is recognised.
 pub(crate) fn find_request(items: &[RequestHistoryItem], input: &Value) -> Option<String> {
@@ -69,8 +78,9 @@ impl FalApi for FalClient {
         endpoint: &EndpointId,
         input: &Value,
         options: &SubmitOptions,
-    ) -> Result<String, FalError> {
-        FalClient::submit(self, endpoint, input, options).await.map(|submitted| submitted.request_id)
+    ) -> Result<Queued, FalError> {
+        let submitted = FalClient::submit(self, endpoint, input, options).await?;
+        Ok(Queued { request_id: submitted.request_id, queue_position: submitted.queue_position })
     }
 
     async fn status(&self, endpoint: &EndpointId, request_id: &str) -> Result<QueueStatus, FalError> {

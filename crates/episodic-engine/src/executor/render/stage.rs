@@ -150,6 +150,8 @@ pub(crate) enum Event {
     Accepted {
         /// fal's request id.
         request_id: String,
+        /// Requests ahead of it, when fal said.
+        queue_position: Option<u64>,
     },
     /// fal answered the submit with an error: nothing was queued.
     Refused(FalError),
@@ -256,7 +258,10 @@ pub(crate) enum Effect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Recorded {
     /// fal answered the submit.
-    Answered,
+    Answered {
+        /// Requests ahead of it, when fal said.
+        queue_position: Option<u64>,
+    },
     /// The submit's answer was lost and the history showed the request.
     FoundAfterLostAnswer,
     /// A dead run's request was found in the history.
@@ -316,9 +321,9 @@ pub(crate) fn step(stage: &Stage, event: Event, policy: &Policy) -> Option<(Stag
 
         // Submitting.
         (S::Submitting { .. }, Event::NotSent(error)) => fail(error, ClaimFate::Release),
-        (S::Submitting { .. }, Event::Accepted { request_id }) => (
+        (S::Submitting { .. }, Event::Accepted { request_id, queue_position }) => (
             S::Recording { request_id: request_id.clone() },
-            E::Record { request_id, take_over: false, how: Recorded::Answered },
+            E::Record { request_id, take_over: false, how: Recorded::Answered { queue_position } },
         ),
         (S::Submitting { .. }, Event::Refused(error)) => {
             let claim = match &error.kind {
@@ -571,12 +576,14 @@ mod tests {
 
     #[test]
     fn an_accepted_submit_is_journaled_before_anything_else() {
-        let (stage, effect) =
-            go(&Stage::Submitting { lost: 0 }, Event::Accepted { request_id: "req".into() });
+        let (stage, effect) = go(
+            &Stage::Submitting { lost: 0 },
+            Event::Accepted { request_id: "req".into(), queue_position: Some(3) },
+        );
         assert_eq!(stage, Stage::Recording { request_id: "req".into() });
         assert!(matches!(
             effect,
-            Effect::Record { request_id, take_over: false, how: Recorded::Answered } if request_id == "req"
+            Effect::Record { request_id, take_over: false, how: Recorded::Answered { queue_position: Some(3) } } if request_id == "req"
         ));
         let (stage, effect) = go(&stage, Event::Recorded);
         assert_eq!(stage, Stage::Submitted { request_id: "req".into() });
@@ -799,7 +806,7 @@ mod tests {
         assert!(
             step(
                 &Stage::Submitted { request_id: "r".into() },
-                Event::Accepted { request_id: "s".into() },
+                Event::Accepted { request_id: "s".into(), queue_position: None },
                 &POLICY
             )
             .is_none()
