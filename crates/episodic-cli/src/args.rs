@@ -268,15 +268,17 @@ pub struct RenderArgs {
     /// Submit again renders that failed in an earlier run (they are billed again).
     #[arg(long)]
     pub retry_failed: bool,
-    /// Submit again renders a crashed run may or may not have submitted (check fal's history first).
+    /// Submit again, without waiting out --ambiguous-grace, renders whose submit may or may not
+    /// have reached fal (a lost answer, a crashed run); check fal's history first.
     #[arg(long)]
     pub resubmit_ambiguous: bool,
     /// Have fal POST each outcome to this URL (served by `episodic webhooks serve` on the same
     /// state folder) and wait for it there instead of polling.
     #[arg(long, value_name = "URL")]
     pub webhook_url: Option<String>,
-    /// Seconds after a crashed submit before a render that fal's request history does not show
-    /// is submitted again (the history may lag; one that shows up is re-attached instead).
+    /// Seconds during which fal's request history is searched for a submit whose answer was lost
+    /// (or that a crashed run sent): found, the render is re-attached; still absent after this
+    /// long (the history may list requests late), it is submitted again.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub ambiguous_grace: u64,
     #[command(flatten)]
