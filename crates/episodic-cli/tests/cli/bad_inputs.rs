@@ -5,7 +5,9 @@
 //! also check that nothing is left at the output path and that nothing already rendered is lost.
 //! Large and odd files are generated here at run time, never committed.
 
-use crate::support::{Bench, Output, TestContext, assert_ok, demo_plan, repo, run_bounded, wait_for_event};
+use crate::support::{
+    Bench, Output, TestContext, assert_ok, demo_plan, regex_escape, repo, run_bounded, wait_for_event,
+};
 use episodic_studio::{FaultConfig, StudioConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -108,17 +110,6 @@ fn manifest_text(image: &str, audio: &str) -> String {
     format!(
         "episode: bad-input\ncast:\n  host:\n    image: {image}\nsegments:\n  - id: hello\n    speaker: host\n    audio: {audio}\n"
     )
-}
-
-fn regex_escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 /// Exit 1, the file named, the words that say what is wrong, and a `help:` line.

@@ -162,7 +162,7 @@ impl TestContext {
 }
 
 /// `text` as a regex matching itself.
-fn regex_escape(text: &str) -> String {
+pub fn regex_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if "\\.+*?()|[]{}^$#&-~".contains(c) {

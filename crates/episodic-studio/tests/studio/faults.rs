@@ -1,7 +1,7 @@
 //! Faults injected by the studio are survived by the client's retry policy, without a second
 //! submit, and the retries are counted.
 
-use crate::support::{KEY, asset, client, config, studio};
+use crate::support::{KEY, asset, client, config, round_trip_assets, studio};
 use episodic_fal::wire::AvatarOutput;
 use episodic_fal::{EndpointId, RequestHandle, SubmitOptions};
 use episodic_studio::{FaultConfig, FiveXxStyle, StudioConfig};
@@ -71,18 +71,7 @@ async fn dropped_connections_are_retried_on_uploads_and_downloads() {
     let faults = FaultConfig { seed: 9, drop_rate: 0.3, drop_after_share: 0.0, ..FaultConfig::default() };
     let studio = studio(StudioConfig { faults, ..config() }).await;
     let client = client(&studio, KEY);
-    let dir = tempfile::tempdir().expect("temp");
-    for (index, name) in
-        ["characters/ninja.png", "characters/glitch.png", "audio/headline.mp3", "broll/desk.png"]
-            .iter()
-            .enumerate()
-    {
-        let source = asset(name);
-        let uploaded = client.upload_file(&source, None).await.expect("upload survives drops");
-        let copy = dir.path().join(format!("copy-{index}"));
-        client.download(&uploaded.url, &copy, Some(uploaded.size)).await.expect("download survives drops");
-        assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&source).expect("source"));
-    }
+    round_trip_assets(&client).await;
     let stats = studio.stats();
     assert!(stats.faults.dropped >= 1, "connections were dropped: {:?}", stats.faults);
     assert_eq!(stats.faults.answers_lost, 0);

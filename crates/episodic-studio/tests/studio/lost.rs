@@ -2,7 +2,7 @@
 //! saw only a closed connection, found again in the request history (late, when it lags), and
 //! drops before routing that queued nothing.
 
-use crate::support::{KEY, asset, client, config, fast_poll, studio};
+use crate::support::{KEY, asset, client, config, fast_poll, round_trip_assets, studio};
 use episodic_fal::wire::{RequestHistoryItem, VideoOutput};
 use episodic_fal::{EndpointId, FalClient, FalError, RequestHandle, SubmitOptions};
 use episodic_studio::{FaultConfig, Studio, StudioConfig};
@@ -141,18 +141,7 @@ async fn lost_upload_answers_store_the_file_again() {
     };
     let studio = studio(StudioConfig { faults, ..config() }).await;
     let client = client(&studio, KEY);
-    let dir = tempfile::tempdir().expect("temp");
-    for (index, name) in
-        ["characters/ninja.png", "characters/glitch.png", "audio/headline.mp3", "broll/desk.png"]
-            .iter()
-            .enumerate()
-    {
-        let source = asset(name);
-        let uploaded = client.upload_file(&source, None).await.expect("upload survives lost answers");
-        let copy = dir.path().join(format!("copy-{index}"));
-        client.download(&uploaded.url, &copy, Some(uploaded.size)).await.expect("download");
-        assert_eq!(std::fs::read(&copy).expect("copy"), std::fs::read(&source).expect("source"));
-    }
+    round_trip_assets(&client).await;
     let stats = studio.stats();
     assert!(stats.faults.answers_lost >= 1, "answers were lost: {:?}", stats.faults);
     assert_eq!(stats.faults.dropped, 0);

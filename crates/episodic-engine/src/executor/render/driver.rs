@@ -154,7 +154,12 @@ impl<A: FalApi> Driver<'_, A> {
                 });
                 Event::Recorded
             }
-            Effect::Await { request_id } => self.outcome(job, &request_id).await?,
+            Effect::Await { request_id, after } => {
+                if !self.wait(after).await {
+                    return Ok(Event::Cancelled);
+                }
+                self.outcome(job, &request_id).await?
+            }
             Effect::Reuse(_) | Effect::Complete { .. } | Effect::Fail { .. } => {
                 return Err(NodeError::Unexpected("a final effect reached perform".into()));
             }
@@ -223,7 +228,7 @@ impl<A: FalApi> Driver<'_, A> {
             Err(err) if matches!(err.kind, FalErrorKind::NotFound { .. }) => {
                 return Ok(Event::Forgotten(err));
             }
-            Err(err) => return Ok(Event::WaitBroke(err.into())),
+            Err(err) => return Ok(broke(err)),
         };
         Ok(match (completion.error, self.fal.result(endpoint, request_id).await) {
             // fal says the request itself failed (or was cancelled): never retried blindly.
@@ -235,7 +240,7 @@ impl<A: FalApi> Driver<'_, A> {
             }
             (None, Err(err)) if matches!(err.kind, FalErrorKind::NotFound { .. }) => Event::Forgotten(err),
             // The network or a timeout: the request is still fal's, and a rerun re-attaches.
-            (None, Err(err)) => Event::WaitBroke(err.into()),
+            (None, Err(err)) => broke(err),
         })
     }
 
@@ -256,7 +261,7 @@ impl<A: FalApi> Driver<'_, A> {
                 if let QueueStatus::Completed { .. } = self.fal.status(&job.endpoint, request_id).await? {
                     return Ok(match self.fal.result(&job.endpoint, request_id).await {
                         Ok(result) => Event::Succeeded { result },
-                        Err(err) => Event::WaitBroke(err.into()),
+                        Err(err) => broke(err),
                     });
                 }
             }
@@ -325,6 +330,18 @@ impl<A: FalApi> Driver<'_, A> {
         }
         Ok(())
     }
+}
+
+/// A wait that broke on `error`, and whether the trouble may pass.
+fn broke(error: episodic_fal::FalError) -> Event {
+    let transient = matches!(
+        error.kind,
+        FalErrorKind::RateLimited { .. }
+            | FalErrorKind::Server { .. }
+            | FalErrorKind::Timeout
+            | FalErrorKind::Transport { .. }
+    );
+    Event::WaitBroke { error: error.into(), transient }
 }
 
 /// A completed render from the journal.

@@ -34,6 +34,13 @@ const FIRST_HISTORY_CHECK: Duration = Duration::from_millis(500);
 /// The longest pause between two looks in the history.
 const MAX_HISTORY_INTERVAL: Duration = Duration::from_secs(30);
 
+/// Waits for one render's outcome that may break in a row on transient trouble before the render
+/// is left for the next run. Waiting costs nothing; each wait already retried 9 times.
+pub(crate) const MAX_BROKEN_WAITS: u32 = 5;
+
+/// The pause before waiting again after a broken wait; doubled each time.
+const BROKEN_WAIT_PAUSE: Duration = Duration::from_secs(1);
+
 /// The pause before asking again about a render another live process is working on.
 pub(crate) const BUSY_PAUSE: Duration = Duration::from_millis(500);
 
@@ -130,6 +137,8 @@ pub(crate) enum Stage {
     Submitted {
         /// fal's request id.
         request_id: String,
+        /// Waits in a row that broke on transient trouble (the network, 5xx, 429).
+        broken: u32,
     },
     /// Done (made now or reused).
     Completed,
@@ -192,8 +201,13 @@ pub(crate) enum Event {
     },
     /// fal no longer knows the request (results expire; the local studio restarted).
     Forgotten(FalError),
-    /// Waiting for the outcome broke (the network); the request is still fal's.
-    WaitBroke(NodeError),
+    /// Waiting for the outcome broke after the client's own retries; the request is still fal's.
+    WaitBroke {
+        /// What broke.
+        error: NodeError,
+        /// Whether it may pass (the network, 5xx, 429), so waiting again is worth it.
+        transient: bool,
+    },
     /// The run is stopping.
     Cancelled,
 }
@@ -229,10 +243,12 @@ pub(crate) enum Effect {
         /// Why the id is known, for the progress line.
         how: Recorded,
     },
-    /// Wait for fal's outcome of the request.
+    /// Wait `after`, then wait for fal's outcome of the request.
     Await {
         /// fal's request id.
         request_id: String,
+        /// A pause first (after a broken wait).
+        after: Duration,
     },
     /// The local studio forgot the request: journal it failed and claim it again (free there).
     Reclaim,
@@ -293,9 +309,10 @@ pub(crate) fn step(stage: &Stage, event: Event, policy: &Policy) -> Option<(Stag
         (S::Start | S::Busy | S::Recording { .. }, Event::Journal(claim)) => match claim {
             Claim::Claimed => (S::Submitting { lost: 0 }, E::Submit),
             Claim::Done(record) => (S::Completed, E::Reuse(record)),
-            Claim::Reattach { request_id } => {
-                (S::Submitted { request_id: request_id.clone() }, E::Await { request_id })
-            }
+            Claim::Reattach { request_id } => (
+                S::Submitted { request_id: request_id.clone(), broken: 0 },
+                E::Await { request_id, after: Duration::ZERO },
+            ),
             Claim::Busy { .. } => (S::Busy, E::Pause(BUSY_PAUSE)),
             Claim::Failed { .. } if policy.retry_failed => (S::Start, E::RetryFailed),
             Claim::Failed { error, .. } => fail(NodeError::FailedEarlier { message: error }, ClaimFate::Keep),
@@ -411,27 +428,39 @@ pub(crate) fn step(stage: &Stage, event: Event, policy: &Policy) -> Option<(Stag
         }
 
         // The id is journaled: wait for the outcome.
-        (S::Recording { request_id }, Event::Recorded) => {
-            (S::Submitted { request_id: request_id.clone() }, E::Await { request_id: request_id.clone() })
-        }
+        (S::Recording { request_id }, Event::Recorded) => (
+            S::Submitted { request_id: request_id.clone(), broken: 0 },
+            E::Await { request_id: request_id.clone(), after: Duration::ZERO },
+        ),
 
         // Waiting for fal.
-        (S::Submitted { request_id }, Event::Succeeded { result }) => {
+        (S::Submitted { request_id, .. }, Event::Succeeded { result }) => {
             (S::Completed, E::Complete { request_id: request_id.clone(), result })
         }
-        (S::Submitted { request_id }, Event::RenderError { message }) => fail(
+        (S::Submitted { request_id, .. }, Event::RenderError { message }) => fail(
             NodeError::RenderFailed { request_id: request_id.clone(), message: message.clone() },
             ClaimFate::MarkFailed(message),
         ),
         (S::Submitted { .. }, Event::Forgotten(_)) if policy.ephemeral => (S::Start, E::Reclaim),
-        (S::Submitted { request_id }, Event::Forgotten(error)) => {
+        (S::Submitted { request_id, .. }, Event::Forgotten(error)) => {
             let message = format!("fal no longer knows request {request_id}: {error}");
             fail(
                 NodeError::RenderFailed { request_id: request_id.clone(), message: message.clone() },
                 ClaimFate::MarkFailed(message),
             )
         }
-        (S::Submitted { .. }, Event::WaitBroke(error)) => fail(error, ClaimFate::Keep),
+        // Polling is free: transient trouble is waited out a few times before the render is left,
+        // still submitted, for the next run to re-attach.
+        (S::Submitted { request_id, broken }, Event::WaitBroke { transient: true, .. })
+            if broken + 1 < MAX_BROKEN_WAITS =>
+        {
+            let after = BROKEN_WAIT_PAUSE.saturating_mul(1 << broken);
+            (
+                S::Submitted { request_id: request_id.clone(), broken: broken + 1 },
+                E::Await { request_id: request_id.clone(), after },
+            )
+        }
+        (S::Submitted { .. }, Event::WaitBroke { error, .. }) => fail(error, ClaimFate::Keep),
 
         _ => return None,
     })
@@ -466,6 +495,15 @@ mod tests {
 
     fn search(reason: SearchReason, since: UnixSeconds, deadline: UnixSeconds) -> Search {
         Search { reason, since, deadline, checks: 0, last_check: None, last_error: None }
+    }
+
+    /// The stage and effect of a search that starts now, announced.
+    fn assert_search_starts(stage: Stage, effect: Effect, expected: &Search) {
+        assert_eq!(stage, Stage::Searching(expected.clone()));
+        assert!(matches!(
+            effect,
+            Effect::SearchHistory { search, after, announce: true } if search == *expected && after.is_zero()
+        ));
     }
 
     fn lost(lost: u32) -> SearchReason {
@@ -513,8 +551,10 @@ mod tests {
     #[test]
     fn a_journaled_request_is_reattached_not_submitted() {
         let (stage, effect) = go(&Stage::Start, Event::Journal(Claim::Reattach { request_id: "req".into() }));
-        assert_eq!(stage, Stage::Submitted { request_id: "req".into() });
-        assert!(matches!(effect, Effect::Await { request_id } if request_id == "req"));
+        assert_eq!(stage, Stage::Submitted { request_id: "req".into(), broken: 0 });
+        assert!(
+            matches!(effect, Effect::Await { request_id, after } if request_id == "req" && after.is_zero())
+        );
     }
 
     #[test]
@@ -554,12 +594,7 @@ mod tests {
     fn a_dead_runs_claim_is_searched_for_in_the_history_until_the_grace_ends() {
         let claim = Claim::Ambiguous { owner: owner(), claimed_at: 1_000 };
         let (stage, effect) = go(&Stage::Start, Event::Journal(claim));
-        let expected = search(orphan(), 1_000 - HISTORY_SKEW, 1_600);
-        assert_eq!(stage, Stage::Searching(expected.clone()));
-        assert!(matches!(
-            effect,
-            Effect::SearchHistory { search, after, announce: true } if search == expected && after.is_zero()
-        ));
+        assert_search_starts(stage, effect, &search(orphan(), 1_000 - HISTORY_SKEW, 1_600));
     }
 
     #[test]
@@ -586,7 +621,7 @@ mod tests {
             Effect::Record { request_id, take_over: false, how: Recorded::Answered { queue_position: Some(3) } } if request_id == "req"
         ));
         let (stage, effect) = go(&stage, Event::Recorded);
-        assert_eq!(stage, Stage::Submitted { request_id: "req".into() });
+        assert_eq!(stage, Stage::Submitted { request_id: "req".into(), broken: 0 });
         assert!(matches!(effect, Effect::Await { .. }));
     }
 
@@ -628,12 +663,7 @@ mod tests {
     #[test]
     fn a_lost_answer_starts_a_search_of_the_history_at_once() {
         let (stage, effect) = go(&Stage::Submitting { lost: 1 }, Event::AnswerLost { at: 2_000 });
-        let expected = search(lost(2), 2_000 - HISTORY_SKEW, 2_600);
-        assert_eq!(stage, Stage::Searching(expected.clone()));
-        assert!(matches!(
-            effect,
-            Effect::SearchHistory { search, after, announce: true } if search == expected && after.is_zero()
-        ));
+        assert_search_starts(stage, effect, &search(lost(2), 2_000 - HISTORY_SKEW, 2_600));
     }
 
     #[test]
@@ -749,7 +779,7 @@ mod tests {
 
     #[test]
     fn a_result_completes_the_render() {
-        let stage = Stage::Submitted { request_id: "req".into() };
+        let stage = Stage::Submitted { request_id: "req".into(), broken: 0 };
         let (stage, effect) = go(&stage, Event::Succeeded { result: serde_json::json!({"video": {}}) });
         assert_eq!(stage, Stage::Completed);
         assert!(matches!(effect, Effect::Complete { request_id, .. } if request_id == "req"));
@@ -757,7 +787,7 @@ mod tests {
 
     #[test]
     fn a_render_fal_failed_is_journaled_failed_with_its_request_id() {
-        let stage = Stage::Submitted { request_id: "req".into() };
+        let stage = Stage::Submitted { request_id: "req".into(), broken: 0 };
         let (stage, effect) = go(&stage, Event::RenderError { message: "Runner disconnected".into() });
         assert_eq!(stage, Stage::Failed);
         assert!(matches!(
@@ -768,7 +798,7 @@ mod tests {
 
     #[test]
     fn a_request_fal_forgot_is_failed_on_fal_and_rendered_again_on_the_studio() {
-        let stage = Stage::Submitted { request_id: "req".into() };
+        let stage = Stage::Submitted { request_id: "req".into(), broken: 0 };
         let forgotten =
             || Event::Forgotten(fal_error(FalErrorKind::NotFound { what: "request", detail: "gone".into() }));
         let (_, effect) = go(&stage, forgotten());
@@ -779,10 +809,30 @@ mod tests {
     }
 
     #[test]
-    fn a_broken_wait_leaves_the_request_for_the_next_run() {
-        let stage = Stage::Submitted { request_id: "req".into() };
-        let (_, effect) = go(&stage, Event::WaitBroke(NodeError::Unexpected("reset".into())));
+    fn a_wait_broken_by_lasting_trouble_leaves_the_request_for_the_next_run() {
+        let stage = Stage::Submitted { request_id: "req".into(), broken: 0 };
+        let broke =
+            || Event::WaitBroke { error: NodeError::Unexpected("bad answer".into()), transient: false };
+        let (_, effect) = go(&stage, broke());
         assert!(matches!(effect, Effect::Fail { claim: ClaimFate::Keep, .. }));
+    }
+
+    #[test]
+    fn a_wait_broken_by_transient_trouble_is_waited_again_a_few_times() {
+        let broke = || Event::WaitBroke { error: NodeError::Unexpected("503".into()), transient: true };
+        let mut stage = Stage::Submitted { request_id: "req".into(), broken: 0 };
+        let mut pauses = Vec::new();
+        for _ in 1..MAX_BROKEN_WAITS {
+            let (next, effect) = go(&stage, broke());
+            let Effect::Await { after, .. } = effect else { panic!("waits again") };
+            pauses.push(after);
+            stage = next;
+        }
+        assert_eq!(pauses.first(), Some(&BROKEN_WAIT_PAUSE));
+        assert!(pauses.windows(2).all(|pair| pair[1] > pair[0]), "backs off: {pauses:?}");
+        let (stage, effect) = go(&stage, broke());
+        assert_eq!(stage, Stage::Failed);
+        assert!(matches!(effect, Effect::Fail { claim: ClaimFate::Keep, .. }), "then left, still submitted");
     }
 
     #[test]
@@ -791,7 +841,7 @@ mod tests {
             Stage::Start,
             Stage::Busy,
             Stage::Searching(search(lost(1), 0, 100)),
-            Stage::Submitted { request_id: "req".into() },
+            Stage::Submitted { request_id: "req".into(), broken: 0 },
         ];
         for stage in stages {
             let (next, effect) = go(&stage, Event::Cancelled);
@@ -805,7 +855,7 @@ mod tests {
         assert!(step(&Stage::Start, Event::Recorded, &POLICY).is_none());
         assert!(
             step(
-                &Stage::Submitted { request_id: "r".into() },
+                &Stage::Submitted { request_id: "r".into(), broken: 0 },
                 Event::Accepted { request_id: "s".into(), queue_position: None },
                 &POLICY
             )
