@@ -12,7 +12,8 @@ const AVATAR: &str = "fal-ai/kling-video/ai-avatar/v2/pro";
 fn out_of_credit_stops_every_submit_lets_renders_at_fal_finish_and_a_rerun_resumes() {
     let studio = StudioConfig {
         balance: Some(Usd::from_dollars(1.0)),
-        render_time_per_second: Duration::from_millis(100),
+        // Slow enough that every upload is stored before the balance runs out.
+        render_time_per_second: Duration::from_millis(300),
         ..StudioConfig::default()
     };
     let mut bench = Bench::new(studio);

@@ -27,7 +27,15 @@ pub(crate) async fn upload(ctx: &Context, spec: &UploadSpec) -> Result<Done, Nod
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "upload.bin".into());
-    let uploaded = ctx.client.upload(bytes, file.kind.mime(), &name, None).await?;
+    let uploaded = match ctx.client.upload(bytes, file.kind.mime(), &name, None).await {
+        Ok(uploaded) => uploaded,
+        // fal locks storage with the account: the same breaker as a refused submit.
+        Err(err) if matches!(err.kind, episodic_fal::FalErrorKind::OutOfCredit { .. }) => {
+            ctx.breaker.trip();
+            return Err(NodeError::OutOfCredit(err));
+        }
+        Err(err) => return Err(err.into()),
+    };
     ctx.journal.record_upload(&UploadRecord {
         sha256: sha256.clone(),
         url: uploaded.url.clone(),
