@@ -209,6 +209,7 @@ fn generate(dir: &Path) -> Vec<(PathBuf, bool)> {
     }
     // A progressive JPEG and an extensible WAV header, made from the files above.
     made.push((progressive_jpeg(dir), true));
+    made.push((png_bomb(dir), true));
     made.push((extensible(dir), true));
     made
 }
@@ -221,6 +222,27 @@ fn progressive_jpeg(dir: &Path) -> PathBuf {
     bytes[at + 1] = 0xc2;
     let path = dir.join("sof2.jpg");
     std::fs::write(&path, bytes).expect("written");
+    path
+}
+
+/// A 200-byte PNG declaring 16000x16000: ffprobe reports the declared size, and so must we.
+fn png_bomb(dir: &Path) -> PathBuf {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], body: &[u8]) {
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out.extend_from_slice(&[0; 4]); // ffmpeg does not check CRCs by default
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&16000u32.to_be_bytes());
+    ihdr.extend_from_slice(&16000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c]);
+    chunk(&mut out, b"IEND", &[]);
+    let path = dir.join("bomb.png");
+    std::fs::write(&path, out).expect("written");
     path
 }
 
