@@ -13,6 +13,7 @@ mod facts;
 mod ffmpeg;
 mod filter;
 mod font;
+mod header;
 mod output;
 pub mod placeholder;
 mod probe;

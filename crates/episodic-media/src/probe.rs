@@ -1,4 +1,5 @@
-//! Reading a media file's streams and length with ffprobe.
+//! Reading a media file's streams and length: from its headers when `header` understands the
+//! file exactly as ffprobe would, otherwise with ffprobe.
 
 use crate::facts::{FactStore, Known, Stamp};
 use crate::{FileKind, MediaError, Tool};
@@ -103,6 +104,17 @@ impl Probe {
         if let Some(info) = stamp.as_ref().and_then(|stamp| self.facts.recall(&key, stamp, Known::info)) {
             return Ok(info);
         }
+        if let Some((info, end)) = crate::header::read(&key) {
+            if let Some(stamp) = &stamp {
+                self.facts.learn(&key, stamp, |known| {
+                    known.set_info(info.clone());
+                    if info.audio().is_some() {
+                        known.set_audio_end(end);
+                    }
+                });
+            }
+            return Ok(info);
+        }
         let info = self.run_json(path, &[])?.into_info();
         if let Some(stamp) = &stamp {
             self.facts.learn(&key, stamp, |known| known.set_info(info.clone()));
@@ -118,9 +130,10 @@ impl Probe {
         if let Some(found) = stamp.as_ref().and_then(|stamp| self.facts.recall(&key, stamp, Known::audio)) {
             return Ok(found);
         }
-        let raw = self.run_json(path, &["-show_entries", "packet=stream_index,pts_time,duration_time"])?;
-        let end = raw.audio_end();
-        let info = raw.into_info();
+        let (info, end) = match crate::header::read(&key) {
+            Some(native) => native,
+            None => self.run_ffprobe_audio(path)?,
+        };
         if let Some(stamp) = &stamp {
             self.facts.learn(&key, stamp, |known| {
                 known.set_info(info.clone());
@@ -128,6 +141,14 @@ impl Probe {
             });
         }
         Ok((info, end))
+    }
+
+    /// What ffprobe itself says of a file and where its first audio stream's packets end,
+    /// never the native header readers nor the facts: what those must agree with.
+    pub(crate) fn run_ffprobe_audio(&self, path: &Path) -> Result<(MediaInfo, Option<f64>), MediaError> {
+        let raw = self.run_json(path, &["-show_entries", "packet=stream_index,pts_time,duration_time"])?;
+        let end = raw.audio_end();
+        Ok((raw.into_info(), end))
     }
 
     /// Probes a video clip and reads where its first video stream's packets end: what the file
