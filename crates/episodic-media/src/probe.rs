@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub struct Probe {
     tool: Tool,
     facts: Arc<FactStore>,
+    /// Read WAV, MP3, PNG, JPEG and WebP headers natively where that gives ffprobe's answer.
+    native_headers: bool,
 }
 
 /// What ffprobe says about a file.
@@ -84,7 +86,19 @@ impl Probe {
 
     /// ffprobe that remembers what it learns in `facts` (shared by every clone).
     pub fn with_facts(tool: Tool, facts: Arc<FactStore>) -> Self {
-        Self { tool, facts }
+        Self { tool, facts, native_headers: true }
+    }
+
+    /// Always asks ffprobe, never the native header readers: to compare the two, or to rule the
+    /// readers out when a file is judged differently than expected.
+    pub fn ffprobe_only(mut self) -> Self {
+        self.native_headers = false;
+        self
+    }
+
+    /// The native reading of `path`, when allowed and understood.
+    fn native(&self, path: &Path) -> Option<(MediaInfo, Option<f64>)> {
+        if self.native_headers { crate::header::read(path) } else { None }
     }
 
     /// Where ffprobe is.
@@ -104,7 +118,7 @@ impl Probe {
         if let Some(info) = stamp.as_ref().and_then(|stamp| self.facts.recall(&key, stamp, Known::info)) {
             return Ok(info);
         }
-        if let Some((info, end)) = crate::header::read(&key) {
+        if let Some((info, end)) = self.native(&key) {
             if let Some(stamp) = &stamp {
                 self.facts.learn(&key, stamp, |known| {
                     known.set_info(info.clone());
@@ -130,7 +144,7 @@ impl Probe {
         if let Some(found) = stamp.as_ref().and_then(|stamp| self.facts.recall(&key, stamp, Known::audio)) {
             return Ok(found);
         }
-        let (info, end) = match crate::header::read(&key) {
+        let (info, end) = match self.native(&key) {
             Some(native) => native,
             None => self.run_ffprobe_audio(path)?,
         };

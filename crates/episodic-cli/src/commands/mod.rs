@@ -69,7 +69,11 @@ fn probe() -> Result<Probe, CliError> {
         Some(file) => episodic_media::FactStore::open(file),
         None => episodic_media::FactStore::in_memory(),
     };
-    Ok(Probe::with_facts(tool, std::sync::Arc::new(facts)))
+    let probe = Probe::with_facts(tool, std::sync::Arc::new(facts));
+    Ok(match crate::env::var(crate::env::EPISODIC_PROBE).as_deref() {
+        Some("ffprobe") => probe.ffprobe_only(),
+        _ => probe,
+    })
 }
 
 /// Checks one manifest, printing its problems; the episode when it has no errors.

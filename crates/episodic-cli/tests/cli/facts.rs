@@ -49,6 +49,8 @@ fn unchanged_media_is_probed_once_across_commands_and_a_changed_file_again() {
     let cache = root.join("cache");
     let env = [
         ("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")),
+        // What is counted is ffprobe runs: the native header readers would answer unseen.
+        ("EPISODIC_PROBE", "ffprobe"),
         ("EPISODIC_CACHE_DIR", cache.to_str().expect("UTF-8 path")),
     ];
 
@@ -80,7 +82,12 @@ fn unchanged_media_is_probed_once_across_commands_and_a_changed_file_again() {
 fn the_cache_can_be_turned_off() {
     let (dir, log, ffprobe) = demo_with_logged_probes();
     let root = dir.path();
-    let env = [("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")), ("EPISODIC_CACHE_DIR", "off")];
+    let env = [
+        ("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")),
+        // What is counted is ffprobe runs: the native header readers would answer unseen.
+        ("EPISODIC_PROBE", "ffprobe"),
+        ("EPISODIC_CACHE_DIR", "off"),
+    ];
     for _ in 0..2 {
         let output = episodic_with_env(root, &["validate", "pipelines/demo/episode.yaml"], &env);
         assert_eq!(output.code, 0, "{}", output.stderr);
@@ -98,6 +105,8 @@ fn a_cache_folder_that_cannot_be_written_costs_only_probing_again() {
     let cache = blocked.join("episodic");
     let env = [
         ("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")),
+        // What is counted is ffprobe runs: the native header readers would answer unseen.
+        ("EPISODIC_PROBE", "ffprobe"),
         ("EPISODIC_CACHE_DIR", cache.to_str().expect("UTF-8 path")),
     ];
     for _ in 0..2 {
@@ -106,4 +115,13 @@ fn a_cache_folder_that_cannot_be_written_costs_only_probing_again() {
         assert!(!calls(&log).is_empty(), "nothing was kept, so every run probes");
     }
     assert_eq!(std::fs::read(&blocked).expect("read"), b"a file", "the file in the way is untouched");
+}
+
+#[test]
+fn the_demos_media_are_read_without_running_ffprobe() {
+    let (dir, log, ffprobe) = demo_with_logged_probes();
+    let env = [("EPISODIC_FFPROBE", ffprobe.to_str().expect("UTF-8 path")), ("EPISODIC_CACHE_DIR", "off")];
+    let output = episodic_with_env(dir.path(), &["validate", "pipelines/demo/episode.yaml"], &env);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(calls(&log), Vec::<String>::new(), "WAV, MP3 and PNG headers are read natively");
 }
