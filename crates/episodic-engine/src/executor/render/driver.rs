@@ -197,12 +197,13 @@ impl<A: FalApi> Driver<'_, A> {
     /// Waits for fal's outcome: by polling, or for the webhook's record in the journal.
     async fn outcome(&self, job: &Job<'_>, request_id: &str) -> Result<Event, NodeError> {
         let endpoint = &job.endpoint;
-        let completion = if let Some(_url) = self.webhook_url {
-            tokio::select! {
-                outcome = self.webhook_outcome(job, request_id) => return outcome,
-                () = draining(self.stop.clone()) => return Ok(Event::Cancelled),
-            }
-        } else {
+        if self.webhook_url.is_some() {
+            return tokio::select! {
+                outcome = self.webhook_outcome(job, request_id) => outcome,
+                () = draining(self.stop.clone()) => Ok(Event::Cancelled),
+            };
+        }
+        let completion = {
             let node = job.node;
             let poll = self.fal.poll(endpoint, request_id, self.poll, |event| {
                 let (queue_position, log) = match event {
