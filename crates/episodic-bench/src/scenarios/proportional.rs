@@ -109,6 +109,12 @@ pub fn run(ctx: &Context, listeners: Listeners) -> Section {
         finished(&events, "compose").filter_map(|event| event["wall"].as_f64()).collect();
     let mean_compose = compose_walls.iter().sum::<f64>() / compose_walls.len().max(1) as f64;
     let tail = concat_done - last_render;
+    let last_compose = finished(&events, "compose").map(elapsed).fold(0.0, f64::max);
+    let composes_after = events
+        .iter()
+        .filter(|event| event["event"] == "node_started" && event["kind"] == "compose")
+        .filter(|event| elapsed(event) >= last_render)
+        .count();
     let output = events
         .iter()
         .find(|event| event["event"] == "episode_finished")
@@ -129,8 +135,12 @@ pub fn run(ctx: &Context, listeners: Listeners) -> Section {
             format!("{}; {}", stats.submits.total, secs(Duration::from_millis(stats.renders.longest_ms))),
         ),
         Figure::info(
-            "last render's `node_finished` → concat's `node_finished` (events' `elapsed`)",
-            format!("{:.2} s → {:.2} s", last_render, concat_done),
+            "last render's `node_finished` → last compose's → concat's (events' `elapsed`)",
+            format!("{last_render:.2} s → {last_compose:.2} s → {concat_done:.2} s"),
+        ),
+        Figure::info(
+            "composes started after the last render finished",
+            format!("{composes_after} of {}", compose_walls.len()),
         ),
         Figure::info(
             format!("mean compose wall (the {} composes' `node_finished` `wall`)", compose_walls.len()),
