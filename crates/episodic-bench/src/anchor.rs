@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The fal-client release the studio's interop test pins.
-const FAL_CLIENT: &str = "fal-client==1.0.3";
+pub const FAL_CLIENT: &str = "fal-client==1.0.3";
 
 pub fn run(ctx: &Context, batch: Option<&Batch>) -> Section {
     let mut section = Section {
@@ -90,7 +90,7 @@ pub fn run(ctx: &Context, batch: Option<&Batch>) -> Section {
 }
 
 /// A venv with fal-client, made once per target folder.
-fn venv(ctx: &Context) -> Result<PathBuf, String> {
+pub fn venv(ctx: &Context) -> Result<PathBuf, String> {
     let dir = ctx.target.join("bench/fal-client-venv");
     let python = dir.join("bin/python");
     if dir.join(".installed").exists() {
@@ -114,6 +114,14 @@ fn venv(ctx: &Context) -> Result<PathBuf, String> {
 
 /// The batch's renders by segment, with each `{"$file": sha256}` replaced by the file's path.
 fn spec_of(ctx: &Context, plan: &Value, dir: &Path) -> Value {
+    spec_with(ctx, plan, dir, json!({}))
+}
+
+/// As [`spec_of`], with `extra`'s fields (`canvas`, `compose_jobs`) added to the spec. Each
+/// segment's two renders are found through its compose's inputs, so a listener render the plan
+/// shares between segments appears in each of them, with the same endpoint and arguments: the
+/// script submits it once.
+pub fn spec_with(ctx: &Context, plan: &Value, dir: &Path, extra: Value) -> Value {
     let probe = episodic_media::Probe::new(ctx.ffprobe.clone());
     let mut by_hash = HashMap::new();
     for folder in ["characters", "audio"] {
@@ -124,11 +132,22 @@ fn spec_of(ctx: &Context, plan: &Value, dir: &Path) -> Value {
         }
     }
     let nodes = plan["nodes"].as_array().cloned().unwrap_or_default();
-    let render = |segment: &str, role: &str| {
-        let node = nodes
-            .iter()
-            .find(|node| node["id"] == format!("render/{segment}/{role}"))
-            .expect("every segment has a speaker and a listener render");
+    let by_id: HashMap<&str, &Value> =
+        nodes.iter().filter_map(|node| Some((node["id"].as_str()?, node))).collect();
+    let deps = |node: &Value| -> Vec<String> {
+        node["deps"].as_array().map_or_else(Vec::new, |deps| {
+            deps.iter().filter_map(|dep| dep.as_str().map(str::to_owned)).collect()
+        })
+    };
+    let render = |compose: &Value, role: &str| {
+        let download = deps(compose)
+            .into_iter()
+            .find(|dep| dep.starts_with("download/") && dep.ends_with(&format!("/{role}")))
+            .expect("every compose has a speaker and a listener download");
+        let node = deps(by_id[download.as_str()])
+            .into_iter()
+            .find_map(|dep| by_id.get(dep.as_str()).filter(|node| node["kind"] == "render").copied())
+            .expect("every download has its render");
         let mut args = node["args"].clone();
         if let Some(map) = args.as_object_mut() {
             for value in map.values_mut() {
@@ -143,8 +162,14 @@ fn spec_of(ctx: &Context, plan: &Value, dir: &Path) -> Value {
     let segments: Vec<Value> = nodes
         .iter()
         .filter(|node| node["kind"] == "compose")
-        .filter_map(|node| node["id"].as_str()?.strip_prefix("compose/").map(str::to_owned))
-        .map(|segment| json!({ "id": segment, "speaker": render(&segment, "speaker"), "listener": render(&segment, "listener") }))
+        .filter_map(|node| {
+            let segment = node["id"].as_str()?.strip_prefix("compose/")?;
+            Some(json!({ "id": segment, "speaker": render(node, "speaker"), "listener": render(node, "listener") }))
+        })
         .collect();
-    json!({ "segments": segments })
+    let mut spec = json!({ "segments": segments });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    spec
 }

@@ -80,11 +80,17 @@ impl Context {
 
     /// A studio on loopback with the benchmark's key, `--scale 8`, and room for every render at once.
     pub fn studio(&self, queue_delay: Duration, fixed: Duration) -> Studio {
+        self.studio_with(queue_delay, fixed, Duration::ZERO)
+    }
+
+    /// As [`Context::studio`], with `per_second` of render time per second of clip on top of `fixed`.
+    pub fn studio_with(&self, queue_delay: Duration, fixed: Duration, per_second: Duration) -> Studio {
         let config = StudioConfig {
             key: Some(KEY.into()),
             scale: 8,
             queue_delay,
             fixed_render_time: fixed,
+            render_time_per_second: per_second,
             concurrency: 256,
             ..StudioConfig::default()
         };

@@ -5,6 +5,7 @@
 //! in-process studio); `benches/` holds the criterion micro-benchmarks. Nothing here asserts on
 //! timing: the numbers are reported against their targets, never tested.
 
+pub mod avsync;
 pub mod generate;
 pub mod machine;
 pub mod markdown;

@@ -2,7 +2,9 @@
 //! `BENCHMARKS.md`. `just bench` builds the release binaries and runs it; `just bench-quick` runs it
 //! with `--quick` (small sizes, about a minute).
 //!
-//! Usage: `episodic-bench [--quick] [--only 1,2,...] [--out FILE] [--episodic BIN]`.
+//! Usage: `episodic-bench [--quick] [--only 1,2,...] [--out FILE] [--episodic BIN]`; `--only` takes
+//! item numbers or names (`makespan`, `rerun`, `anchor`, `planner`, `overhead`, `media`, `shared`,
+//! `distinct`, `first-submit`).
 //! `episodic-bench plan-child MANIFEST [FACTS]` is the planner scenario's child process (one per size,
 //! so each reports its own peak memory; FACTS is a facts file to recall media probes from).
 
@@ -17,6 +19,28 @@ use episodic_bench::machine::Machine;
 use episodic_bench::markdown::Report;
 use std::path::PathBuf;
 use std::time::Instant;
+
+/// The items, by number and name, for `--only`.
+const ITEMS: [(u32, &str); 9] = [
+    (1, "makespan"),
+    (2, "rerun"),
+    (3, "anchor"),
+    (4, "planner"),
+    (5, "overhead"),
+    (6, "media"),
+    (7, "shared"),
+    (8, "distinct"),
+    (9, "first-submit"),
+];
+
+/// An item of `--only`: its number, or its name.
+fn item_number(item: &str) -> u32 {
+    item.parse()
+        .ok()
+        .or_else(|| ITEMS.iter().find(|(_, name)| *name == item).map(|(number, _)| *number))
+        .filter(|number| ITEMS.iter().any(|(n, _)| n == number))
+        .unwrap_or_else(|| panic!("--only: no item `{item}` (try --help)"))
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,14 +60,16 @@ fn main() {
             "--quick" => quick = true,
             "--only" => {
                 let list = iter.next().expect("--only needs a list like 1,2");
-                only = Some(
-                    list.split(',').map(|n| n.trim().parse().expect("--only takes numbers 1-6")).collect(),
-                );
+                only = Some(list.split(',').map(|item| item_number(item.trim())).collect());
             }
             "--out" => out = Some(PathBuf::from(iter.next().expect("--out needs a file"))),
             "--episodic" => episodic = Some(PathBuf::from(iter.next().expect("--episodic needs a path"))),
             "-h" | "--help" => {
-                println!("episodic-bench [--quick] [--only 1,2,...] [--out FILE] [--episodic BIN]");
+                println!("episodic-bench [--quick] [--only 1,2,...|NAME,...] [--out FILE] [--episodic BIN]");
+                println!(
+                    "items: {}",
+                    ITEMS.iter().map(|(n, name)| format!("{n} {name}")).collect::<Vec<_>>().join(", ")
+                );
                 return;
             }
             other => panic!("unknown argument `{other}` (try --help)"),
@@ -73,6 +99,15 @@ fn main() {
     }
     if wanted(6) {
         sections.push(scenarios::media::run(&ctx));
+    }
+    if wanted(7) {
+        sections.push(scenarios::proportional::run(&ctx, scenarios::proportional::Listeners::Shared));
+    }
+    if wanted(8) {
+        sections.push(scenarios::proportional::run(&ctx, scenarios::proportional::Listeners::Distinct));
+    }
+    if wanted(9) {
+        sections.push(scenarios::proportional::first_submit(&ctx));
     }
     let invocation = format!(
         "episodic-bench{}{}",

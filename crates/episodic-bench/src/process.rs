@@ -28,11 +28,29 @@ const SAMPLE: Duration = Duration::from_millis(5);
 
 /// Runs `command` to the end, sampling its CPU time and memory.
 pub fn run(command: &mut Command) -> std::io::Result<Timed> {
+    run_inner(command, None)
+}
+
+/// As [`run`], and also returns each line of standard output with the time it was read, from the
+/// spawn: when a child flushes every line (episodic's `--json` does), that is when it wrote it.
+pub fn run_with_lines(command: &mut Command) -> std::io::Result<(Timed, Vec<(Duration, String)>)> {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let timed = run_inner(command, Some(std::sync::Arc::clone(&lines)))?;
+    let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    Ok((timed, lines))
+}
+
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<(Duration, String)>>>;
+
+fn run_inner(command: &mut Command, lines: Option<Lines>) -> std::io::Result<Timed> {
     let ticks = clock_ticks();
     let started = Instant::now();
     let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     // Pipes are drained on threads so a chatty child never blocks on a full pipe.
-    let stdout = child.stdout.take().map(drain);
+    let stdout = match lines {
+        Some(lines) => child.stdout.take().map(|pipe| drain_lines(pipe, started, lines)),
+        None => child.stdout.take().map(drain),
+    };
     let stderr = child.stderr.take().map(drain);
     let stat = format!("/proc/{}/stat", child.id());
     let status_path = format!("/proc/{}/status", child.id());
@@ -60,6 +78,30 @@ pub fn run(command: &mut Command) -> std::io::Result<Timed> {
         success: status.success(),
         stdout: join(stdout),
         stderr: join(stderr),
+    })
+}
+
+/// Reads `pipe` line by line, noting when each line arrived; returns the whole text too.
+fn drain_lines(
+    pipe: impl std::io::Read + Send + 'static,
+    started: Instant,
+    lines: Lines,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(pipe);
+        let mut text = String::new();
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).is_ok_and(|read| read > 0) {
+            let at = started.elapsed();
+            let decoded = String::from_utf8_lossy(&line).into_owned();
+            text.push_str(&decoded);
+            if let Ok(mut lines) = lines.lock() {
+                lines.push((at, decoded.trim_end().to_owned()));
+            }
+            line.clear();
+        }
+        text
     })
 }
 
@@ -143,5 +185,15 @@ mod tests {
         assert_eq!(timed.stdout, "out\n");
         assert_eq!(timed.stderr, "err\n");
         assert!(timed.wall > Duration::ZERO);
+    }
+
+    #[test]
+    fn lines_are_timed_as_they_come() {
+        let (timed, lines) = run_with_lines(Command::new("sh").args(["-c", "echo one; sleep 0.2; echo two"]))
+            .expect("sh runs");
+        assert_eq!(timed.stdout, "one\ntwo\n");
+        let texts: Vec<&str> = lines.iter().map(|(_, text)| text.as_str()).collect();
+        assert_eq!(texts, ["one", "two"]);
+        assert!(lines[1].0 >= lines[0].0 + Duration::from_millis(150), "{lines:?}");
     }
 }

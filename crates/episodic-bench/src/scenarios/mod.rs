@@ -4,3 +4,4 @@ pub mod makespan;
 pub mod media;
 pub mod overhead;
 pub mod planner;
+pub mod proportional;
