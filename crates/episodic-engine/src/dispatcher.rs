@@ -70,7 +70,7 @@ impl Limits {
         match kind {
             NodeKind::Render => &self.renders,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
-            NodeKind::Compose | NodeKind::Concat => &self.ffmpeg,
+            NodeKind::Compose | NodeKind::Audio | NodeKind::Concat => &self.ffmpeg,
         }
     }
 }

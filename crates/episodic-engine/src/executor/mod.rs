@@ -5,6 +5,7 @@
 //! be committed the moment fal answers the submit, before anything else can go wrong.
 
 mod artifact;
+mod audio;
 mod compose;
 mod concat;
 mod download;
@@ -12,6 +13,7 @@ mod render;
 mod thumbnail;
 mod upload;
 
+use audio::audio;
 use compose::compose;
 use concat::concat;
 use download::download;
@@ -123,6 +125,7 @@ pub(crate) async fn execute(
         NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
         NodeDetail::Compose(spec) => compose(ctx, key, spec, inputs).await,
+        NodeDetail::Audio(spec) => audio(ctx, key, spec, canvas, inputs).await,
         NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
     }
 }
