@@ -269,7 +269,9 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             tasks.spawn(async move {
                 let began = Instant::now();
                 let _permit = limit.acquire(rank).await;
-                let result = executor::execute(&ctx, &episode, &node, canvas, fps, &inputs).await;
+                // Counted once the slot is ours: the jobs this one shares the machine with.
+                let at_once = limit.at_once();
+                let result = executor::execute(&ctx, &episode, &node, canvas, fps, at_once, &inputs).await;
                 TaskResult { unit, result, wall: began.elapsed() }
             });
         }

@@ -110,13 +110,16 @@ impl Context {
     }
 }
 
-/// Runs one node's executor.
+/// Runs one node's executor; `at_once` is how many jobs hold or wait for a slot of its kind as it
+/// starts, itself included (a compose sizes its encoder threads by it).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn execute(
     ctx: &Context,
     episode: &str,
     node: &episodic_plan::Node,
     canvas: (u32, u32),
     fps: u32,
+    at_once: usize,
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
     let key = node.key.as_str();
@@ -124,7 +127,7 @@ pub(crate) async fn execute(
         NodeDetail::Upload(spec) => upload(ctx, spec).await,
         NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
-        NodeDetail::Compose(spec) => compose(ctx, key, spec, inputs).await,
+        NodeDetail::Compose(spec) => compose(ctx, key, spec, at_once, inputs).await,
         NodeDetail::Audio(spec) => audio(ctx, key, spec, canvas, inputs).await,
         NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
     }
