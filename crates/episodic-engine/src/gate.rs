@@ -22,7 +22,6 @@ pub(crate) struct Gate {
 
 #[derive(Debug)]
 struct State {
-    slots: usize,
     free: usize,
     waiting: BinaryHeap<Waiter>,
     /// Breaks ties between equal ranks first come, first served.
@@ -46,12 +45,7 @@ impl Gate {
     /// A gate of `slots` slots (at least one).
     pub(crate) fn new(slots: usize) -> Arc<Gate> {
         Arc::new(Gate {
-            state: Mutex::new(State {
-                slots: slots.max(1),
-                free: slots.max(1),
-                waiting: BinaryHeap::new(),
-                arrivals: 0,
-            }),
+            state: Mutex::new(State { free: slots.max(1), waiting: BinaryHeap::new(), arrivals: 0 }),
         })
     }
 
@@ -75,15 +69,6 @@ impl Gate {
             // which this future holds: unreachable, but a slot of our own is the safe answer.
             Err(_) => Permit { gate: Arc::clone(self) },
         }
-    }
-
-    /// How many jobs will share the gate's slots from now: those holding a slot and those waiting
-    /// for one, at most the number of slots. A job asks just after taking its slot, to size itself
-    /// (a compose's threads) for the company it will run in.
-    pub(crate) fn at_once(&self) -> usize {
-        let state = self.lock();
-        let holding = state.slots.saturating_sub(state.free);
-        (holding + state.waiting.len()).min(state.slots)
     }
 
     fn release(self: &Arc<Self>) {
@@ -161,29 +146,6 @@ mod tests {
             task.await.unwrap();
         }
         assert_eq!(*order.lock().unwrap(), vec![1, 3, 3, 7, 9]);
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn at_once_counts_holders_and_waiters_up_to_the_slots() {
-        let gate = Gate::new(2);
-        assert_eq!(gate.at_once(), 0);
-        let first = gate.acquire((0, 0)).await;
-        assert_eq!(gate.at_once(), 1, "a lone job");
-        let second = gate.acquire((0, 1)).await;
-        assert_eq!(gate.at_once(), 2);
-        let waiting = tokio::spawn({
-            let gate = Arc::clone(&gate);
-            async move {
-                let _permit = gate.acquire((0, 2)).await;
-            }
-        });
-        tokio::task::yield_now().await;
-        assert_eq!(gate.at_once(), 2, "three jobs, two slots: two run at once");
-        drop(first);
-        waiting.await.unwrap();
-        assert_eq!(gate.at_once(), 1, "the waiter came and went; one job holds a slot");
-        drop(second);
-        assert_eq!(gate.at_once(), 0);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -14,8 +14,8 @@ pub(crate) fn encoding(ctx: &Context, canvas: (u32, u32), fps: u32) -> EncodeSet
 }
 
 /// The encoder threads (`-threads`, and ffmpeg's filter threads) for a compose that starts with
-/// `at_once` ffmpeg jobs sharing `cores`, itself included: ffmpeg's own choice (`None`) for a lone
-/// compose, which has the cores to itself; else the cores split between the jobs. Two composes at
+/// `at_once` composes sharing `cores`, itself included: ffmpeg's own choice (`None`) for a lone
+/// compose, which has the cores to itself; else the cores split between them. Two composes at
 /// once on two cores took 10 % less wall with one thread each than with ffmpeg's default (one
 /// x264 thread pool per core in each, fighting over the same two): BENCHMARKS.md, section 6.
 pub(crate) fn threads_for(at_once: usize, cores: usize) -> Option<u32> {

@@ -110,8 +110,8 @@ impl Context {
     }
 }
 
-/// Runs one node's executor; `at_once` is how many jobs hold or wait for a slot of its kind as it
-/// starts, itself included (a compose sizes its encoder threads by it).
+/// Runs one node's executor; `at_once` is, for a compose, how many composes wait for an ffmpeg
+/// slot or hold one as it starts, itself included (it sizes its encoder threads by it).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn execute(
     ctx: &Context,
