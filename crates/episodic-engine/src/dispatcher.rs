@@ -13,6 +13,7 @@ use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -63,6 +64,39 @@ pub(crate) struct Limits {
     pub(crate) transfers: Arc<Gate>,
     /// Local ffmpeg jobs.
     pub(crate) ffmpeg: Arc<Gate>,
+    /// Composes waiting for an ffmpeg slot or holding one.
+    pub(crate) composes: Arc<Company>,
+}
+
+/// How many composes are ready: each counts itself in when its task starts waiting for a slot and
+/// out when the task ends (or is aborted). A compose that gets its slot reads it to size its
+/// encoder threads for the composes it will share the cores with. The other ffmpeg jobs (the
+/// episode's audio, concat's copy) are not counted: they use about one core, briefly, and a
+/// compose's threads are chosen once, for the whole of it.
+#[derive(Debug, Default)]
+pub(crate) struct Company(AtomicUsize);
+
+/// One compose counted in a [`Company`] while it lives.
+pub(crate) struct Member(Arc<Company>);
+
+impl Company {
+    pub(crate) fn join(self: &Arc<Self>) -> Member {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Member(Arc::clone(self))
+    }
+}
+
+impl Member {
+    /// How many composes are ready now, this one included.
+    pub(crate) fn count(&self) -> usize {
+        self.0.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Limits {
@@ -70,7 +104,7 @@ impl Limits {
         match kind {
             NodeKind::Render => &self.renders,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
-            NodeKind::Compose | NodeKind::Concat => &self.ffmpeg,
+            NodeKind::Compose | NodeKind::Audio | NodeKind::Concat => &self.ffmpeg,
         }
     }
 }
@@ -259,6 +293,8 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 })
                 .collect();
             let limit = Arc::clone(self.limits.for_kind(node.kind()));
+            let member = (node.kind() == NodeKind::Compose).then(|| self.limits.composes.join());
+            let slots = self.ctx.config.ffmpeg_concurrency.max(1);
             let ctx = Arc::clone(&self.ctx);
             let node = node.clone();
             let episode = plan.episode.clone();
@@ -269,7 +305,10 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             tasks.spawn(async move {
                 let began = Instant::now();
                 let _permit = limit.acquire(rank).await;
-                let result = executor::execute(&ctx, &episode, &node, canvas, fps, &inputs).await;
+                // Counted once the slot is ours: the composes this one shares the cores with,
+                // itself included, at most as many as may run at once.
+                let at_once = member.as_ref().map_or(1, Member::count).min(slots);
+                let result = executor::execute(&ctx, &episode, &node, canvas, fps, at_once, &inputs).await;
                 TaskResult { unit, result, wall: began.elapsed() }
             });
         }
@@ -441,5 +480,21 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
     /// The failed nodes of plan `p`.
     pub(crate) fn failures(&mut self, p: usize) -> Vec<Failure> {
         self.failures.remove(&p).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_company_counts_the_composes_alive() {
+        let company = Arc::new(Company::default());
+        let first = company.join();
+        assert_eq!(first.count(), 1, "alone");
+        let second = company.join();
+        assert_eq!((first.count(), second.count()), (2, 2));
+        drop(first);
+        assert_eq!(second.count(), 1, "a finished (or aborted) compose leaves the company");
     }
 }

@@ -136,6 +136,7 @@ impl Engine {
             renders: Gate::new(self.config.render_concurrency),
             transfers: Gate::new(self.config.transfer_concurrency),
             ffmpeg: Gate::new(self.config.ffmpeg_concurrency),
+            composes: Arc::default(),
         };
         let emit = |episode: &str, kind: EventKind| {
             on_event(Event { elapsed: started.elapsed(), episode: episode.to_owned(), kind });

@@ -107,21 +107,14 @@ async fn compose_inner(
         });
     }
     let main_audio = info.audio().map(|audio| audio.channels);
-    let mut line = compose_args(c, main_audio, thumbnail.map(|(_, width)| width));
     let partial = Partial::beside(out)?;
+    let picture =
+        thumbnail.map(|(path, width)| Partial::beside(path).map(|picture| (picture, width))).transpose()?;
+    let mut line =
+        compose_args(c, main_audio, picture.as_ref().map(|(picture, width)| (*width, picture.path())));
     line.push(file_arg(partial.path()));
-    let picture = match thumbnail {
-        Some((path, _)) => {
-            let picture = Partial::beside(path)?;
-            line.extend(args(["-map", "[thumb]", "-frames:v", "1"]));
-            line.extend(crate::thumbnail::png_args());
-            line.push(file_arg(picture.path()));
-            Some(picture)
-        }
-        None => None,
-    };
     ffmpeg.run(&line).await?;
-    if let Some(picture) = picture {
+    if let Some((picture, _)) = picture {
         picture.commit()?;
     }
     partial.commit()
@@ -160,13 +153,15 @@ fn boxes(layout: Layout, (width, height): (u32, u32)) -> Vec<(u32, u32)> {
     }
 }
 
-/// ffmpeg's arguments up to the output file; `main_audio` is `None` when the main clip is silent,
-/// else its channel count when known. With `thumbnail` (a width), the graph also offers the middle
-/// frame at that width as `[thumb]`.
+/// ffmpeg's arguments up to the segment's output file; `main_audio` is `None` when the main clip is
+/// silent, else its channel count when known. With `thumbnail` (a width and a PNG path), the middle
+/// frame at that width is a first output. The segment is always the last output: options ffmpeg
+/// adds before the last file (the thread limit of [`Ffmpeg::with_threads`]) then reach its x264
+/// encode, the part of a compose that threads matter for, not the one-frame PNG.
 fn compose_args(
     c: &Composition<'_>,
     main_audio: Option<Option<u32>>,
-    thumbnail: Option<u32>,
+    thumbnail: Option<(u32, &Path)>,
 ) -> Vec<OsString> {
     let encode = c.encode;
     let frames = encode.frames(c.seconds);
@@ -217,28 +212,24 @@ fn compose_args(
         graph.push(format!("{order}{stack}=inputs=2,{finish}[v]"));
     }
     // Audio: the main clip's alone, padded with silence and cut to the video's exact length.
-    graph.push(match main_audio {
-        Some(channels) => {
-            format!("[0:a]{},apad,atrim=end_sample={samples}[a]", encode.audio_format(channels))
-        }
-        None => format!(
-            "anullsrc=r={rate}:cl=mono,{},atrim=end_sample={samples}[a]",
-            encode.audio_format(Some(1)),
-            rate = encode.audio_rate
-        ),
-    });
+    graph.push(encode.segment_audio(main_audio.map(|channels| (0, channels)), samples, "a"));
 
-    let video = match thumbnail {
-        Some(width) => {
+    let (video, picture) = match thumbnail {
+        Some((width, path)) => {
             graph.push(format!(
                 "[v]split=2[segment][middle];[middle]select=eq(n\\,{}),scale={width}:-2,setsar=1[thumb]",
                 frames / 2
             ));
-            "[segment]"
+            let mut picture = args(["-map", "[thumb]", "-frames:v", "1"]);
+            picture.extend(crate::thumbnail::png_args());
+            picture.push(file_arg(path));
+            ("[segment]", picture)
         }
-        None => "[v]",
+        None => ("[v]", Vec::new()),
     };
-    line.extend(args(["-filter_complex", graph.join(";").as_str(), "-map", video, "-map", "[a]"]));
+    line.extend(args(["-filter_complex", graph.join(";").as_str()]));
+    line.extend(picture);
+    line.extend(args(["-map", video, "-map", "[a]"]));
     line.extend(encode.segment_args());
     line
 }

@@ -1,13 +1,15 @@
 //! Joining an episode's segments into one file.
 //!
-//! [`concat`] copies the video of every segment untouched (the concat demuxer with `-c:v copy`) and
-//! encodes the audio once, for the whole episode. Copying AAC as well would be faster by a hair but is
-//! not gapless: every segment's AAC starts with an encoder-delay frame and ends with a padded one, and
+//! [`concat`] copies both streams: the video of every segment untouched (the concat demuxer with
+//! `-c:v copy`), and the episode's audio, encoded once for the whole episode by
+//! [`crate::episode_audio`] while the composes ran. Copying each segment's own AAC instead would not
+//! be gapless: every AAC track starts with an encoder-delay frame and ends with a padded one, and
 //! stream-copied into one track those become about 30 ms of extra sound at each boundary, so speech
-//! drifts behind the lips as the episode goes on. Audio is cheap to encode; video is what costs, and
-//! it is copied. Each segment's audio is cut to its video's exact length in samples before joining.
-//! The copied video packets are the segments' own; the demuxer only repeats each keyframe's parameter
-//! sets in-band, which keeps the episode playable even if segments cached from older runs differ there.
+//! drifts behind the lips as the episode goes on. The episode's audio has no boundaries of its own:
+//! each segment's sound in it is cut to that segment's whole frames, so it lines up with the copied
+//! video to the sample. The copied video packets are the segments' own; the demuxer only repeats each
+//! keyframe's parameter sets in-band, which keeps the episode playable even if segments cached from
+//! older runs differ there.
 //!
 //! [`reencode_concat`] re-encodes both streams; it joins segments of any size and rate, and is the
 //! baseline the copy is measured against.
@@ -20,11 +22,17 @@ use crate::{MediaError, MediaInfo, Probe, StreamKind};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// Joins `segments`, made by [`crate::compose`] with `encode`, into `out`: video copied, audio encoded once.
+/// How far the episode's audio may end from its video: less than one AAC frame (1024 samples) more,
+/// since the last frame's padding is trimmed, and a few ms of rounding either way.
+const AUDIO_SLACK_SECONDS: f64 = 0.025;
+
+/// Joins `segments`, made by [`crate::compose`] with `encode`, and `audio`, made by
+/// [`crate::episode_audio`] from the same segments, into `out`: both streams copied.
 pub async fn concat(
     ffmpeg: &Ffmpeg,
     probe: &Probe,
     segments: &[PathBuf],
+    audio: &Path,
     encode: &EncodeSettings,
     out: &Path,
 ) -> Result<(), MediaError> {
@@ -33,6 +41,7 @@ pub async fn concat(
     for part in &parts {
         check_uniform(part, encode)?;
     }
+    check_audio(&probe.probe_async(audio).await?, audio, &parts)?;
     let list_dir =
         tempfile::tempdir().map_err(|source| MediaError::Write { path: out.to_path_buf(), source })?;
     let list = list_dir.path().join("segments.ffconcat");
@@ -41,10 +50,8 @@ pub async fn concat(
         .map_err(|source| MediaError::Write { path: list.clone(), source })?;
     let mut line = args(["-f", "concat", "-safe", "0", "-i"]);
     line.push(file_arg(&list));
-    line.extend(audio_inputs(&parts));
-    let graph = audio_graph(&parts, encode, 1);
-    line.extend(args(["-filter_complex", graph.as_str(), "-map", "0:v", "-c:v", "copy", "-map", "[a]"]));
-    line.extend(encode.audio_args());
+    line.extend(["-i".into(), file_arg(audio)]);
+    line.extend(args(["-map", "0:v", "-c:v", "copy", "-map", "1:a", "-c:a", "copy"]));
     line.extend(container_args());
     write(ffmpeg, line, out).await
 }
@@ -101,6 +108,28 @@ async fn measure(probe: &Probe, segments: &[PathBuf]) -> Result<Vec<Part>, Media
     Ok(parts)
 }
 
+/// The episode's audio must be an AAC track as long as the segments' video, or the copy would put
+/// sound out of step with the pictures (audio made for other segments) or refuse it in MP4.
+fn check_audio(info: &MediaInfo, path: &Path, parts: &[Part]) -> Result<(), MediaError> {
+    let video: f64 = parts.iter().map(|part| part.seconds).sum();
+    let invalid = |found: String| MediaError::Invalid {
+        detail: format!(
+            "`{}` has {found}, not AAC lasting the segments' {video:.3} s: build it with episode_audio \
+             from the same segments",
+            path.display()
+        ),
+    };
+    let audio = info.audio().ok_or_else(|| invalid("no audio".into()))?;
+    if audio.codec != "aac" {
+        return Err(invalid(format!("{} audio", audio.codec)));
+    }
+    let seconds = audio.duration.or(info.duration).unwrap_or(0.0);
+    if (seconds - video).abs() > AUDIO_SLACK_SECONDS {
+        return Err(invalid(format!("{seconds:.3} s of audio")));
+    }
+    Ok(())
+}
+
 /// Video can only be copied from segments encoded alike, with video as their first stream.
 fn check_uniform(part: &Part, encode: &EncodeSettings) -> Result<(), MediaError> {
     let video = part.info.streams.first().filter(|stream| stream.kind == StreamKind::Video);
@@ -152,40 +181,15 @@ fn list_file(parts: &[Part]) -> Result<String, MediaError> {
     Ok(list)
 }
 
-/// Every segment again as an input of its own, from 1 on (input 0 is the concat list or nothing).
+/// Every segment as an input of its own, from 0 on.
 fn audio_inputs(parts: &[Part]) -> Vec<OsString> {
     parts.iter().flat_map(|part| [OsString::from("-i"), file_arg(&part.path)]).collect()
 }
 
-/// Each segment's audio cut or padded to its video's length in samples, joined as `[a]`; the segments
-/// are inputs `first`, `first + 1`, ….
-fn audio_graph(parts: &[Part], encode: &EncodeSettings, first: usize) -> String {
-    let mut graph = String::new();
-    for (index, part) in parts.iter().enumerate() {
-        graph.push_str(&format!("{};", segment_audio(part, encode, first + index, index)));
-    }
-    for index in 0..parts.len() {
-        graph.push_str(&format!("[a{index}]"));
-    }
-    graph.push_str(&format!("concat=n={}:v=0:a=1[a]", parts.len()));
-    graph
-}
-
 fn segment_audio(part: &Part, encode: &EncodeSettings, input: usize, index: usize) -> String {
     let samples = encode.samples(encode.frames(part.seconds));
-    match part.info.audio() {
-        Some(audio) => {
-            format!(
-                "[{input}:a]{},apad,atrim=end_sample={samples}[a{index}]",
-                encode.audio_format(audio.channels)
-            )
-        }
-        None => format!(
-            "anullsrc=r={rate}:cl=mono,{},atrim=end_sample={samples}[a{index}]",
-            encode.audio_format(Some(1)),
-            rate = encode.audio_rate
-        ),
-    }
+    let source = part.info.audio().map(|audio| (input, audio.channels));
+    encode.segment_audio(source, samples, &format!("a{index}"))
 }
 
 /// Both streams of every segment normalised to the canvas and joined as `[v]` and `[a]`.
@@ -257,17 +261,26 @@ mod tests {
     }
 
     #[test]
-    fn audio_is_cut_to_each_segments_video() {
-        let encode = EncodeSettings::new(320, 180, 10);
-        let parts = [
-            part("a.mp4", vec![stream(StreamKind::Video, "h264"), stream(StreamKind::Audio, "aac")]),
-            part("b.mp4", vec![stream(StreamKind::Video, "h264")]),
-        ];
-        let graph = audio_graph(&parts, &encode, 1);
-        assert!(graph.starts_with("[1:a]aresample=48000,"), "{graph}");
-        assert!(graph.contains("apad,atrim=end_sample=129600[a0];"), "{graph}");
-        assert!(graph.contains("anullsrc=r=48000:cl=mono,"), "{graph}");
-        assert!(graph.ends_with("atrim=end_sample=129600[a1];[a0][a1]concat=n=2:v=0:a=1[a]"), "{graph}");
+    fn the_audio_must_be_aac_as_long_as_the_video() {
+        let parts = [part("a.mp4", vec![]), part("b.mp4", vec![])];
+        let audio = |codec: &str, seconds: f64| MediaInfo {
+            format_name: "mov,mp4".into(),
+            duration: Some(seconds),
+            streams: vec![StreamInfo { duration: Some(seconds), ..stream(StreamKind::Audio, codec) }],
+        };
+        let path = Path::new("episode.m4a");
+        assert!(check_audio(&audio("aac", 5.4), path, &parts).is_ok());
+        assert!(check_audio(&audio("aac", 5.41), path, &parts).is_ok());
+        let err = check_audio(&audio("aac", 5.5), path, &parts).unwrap_err().to_string();
+        assert!(err.contains("5.500 s of audio") && err.contains("5.400 s"), "{err}");
+        assert!(
+            check_audio(&audio("pcm_s16le", 5.4), path, &parts)
+                .unwrap_err()
+                .to_string()
+                .contains("pcm_s16le")
+        );
+        let silent = MediaInfo { format_name: "mov,mp4".into(), duration: Some(5.4), streams: vec![] };
+        assert!(check_audio(&silent, path, &parts).unwrap_err().to_string().contains("no audio"));
     }
 
     #[test]

@@ -184,6 +184,29 @@ impl EncodeSettings {
         "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,setsar=1".into()
     }
 
+    /// One segment's audio as a filter chain labelled `[label]`: the main clip's first audio stream
+    /// (input `source.0`, with `source.1` channels when known) in this rate and layout, padded with
+    /// silence and cut to exactly `samples`; `samples` of silence when the clip has no audio
+    /// (`source` is `None`). Compose, the episode's audio and `reencode_concat` all cut a segment's
+    /// sound with this one chain, so they agree to the sample on where every segment starts.
+    pub(crate) fn segment_audio(
+        &self,
+        source: Option<(usize, Option<u32>)>,
+        samples: u64,
+        label: &str,
+    ) -> String {
+        match source {
+            Some((input, channels)) => {
+                format!("[{input}:a]{},apad,atrim=end_sample={samples}[{label}]", self.audio_format(channels))
+            }
+            None => format!(
+                "anullsrc=r={rate}:cl=mono,{},atrim=end_sample={samples}[{label}]",
+                self.audio_format(Some(1)),
+                rate = self.audio_rate
+            ),
+        }
+    }
+
     /// Filters turning any audio into this rate and layout; `source_channels` is what the input has
     /// (mono is copied to both sides rather than mixed down 3 dB, as a plain resample would).
     pub(crate) fn audio_format(&self, source_channels: Option<u32>) -> String {

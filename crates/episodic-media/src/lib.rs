@@ -5,6 +5,7 @@
 //! [`Ffmpeg`]. This crate depends on no other episodic crate and never prints; callers turn
 //! [`MediaError`] into diagnostics.
 
+mod audio;
 mod compose;
 mod concat;
 mod encode;
@@ -21,6 +22,7 @@ mod sniff;
 mod thumbnail;
 mod tool;
 
+pub use audio::{AudioPart, episode_audio};
 pub use compose::{Composition, Fill, Layout, Seat, compose, compose_with_thumbnail};
 pub use concat::{concat, reencode_concat};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};

@@ -2,9 +2,9 @@
 //! and its output checked with ffprobe and by looking at pixels and samples.
 
 use episodic_media::{
-    Composition, EncodeSettings, Ffmpeg, FileKind, Fill, Layout, MediaError, MediaInfo, Probe, Seat, compose,
-    compose_with_thumbnail, concat, contact_sheet, find_font, locate, placeholder, reencode_concat,
-    sheet_size, sniff_file, thumbnail,
+    AudioPart, Composition, EncodeSettings, Ffmpeg, FileKind, Fill, Layout, MediaError, MediaInfo, Probe,
+    Seat, compose, compose_with_thumbnail, concat, contact_sheet, episode_audio, find_font, locate,
+    placeholder, reencode_concat, sheet_size, sniff_file, thumbnail,
 };
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -481,11 +481,8 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
     let (speaker, listener, seconds) = cast(&kit).await;
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
     let mut segments = Vec::new();
-    for (index, (layout, length)) in
-        [(Layout::SideBySide, seconds), (Layout::Stacked, 1.3), (Layout::SideBySide, 2.2)]
-            .into_iter()
-            .enumerate()
-    {
+    let lengths = [(Layout::SideBySide, seconds), (Layout::Stacked, 1.3), (Layout::SideBySide, 2.2)];
+    for (index, (layout, length)) in lengths.into_iter().enumerate() {
         let out = kit.path(&format!("segment-{index}.mov"));
         let c = Composition {
             layout,
@@ -503,8 +500,12 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
     let total: f64 =
         segments.iter().map(|segment| kit.probe(segment).video().unwrap().duration.unwrap()).sum();
 
+    let audio = kit.path("episode.m4a");
+    let parts: Vec<AudioPart> =
+        lengths.iter().map(|(_, length)| AudioPart { main: &speaker, seconds: *length }).collect();
+    episode_audio(&kit.ffmpeg, &kit.probe, &parts, &encode, &audio).await.unwrap();
     let copied = kit.path("episode.mp4");
-    concat(&kit.ffmpeg, &kit.probe, &segments, &encode, &copied).await.unwrap();
+    concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &copied).await.unwrap();
     let info = kit.probe(&copied);
     assert_clip(&info, total, true);
     assert_eq!(info.audio().map(|audio| audio.codec.as_str()), Some("aac"), "an episode's audio is AAC");
@@ -546,10 +547,31 @@ async fn concat_refuses_segments_that_cannot_be_copied() {
     placeholder::image_clip(&kit.ffmpeg, &image, 1.0, (640, 360), FPS, true, &odd).await.unwrap();
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
     let out = kit.path("episode.mp4");
-    let err = concat(&kit.ffmpeg, &kit.probe, std::slice::from_ref(&odd), &encode, &out).await.unwrap_err();
+    let audio = kit.path("episode.m4a");
+    let part = AudioPart { main: &odd, seconds: 1.0 };
+    episode_audio(&kit.ffmpeg, &kit.probe, &[part], &encode, &audio).await.unwrap();
+    let odd_one = std::slice::from_ref(&odd);
+    let err = concat(&kit.ffmpeg, &kit.probe, odd_one, &audio, &encode, &out).await.unwrap_err();
     assert!(matches!(err, MediaError::Invalid { .. }), "{err}");
     assert!(err.to_string().contains("640x360"), "{err}");
-    assert!(concat(&kit.ffmpeg, &kit.probe, &[], &encode, &out).await.is_err());
+    assert!(concat(&kit.ffmpeg, &kit.probe, &[], &audio, &encode, &out).await.is_err());
+    // Audio made for other segments is refused rather than copied out of step.
+    let segment = kit.path("segment.mov");
+    let c = Composition {
+        layout: Layout::Solo,
+        canvas: SIZE,
+        fps: FPS,
+        seconds: 2.0,
+        main: &odd,
+        main_seat: Seat::First,
+        listener: None,
+        encode: &encode,
+    };
+    compose(&kit.ffmpeg, &kit.probe, &c, &segment).await.unwrap();
+    let segment_one = std::slice::from_ref(&segment);
+    let err = concat(&kit.ffmpeg, &kit.probe, segment_one, &audio, &encode, &out).await.unwrap_err();
+    assert!(err.to_string().contains("1.000 s of audio"), "{err}");
+    assert!(!out.exists());
     // Re-encoding fits it to the canvas instead.
     reencode_concat(&kit.ffmpeg, &kit.probe, &[odd], &encode, &out).await.unwrap();
     assert_clip(&kit.probe(&out), 1.0, true);
@@ -656,4 +678,186 @@ fn without_ffmpeg_the_tests_fail_saying_how_to_install_it() {
     assert!(!output.status.success(), "passed without ffmpeg:\n{stdout}{stderr}");
     assert!(stdout.contains("1 failed"), "{stdout}");
     assert!(stderr.contains("apt-get install ffmpeg") && stderr.contains(".ci/setup"), "{stderr}");
+}
+
+/// Lengths that are not whole frames at [`SYNC_FPS`]; main clips alternately longer and shorter than
+/// their segment, so the audio is both cut and padded.
+const SYNC_LENGTHS: [f64; 8] = [2.37, 1.91, 2.03, 1.47, 2.66, 1.18, 2.21, 1.74];
+
+/// The sync test's rate: a frame is 33 ms, finer than the other tests' 100 ms.
+const SYNC_FPS: u32 = 30;
+
+/// Where each segment's sound starts against its first frame in an episode of `count` segments made
+/// as a run makes them (compose, episode audio, concat), in seconds, boundary by boundary.
+async fn sync_errors(kit: &Kit, count: usize) -> Vec<f64> {
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, SYNC_FPS);
+    let listener = kit.path("sync-listener.mp4");
+    let grey = format!("color=c=0x404040:s=160x180:r={SYNC_FPS}:d=1");
+    kit.ffmpeg_raw(&["-f", "lavfi", "-i", &grey, "-c:v", "libx264", "-pix_fmt", "yuv420p", utf8(&listener)]);
+    let mut mains = Vec::new();
+    let mut segments = Vec::new();
+    for (index, seconds) in SYNC_LENGTHS[..count].iter().copied().enumerate() {
+        // Black but for a white first frame; a 10 ms full-scale burst at the very start of the sound,
+        // silence after; AAC at 44.1 kHz like fal's clips.
+        let clip_seconds = if index % 2 == 0 { seconds } else { seconds + 0.3 };
+        let main = kit.path(&format!("sync-{count}-main-{index}.mp4"));
+        let video = format!(
+            "color=c=black:s=160x180:r={SYNC_FPS}:d={clip_seconds},drawbox=c=white:t=fill:enable='eq(n,0)'"
+        );
+        let click =
+            format!("aevalsrc=exprs='if(lt(t,0.01),0.9*cos(2*PI*1000*t),0)':s=44100:d={clip_seconds}");
+        kit.ffmpeg_raw(&[
+            "-f",
+            "lavfi",
+            "-i",
+            &video,
+            "-f",
+            "lavfi",
+            "-i",
+            &click,
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            utf8(&main),
+        ]);
+        let segment = kit.path(&format!("sync-{count}-segment-{index}.mov"));
+        let c = Composition {
+            layout: Layout::SideBySide,
+            canvas: SIZE,
+            fps: SYNC_FPS,
+            seconds,
+            main: &main,
+            main_seat: Seat::First,
+            listener: Some((&listener, Fill::Loop)),
+            encode: &encode,
+        };
+        compose(&kit.ffmpeg, &kit.probe, &c, &segment).await.expect("a segment");
+        mains.push((main, seconds));
+        segments.push(segment);
+    }
+    let parts: Vec<AudioPart> =
+        mains.iter().map(|(main, seconds)| AudioPart { main, seconds: *seconds }).collect();
+    let audio = kit.path(&format!("sync-{count}.m4a"));
+    episode_audio(&kit.ffmpeg, &kit.probe, &parts, &encode, &audio).await.expect("the episode's audio");
+    let episode = kit.path(&format!("sync-{count}.mp4"));
+    concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &episode).await.expect("the episode");
+
+    // As long as its segments, both streams, as the concat that encoded the audio itself made it.
+    let frames: u64 = SYNC_LENGTHS[..count].iter().map(|seconds| encode.frames(*seconds)).sum();
+    let length = frames as f64 / f64::from(SYNC_FPS);
+    let info = kit.probe(&episode);
+    let video = info.video().and_then(|video| video.duration).expect("a video length");
+    let audio = info.audio().and_then(|audio| audio.duration).expect("an audio length");
+    assert!(
+        (video - length).abs() < 1e-3 && (audio - length).abs() < 1e-3,
+        "{video} s, {audio} s, not {length} s"
+    );
+    assert!((info.duration.expect("a length") - length).abs() < 1e-3, "{:?} vs {length}", info.duration);
+
+    // Each segment's first frame, by the white patch in the speaker's seat.
+    let starts = |stream: &str| -> f64 {
+        let text = String::from_utf8(
+            Command::new(kit.probe.path())
+                .args(["-v", "error", "-select_streams", stream, "-show_entries", "stream=start_time"])
+                .args(["-of", "csv=p=0", utf8(&episode)])
+                .output()
+                .expect("ffprobe runs")
+                .stdout,
+        )
+        .expect("ffprobe writes text");
+        text.trim().parse().expect("a start time")
+    };
+    let times: Vec<f64> = String::from_utf8(
+        Command::new(kit.probe.path())
+            .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time"])
+            .args(["-of", "csv=p=0", utf8(&episode)])
+            .output()
+            .expect("ffprobe runs")
+            .stdout,
+    )
+    .expect("ffprobe writes text")
+    .lines()
+    // Side data (the first frame's) is printed as an empty section of its own.
+    .map(|line| line.trim().trim_end_matches(','))
+    .filter(|line| !line.is_empty())
+    .map(|line| line.parse().expect("a frame time"))
+    .collect();
+    let lumas = kit.ffmpeg_raw(&[
+        "-i",
+        utf8(&episode),
+        "-map",
+        "0:v",
+        "-fps_mode",
+        "passthrough",
+        "-vf",
+        "crop=8:8:76:86,scale=1:1",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "gray",
+        "-",
+    ]);
+    assert_eq!(lumas.len(), times.len(), "one luma per frame");
+    assert_eq!(times.len() as u64, frames);
+    let firsts: Vec<f64> = (0..lumas.len())
+        .filter(|&at| lumas[at] > 128 && (at == 0 || lumas[at - 1] <= 128))
+        .map(|at| times[at])
+        .collect();
+    assert_eq!(firsts.len(), count, "one white first frame per segment: {lumas:?}");
+
+    // Each segment's click, by the first sample past half of full scale in the decoded sound.
+    let pcm = kit.ffmpeg_raw(&[
+        "-i",
+        utf8(&episode),
+        "-map",
+        "0:a",
+        "-f",
+        "s16le",
+        "-ac",
+        "2",
+        "-ar",
+        "48000",
+        "-",
+    ]);
+    let left: Vec<i16> = pcm.chunks_exact(4).map(|frame| i16::from_le_bytes([frame[0], frame[1]])).collect();
+    let audio_start = starts("a:0");
+    let mut clicks = Vec::new();
+    let mut at = 0;
+    while at < left.len() {
+        if left[at].unsigned_abs() > i16::MAX as u16 / 2 {
+            clicks.push(audio_start + at as f64 / 48_000.0);
+            at += 4_800; // past the 10 ms burst and its ringing: the next segment is over 1 s away
+        } else {
+            at += 1;
+        }
+    }
+    assert_eq!(clicks.len(), count, "one click per segment: {clicks:?}");
+    assert!(starts("v:0").abs() < 1e-6, "the video starts at 0");
+    clicks.iter().zip(&firsts).map(|(click, frame)| click - frame).collect()
+}
+
+#[tokio::test]
+async fn every_segment_starts_its_sound_with_its_first_frame() {
+    let kit = kit();
+    let mut worst = Vec::new();
+    for count in [3, 8] {
+        let errors = sync_errors(&kit, count).await;
+        for (boundary, error) in errors.iter().enumerate() {
+            assert!(
+                error.abs() <= 0.001,
+                "{count} segments: segment {boundary} is {error:+.6} s out: {errors:?}"
+            );
+        }
+        worst.push(errors.iter().fold(0.0_f64, |worst, error| worst.max(error.abs())));
+        // No drift: the last boundary is no further out than the first.
+        let (first, last) = (errors[0], errors[errors.len() - 1]);
+        assert!((last - first).abs() <= 0.000_25, "{count} segments: {first:+.6} s, then {last:+.6} s");
+    }
+    // Eight segments are no further out than three.
+    assert!(worst[1] <= worst[0] + 0.000_25, "{worst:?}");
 }

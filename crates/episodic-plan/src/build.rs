@@ -1,8 +1,8 @@
 //! Building the DAG from an episode.
 
 use crate::node::{
-    ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail, RenderRole, RenderSpec,
-    UploadSpec,
+    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
+    RenderRole, RenderSpec, UploadSpec,
 };
 use crate::{NodeKey, Plan};
 use episodic_catalog::{ArgKind, ArgSource, Catalog, DurationRule, Model, OutputSize, Tier, Usd};
@@ -15,6 +15,11 @@ use std::collections::{HashMap, HashSet};
 pub const LISTENER_POLICY: &str = "a listener clip is the shortest length the model offers that covers the speech \
 (5 s up to 5 s of speech, 10 s up to 10 s), trimmed to fit; longer speech gets one 10 s clip that starts and ends \
 on the character's image and is looped, so a reaction shot never costs more than 10 s of video";
+
+/// The episode's audio: what fal's avatars deliver and players expect.
+const AUDIO_RATE: u32 = 48_000;
+const AUDIO_CHANNELS: u32 = 2;
+const AUDIO_BITRATE: &str = "128k";
 
 /// Choices that change the plan.
 #[derive(Debug, Clone, Copy, Default)]
@@ -88,18 +93,23 @@ impl<'a> Builder<'a> {
             composes.push(compose);
         }
 
+        let audio = self.audio(episode, &composes, fps);
         let segments: Vec<String> = composes.iter().map(|index| self.graph[*index].id.clone()).collect();
         let keys: Vec<&str> = composes.iter().map(|index| self.graph[*index].key.as_str()).collect();
-        let key = NodeKey::of_json(&json!({"concat": 1, "segments": keys}));
+        let key = NodeKey::of_json(
+            &json!({"concat": 2, "segments": keys, "audio": self.graph[audio].key.as_str()}),
+        );
+        let spec =
+            ConcatSpec { segments, audio: self.graph[audio].id.clone(), output: episode.output.clone() };
         let concat = self.add(
             format!("concat/{}", episode.id),
             key,
-            format!("{} segments → {}", segments.len(), file_name(&episode.output)),
+            format!("{} segments → {}", spec.segments.len(), file_name(&episode.output)),
             Usd::ZERO,
-            NodeDetail::Concat(ConcatSpec { segments, output: episode.output.clone() }),
+            NodeDetail::Concat(spec),
         );
-        for compose in composes {
-            self.graph.add_edge(compose, concat, ());
+        for input in composes.into_iter().chain([audio]) {
+            self.graph.add_edge(input, concat, ());
         }
 
         // Every node is added after the nodes it needs, so insertion order is a dependency order,
@@ -413,6 +423,60 @@ impl<'a> Builder<'a> {
             self.add(format!("compose/{}", spec.segment), key, label, Usd::ZERO, NodeDetail::Compose(spec));
         for input in inputs {
             self.graph.add_edge(*input, index, ());
+        }
+        index
+    }
+
+    /// The episode's audio: needs only each segment's main clip, not its compose, so it is encoded
+    /// while the composes run and concat is left with copying.
+    fn audio(&mut self, episode: &Episode, composes: &[NodeIndex], fps: u32) -> NodeIndex {
+        let mut segments = Vec::with_capacity(composes.len());
+        let mut mains = Vec::with_capacity(composes.len());
+        for compose in composes {
+            let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
+            // The main clip is one of the compose's own inputs: no search of the whole graph.
+            let main = self
+                .graph
+                .neighbors_directed(*compose, petgraph::Direction::Incoming)
+                .find(|input| self.graph[*input].id == spec.main);
+            if let Some(main) = main {
+                segments.push(AudioSegment {
+                    segment: spec.segment.clone(),
+                    main: spec.main.clone(),
+                    seconds: spec.seconds,
+                });
+                mains.push(main);
+            }
+        }
+        let spec = AudioSpec {
+            segments,
+            fps,
+            sample_rate: AUDIO_RATE,
+            channels: AUDIO_CHANNELS,
+            bitrate: AUDIO_BITRATE.to_owned(),
+        };
+        let key = NodeKey::of_json(&json!({
+            "audio": 1,
+            "clips": mains.iter().map(|index| self.graph[*index].key.as_str()).collect::<Vec<_>>(),
+            "milliseconds": spec.segments.iter().map(|s| (s.seconds * 1000.0).round() as u64).collect::<Vec<_>>(),
+            "fps": spec.fps,
+            "sample_rate": spec.sample_rate,
+            "channels": spec.channels,
+            "bitrate": spec.bitrate,
+        }));
+        let label = format!(
+            "AAC of {} segments, {} kHz, {} ch",
+            spec.segments.len(),
+            f64::from(spec.sample_rate) / 1000.0,
+            spec.channels
+        );
+        let index = self.add(format!("audio/{}", episode.id), key, label, Usd::ZERO, NodeDetail::Audio(spec));
+        // A clip shared by two segments (one render asked for twice) is one input.
+        let mut linked = HashSet::with_capacity(mains.len());
+        for main in mains {
+            if linked.insert(main) {
+                self.graph.add_edge(main, index, ());
+            }
         }
         index
     }

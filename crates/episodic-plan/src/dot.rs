@@ -16,6 +16,7 @@ pub fn to_dot(plan: &Plan) -> String {
             NodeKind::Render => "#fde68a",
             NodeKind::Download => "#e5e7eb",
             NodeKind::Compose => "#bbf7d0",
+            NodeKind::Audio => "#fed7aa",
             NodeKind::Concat => "#fbcfe8",
         };
         let mut label = format!("{}\\n{}", escape(&node.id), escape(&node.label));

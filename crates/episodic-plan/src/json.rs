@@ -18,6 +18,9 @@
 //!              "cost_usd": 6.1, "cost_micros": 6100000, "draft_savings_usd": null}
 //! }
 //! ```
+//! `kind` is one of `upload`, `render`, `download`, `compose`, `audio` (the episode's sound, encoded
+//! once from the segments' main clips while they compose) and `concat`; a new kind is an addition,
+//! not a rename or removal, so it keeps the version.
 //! `model`, `endpoint`, `seconds` and `args` are present on render nodes only; in `args` an input
 //! file is `{"$file": "<sha256>"}`, the key of its upload node.
 

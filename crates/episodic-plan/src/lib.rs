@@ -1,5 +1,5 @@
 //! The plan: an episode turned into a DAG of nodes (upload → render → download → compose →
-//! concat), each with a stable key that names what determines its output, and a cost estimate.
+//! concat, and download → audio → concat), each with a stable key that names what determines its output, and a cost estimate.
 //!
 //! Planning is pure: it reads a resolved [`episodic_manifest::Episode`] and the catalog, and does
 //! no I/O, so `plan` can show the whole job and its price before anything is spent.
@@ -15,8 +15,8 @@ pub use dot::to_dot;
 pub use json::{PlanJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
-    ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail, NodeKind, RenderRole,
-    RenderSpec, UploadSpec,
+    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
+    NodeKind, RenderRole, RenderSpec, UploadSpec,
 };
 
 use episodic_catalog::{Resolution, Tier, Usd};

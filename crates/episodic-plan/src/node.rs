@@ -39,6 +39,8 @@ pub enum NodeDetail {
     },
     /// Lay a segment's clips onto the canvas.
     Compose(ComposeSpec),
+    /// Build the episode's audio from the segments' main clips, encoded once.
+    Audio(AudioSpec),
     /// Join the segments into the episode.
     Concat(ConcatSpec),
 }
@@ -55,6 +57,8 @@ pub enum NodeKind {
     Download,
     /// Compose.
     Compose,
+    /// The episode's audio.
+    Audio,
     /// Concat.
     Concat,
 }
@@ -67,6 +71,7 @@ impl NodeKind {
             NodeKind::Render => "render",
             NodeKind::Download => "download",
             NodeKind::Compose => "compose",
+            NodeKind::Audio => "audio",
             NodeKind::Concat => "concat",
         }
     }
@@ -160,11 +165,40 @@ pub struct ComposeSpec {
     pub listener_fill: Option<ListenerFill>,
 }
 
+/// One segment's share of the episode's audio.
+#[derive(Debug, Clone, Serialize)]
+pub struct AudioSegment {
+    /// The segment id.
+    pub segment: String,
+    /// The id of the download whose audio is the segment's: its compose's [`ComposeSpec::main`].
+    pub main: String,
+    /// The segment's length, as its compose cuts it ([`ComposeSpec::seconds`]).
+    pub seconds: f64,
+}
+
+/// How the episode's audio is made: every segment's main clip cut to the segment's whole frames,
+/// joined, and encoded once (AAC), while the composes run; concat copies it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AudioSpec {
+    /// The segments, in episode order.
+    pub segments: Vec<AudioSegment>,
+    /// The episode's frame rate: each segment's sound lasts its whole frames.
+    pub fps: u32,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Channels.
+    pub channels: u32,
+    /// AAC bitrate, e.g. `128k`.
+    pub bitrate: String,
+}
+
 /// How the episode is joined.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConcatSpec {
     /// Compose node ids, in episode order.
     pub segments: Vec<String>,
+    /// The id of the episode's audio node, copied beside the segments' video.
+    pub audio: String,
     /// The output path.
     pub output: std::path::PathBuf,
 }
@@ -177,6 +211,7 @@ impl Node {
             NodeDetail::Render(_) => NodeKind::Render,
             NodeDetail::Download { .. } => NodeKind::Download,
             NodeDetail::Compose(_) => NodeKind::Compose,
+            NodeDetail::Audio(_) => NodeKind::Audio,
             NodeDetail::Concat(_) => NodeKind::Concat,
         }
     }

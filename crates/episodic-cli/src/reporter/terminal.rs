@@ -1,6 +1,6 @@
 //! Progress bars on a terminal: an overall bar (nodes done of all, dollars billed) and one line
 //! per running node that is worth watching (renders with their queue position and last log line,
-//! composes, concat), each with its elapsed time.
+//! composes, the episode's audio, concat), each with its elapsed time.
 
 use super::{Reporter, history_wait_line, stopping_line};
 use crate::printer::OutputClosed;
@@ -62,7 +62,7 @@ impl Reporter for TerminalReporter {
             }
             EventKind::NodeStarted {
                 node,
-                kind: kind @ (NodeKind::Render | NodeKind::Compose | NodeKind::Concat),
+                kind: kind @ (NodeKind::Render | NodeKind::Compose | NodeKind::Audio | NodeKind::Concat),
             } => {
                 let bar = self.node_line(&event.episode, node);
                 bar.set_message(match kind {

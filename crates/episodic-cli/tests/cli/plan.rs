@@ -150,3 +150,27 @@ fn the_demo_comment_quotes_the_planned_cost() {
     let sum: u64 = parts.iter().sum();
     assert!(sum.abs_diff(estimate) <= 1, "the parts add up to {sum} cents, not {estimate}");
 }
+
+#[test]
+fn the_episodes_audio_needs_the_main_clips_not_the_composes() {
+    for manifest in ["pipelines/demo/episode.yaml", "pipelines/longform/episode.yaml"] {
+        let plan = plan_json(manifest, &[]);
+        let nodes = plan["nodes"].as_array().expect("nodes");
+        let of_kind =
+            |kind: &str| -> Vec<&Value> { nodes.iter().filter(|node| node["kind"] == kind).collect() };
+        let [audio] = of_kind("audio")[..] else { panic!("one audio node in {manifest}") };
+        let deps: HashSet<&str> =
+            audio["deps"].as_array().expect("deps").iter().map(|dep| dep.as_str().expect("id")).collect();
+        // Exactly the speakers' and b-rolls' downloads: the clips whose sound each segment carries.
+        let mains: HashSet<&str> = of_kind("download")
+            .iter()
+            .map(|node| node["id"].as_str().expect("id"))
+            .filter(|id| !id.ends_with("/listener"))
+            .collect();
+        assert_eq!(deps, mains, "{manifest}");
+        let [concat] = of_kind("concat")[..] else { panic!("one concat node in {manifest}") };
+        let concat_deps = concat["deps"].as_array().expect("deps");
+        assert!(concat_deps.iter().any(|dep| dep == &audio["id"]), "concat copies the audio");
+        assert_eq!(concat_deps.len(), of_kind("compose").len() + 1, "every segment and the audio");
+    }
+}

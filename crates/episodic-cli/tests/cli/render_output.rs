@@ -54,7 +54,7 @@ fn in_node_order(output: &Output) -> String {
 
 /// The node a progress line is about (`render/cold-open/speaker`), and the rest of the line.
 fn node_of(line: &str) -> Option<(&str, &str)> {
-    const KINDS: &[&str] = &["upload/", "render/", "download/", "compose/", "concat/"];
+    const KINDS: &[&str] = &["upload/", "render/", "download/", "compose/", "audio/", "concat/"];
     let mut offset = 0;
     for word in line.split(' ') {
         if let Some(node) = word.strip_suffix(':')

@@ -13,10 +13,23 @@ pub(crate) fn encoding(ctx: &Context, canvas: (u32, u32), fps: u32) -> EncodeSet
     settings
 }
 
+/// The encoder threads (`-threads`, and ffmpeg's filter threads) for a compose that starts with
+/// `at_once` composes sharing `cores`, itself included: ffmpeg's own choice (`None`) for a lone
+/// compose, which has the cores to itself; else the cores split between them. Two composes at
+/// once on two cores took 10 % less wall with one thread each than with ffmpeg's default (one
+/// x264 thread pool per core in each, fighting over the same two): BENCHMARKS.md, section 6.
+pub(crate) fn threads_for(at_once: usize, cores: usize) -> Option<u32> {
+    if at_once <= 1 {
+        return None;
+    }
+    u32::try_from((cores / at_once).max(1)).ok()
+}
+
 pub(crate) async fn compose(
     ctx: &Context,
     key: &str,
     spec: &ComposeSpec,
+    at_once: usize,
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
     if let Some(path) = artifact::existing(ctx, key)? {
@@ -55,8 +68,14 @@ pub(crate) async fn compose(
     // The thumbnail now rather than at concat: after the last render, concat is all that should
     // be left.
     let picture = thumbnail::path_of(&part);
+    // A thread limit set for every run (none today) is kept; otherwise the company decides.
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let ffmpeg = match (ctx.ffmpeg.threads(), threads_for(at_once, cores)) {
+        (None, Some(threads)) => ctx.ffmpeg.clone().with_threads(threads),
+        _ => ctx.ffmpeg.clone(),
+    };
     tokio::select! {
-        composed = episodic_media::compose_with_thumbnail(&ctx.ffmpeg, &ctx.probe, &composition, &part, &picture, thumbnail::WIDTH) => composed?,
+        composed = episodic_media::compose_with_thumbnail(&ffmpeg, &ctx.probe, &composition, &part, &picture, thumbnail::WIDTH) => composed?,
         () = ctx.aborted() => return Err(NodeError::Interrupted),
     }
     let path = artifact::adopt(ctx, key, &part, "mov").await?;
@@ -65,4 +84,20 @@ pub(crate) async fn compose(
     // Learned while other renders are still out, so concat recalls it instead of probing.
     ctx.probe.probe_async(&path).await?;
     Ok(Done::fresh(Output::Artifact { path }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_for;
+
+    #[test]
+    fn a_lone_compose_keeps_ffmpegs_threads_and_company_splits_the_cores() {
+        assert_eq!(threads_for(0, 2), None);
+        assert_eq!(threads_for(1, 2), None, "alone: ffmpeg's own choice");
+        assert_eq!(threads_for(2, 2), Some(1), "two on two cores: one each, as measured");
+        assert_eq!(threads_for(3, 2), Some(1), "never below one");
+        assert_eq!(threads_for(2, 8), Some(4));
+        assert_eq!(threads_for(3, 8), Some(2));
+        assert_eq!(threads_for(2, 1), Some(1));
+    }
 }

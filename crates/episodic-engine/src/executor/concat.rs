@@ -1,5 +1,6 @@
-//! Concat: the segments joined (video copied), written beside the manifest through a temporary
-//! file, with a thumbnail per segment and a contact sheet.
+//! Concat: the segments' video and the episode's audio (made by the audio node while the segments
+//! composed) joined by copying both, written beside the manifest through a temporary file, with a
+//! thumbnail per segment and a contact sheet.
 
 use super::{Context, Done, Inputs, Output, artifact, compose::encoding, thumbnail};
 use crate::NodeError;
@@ -22,6 +23,10 @@ pub(crate) async fn concat(
             _ => Err(NodeError::Unexpected(format!("concat is missing {id}"))),
         })
         .collect::<Result<_, _>>()?;
+    let audio = match inputs.get(&spec.audio) {
+        Some(Output::Artifact { path }) => path.clone(),
+        _ => return Err(NodeError::Unexpected(format!("concat is missing {}", spec.audio))),
+    };
     let (joined, cache_hit) = match artifact::existing(ctx, key)? {
         Some(path) => {
             // An unchanged rerun: the episode is already there, byte for byte, with its pictures.
@@ -34,11 +39,11 @@ pub(crate) async fn concat(
         None => {
             let part = artifact::scratch(ctx, "mp4");
             let encode = encoding(ctx, canvas, fps);
-            // The pictures are drawn while ffmpeg joins the segments (the audio encode it runs
-            // keeps one core busy): both are all that is left after the last compose.
+            // The pictures are gathered while ffmpeg copies the streams: both are all that is
+            // left after the last compose.
             let join = async {
                 tokio::select! {
-                    joined = episodic_media::concat(&ctx.ffmpeg, &ctx.probe, &segments, &encode, &part) => Ok(joined?),
+                    joined = episodic_media::concat(&ctx.ffmpeg, &ctx.probe, &segments, &audio, &encode, &part) => Ok(joined?),
                     () = ctx.aborted() => Err(NodeError::Interrupted),
                 }
             };

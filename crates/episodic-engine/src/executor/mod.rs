@@ -5,6 +5,7 @@
 //! be committed the moment fal answers the submit, before anything else can go wrong.
 
 mod artifact;
+mod audio;
 mod compose;
 mod concat;
 mod download;
@@ -12,6 +13,7 @@ mod render;
 mod thumbnail;
 mod upload;
 
+use audio::audio;
 use compose::compose;
 use concat::concat;
 use download::download;
@@ -108,13 +110,16 @@ impl Context {
     }
 }
 
-/// Runs one node's executor.
+/// Runs one node's executor; `at_once` is, for a compose, how many composes wait for an ffmpeg
+/// slot or hold one as it starts, itself included (it sizes its encoder threads by it).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn execute(
     ctx: &Context,
     episode: &str,
     node: &episodic_plan::Node,
     canvas: (u32, u32),
     fps: u32,
+    at_once: usize,
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
     let key = node.key.as_str();
@@ -122,7 +127,8 @@ pub(crate) async fn execute(
         NodeDetail::Upload(spec) => upload(ctx, spec).await,
         NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
-        NodeDetail::Compose(spec) => compose(ctx, key, spec, inputs).await,
+        NodeDetail::Compose(spec) => compose(ctx, key, spec, at_once, inputs).await,
+        NodeDetail::Audio(spec) => audio(ctx, key, spec, canvas, inputs).await,
         NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
     }
 }
