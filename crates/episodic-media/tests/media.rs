@@ -114,22 +114,14 @@ impl Kit {
         ])
     }
 
-    /// The decoded audio's length in samples (48 kHz stereo s16 = 4 bytes a sample).
+    /// The decoded audio: 48 kHz stereo s16 little-endian, 4 bytes a sample.
+    fn decoded_pcm(&self, video: &Path) -> Vec<u8> {
+        self.ffmpeg_raw(&["-i", utf8(video), "-map", "0:a", "-f", "s16le", "-ac", "2", "-ar", "48000", "-"])
+    }
+
+    /// The decoded audio's length in samples.
     fn decoded_samples(&self, video: &Path) -> usize {
-        let pcm = self.ffmpeg_raw(&[
-            "-i",
-            utf8(video),
-            "-map",
-            "0:a",
-            "-f",
-            "s16le",
-            "-ac",
-            "2",
-            "-ar",
-            "48000",
-            "-",
-        ]);
-        pcm.len() / 4
+        self.decoded_pcm(video).len() / 4
     }
 
     /// Size and checksum of every video packet, read without decoding.
@@ -811,19 +803,7 @@ async fn sync_errors(kit: &Kit, count: usize) -> Vec<f64> {
     assert_eq!(firsts.len(), count, "one white first frame per segment: {lumas:?}");
 
     // Each segment's click, by the first sample past half of full scale in the decoded sound.
-    let pcm = kit.ffmpeg_raw(&[
-        "-i",
-        utf8(&episode),
-        "-map",
-        "0:a",
-        "-f",
-        "s16le",
-        "-ac",
-        "2",
-        "-ar",
-        "48000",
-        "-",
-    ]);
+    let pcm = kit.decoded_pcm(&episode);
     let left: Vec<i16> = pcm.chunks_exact(4).map(|frame| i16::from_le_bytes([frame[0], frame[1]])).collect();
     let audio_start = starts("a:0");
     let mut clicks = Vec::new();

@@ -98,6 +98,12 @@ impl Search {
         backoff.min(to_deadline)
     }
 
+    /// This search after one more look, taken at `at`, that could not read the history when
+    /// `error` says so.
+    fn looked(&self, at: UnixSeconds, error: Option<String>) -> Search {
+        Search { checks: self.checks + 1, last_check: Some(at), last_error: error, ..self.clone() }
+    }
+
     /// What the history showed, for a failure message.
     fn findings(&self) -> String {
         let looks = match self.checks {
@@ -377,18 +383,9 @@ pub(crate) fn step(stage: &Stage, event: Event, policy: &Policy) -> Option<(Stag
             (S::Recording { request_id: request_id.clone() }, E::Record { request_id, take_over, how })
         }
         (S::Searching(search), Event::Absent { at }) => {
-            let search = Search {
-                checks: search.checks + 1,
-                last_check: Some(at),
-                last_error: None,
-                ..search.clone()
-            };
-            if at < search.deadline {
-                let after = search.next_look(at);
-                return Some((
-                    S::Searching(search.clone()),
-                    E::SearchHistory { search, after, announce: false },
-                ));
+            let search = search.looked(at, None);
+            if let Some(again) = look_again(&search, at) {
+                return Some(again);
             }
             // Absent well past the longest time fal takes to list a request: it was never sent.
             match search.reason {
@@ -403,18 +400,9 @@ pub(crate) fn step(stage: &Stage, event: Event, policy: &Policy) -> Option<(Stag
             }
         }
         (S::Searching(search), Event::HistoryUnreadable { at, error }) => {
-            let search = Search {
-                checks: search.checks + 1,
-                last_check: Some(at),
-                last_error: Some(error),
-                ..search.clone()
-            };
-            if at < search.deadline {
-                let after = search.next_look(at);
-                return Some((
-                    S::Searching(search.clone()),
-                    E::SearchHistory { search, after, announce: false },
-                ));
+            let search = search.looked(at, Some(error));
+            if let Some(again) = look_again(&search, at) {
+                return Some(again);
             }
             // Without the history nothing says the request is not at fal: never submit blind.
             let error = NodeError::Ambiguous {
@@ -463,6 +451,17 @@ pub(crate) fn step(stage: &Stage, event: Event, policy: &Policy) -> Option<(Stag
         (S::Submitted { .. }, Event::WaitBroke { error, .. }) => fail(error, ClaimFate::Keep),
 
         _ => return None,
+    })
+}
+
+/// Another look later, while the search's deadline has not come.
+fn look_again(search: &Search, at: UnixSeconds) -> Option<(Stage, Effect)> {
+    (at < search.deadline).then(|| {
+        let after = search.next_look(at);
+        (
+            Stage::Searching(search.clone()),
+            Effect::SearchHistory { search: search.clone(), after, announce: false },
+        )
     })
 }
 
