@@ -191,6 +191,11 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             }
             tokio::select! {
                 joined = tasks.join_next() => {
+                    // What the task reported before it ended comes before its end: its progress
+                    // events are already in the channel, and select! may have picked this first.
+                    while let Ok((episode, kind)) = events.try_recv() {
+                        self.emit(&episode, kind);
+                    }
                     // A task that panicked leaves its nodes running; they are reported skipped.
                     if let Some(Ok(task)) = joined {
                         self.finished(task);
