@@ -6,6 +6,7 @@
 //! [`MediaError`] into diagnostics.
 
 mod audio;
+pub mod captions;
 mod compose;
 mod concat;
 mod encode;
@@ -23,7 +24,9 @@ mod thumbnail;
 mod tool;
 
 pub use audio::{AudioPart, episode_audio};
-pub use compose::{Composition, Fill, Layout, Seat, compose, compose_with_thumbnail};
+pub use compose::{
+    BurnIn, ComposeExtras, Composition, Fill, Layout, Seat, compose, compose_with, compose_with_thumbnail,
+};
 pub use concat::{concat, reencode_concat};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};
 pub use error::MediaError;
