@@ -211,9 +211,10 @@ fn boxes(layout: Layout, (width, height): (u32, u32)) -> Vec<(u32, u32)> {
 /// ffmpeg's arguments up to the segment's output file; `main_audio` is `None` when the main clip is
 /// silent, else its channel count when known. With `thumbnail` (a width and a PNG path), the middle
 /// frame at that width is a first output. `burn` is a filter drawing captions on the finished
-/// frame (after the colour conversion, so libass blends onto the pixels that are encoded). The segment is always the last output: options ffmpeg
-/// adds before the last file (the thread limit of [`Ffmpeg::with_threads`]) then reach its x264
-/// encode, the part of a compose that threads matter for, not the one-frame PNG.
+/// frame (after the colour conversion, so libass blends onto the pixels that are encoded, and the
+/// thumbnail shows them). The segment is always the last output: options ffmpeg adds before the
+/// last file (the thread limit of [`Ffmpeg::with_threads`]) then reach its x264 encode, the part
+/// of a compose that threads matter for, not the one-frame PNG.
 fn compose_args(
     c: &Composition<'_>,
     main_audio: Option<Option<u32>>,
@@ -396,6 +397,23 @@ mod tests {
             "{graph}"
         );
         assert!(graph.contains("[other][main]hstack"), "{graph}");
+    }
+
+    #[test]
+    fn captions_are_drawn_last_on_every_layout() {
+        let encode = EncodeSettings::new(320, 180, 10);
+        let burn = "ass=filename=/s.ass:fontsdir=/fonts";
+        let solo = composition(Layout::Solo, Seat::First, None, &encode);
+        let graph =
+            graph_of(&compose_args(&solo, Some(Some(2)), Some((160, Path::new("t.png"))), Some(burn)));
+        // Drawn before the thumbnail is taken, so the thumbnail shows what viewers see.
+        assert!(graph.contains("setsar=1,ass=filename=/s.ass:fontsdir=/fonts[v];"), "{graph}");
+        assert!(graph.contains("[v]split=2[segment][middle]"), "{graph}");
+        let pair = composition(Layout::Stacked, Seat::Second, None, &encode);
+        let graph = graph_of(&compose_args(&pair, None, None, Some(burn)));
+        assert!(graph.contains("vstack=inputs=2,scale=out_color_matrix=bt709"), "{graph}");
+        assert!(graph.contains("setsar=1,ass=filename=/s.ass:fontsdir=/fonts[v]"), "{graph}");
+        assert!(!graph_of(&compose_args(&pair, None, None, None)).contains("ass="));
     }
 
     #[test]
