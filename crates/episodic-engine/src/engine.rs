@@ -115,7 +115,8 @@ impl Engine {
         mut on_event: impl FnMut(Event),
     ) -> Result<RunSummary, EngineError> {
         let started = Instant::now();
-        let owner = self.journal.start_run(&Process::current(), &manifests, now())?;
+        let started_at = now();
+        let owner = self.journal.start_run(&Process::current(), &manifests, started_at)?;
         let artifacts = self.journal.artifacts_dir().map(PathBuf::from).ok_or(EngineError::NoStateDir)?;
         let (events, events_rx) = mpsc::unbounded_channel();
         let ctx = Arc::new(Context {
@@ -141,7 +142,7 @@ impl Engine {
         let emit = |episode: &str, kind: EventKind| {
             on_event(Event { elapsed: started.elapsed(), episode: episode.to_owned(), kind });
         };
-        let mut dispatcher = Dispatcher::new(plans, ctx, limits, self.config.fail_fast, emit);
+        let mut dispatcher = Dispatcher::new(plans, ctx, limits, self.config.fail_fast, started, emit);
         let nodes: usize = plans.iter().map(|plan| plan.graph.node_count()).sum();
         dispatcher.emit("", EventKind::RunStarted { nodes, estimate_to_go: self.estimate_to_go(plans)? });
         dispatcher.run(stop, events_rx).await;
@@ -158,6 +159,7 @@ impl Engine {
                 &nodes,
                 ok,
                 interrupted,
+                started_at,
                 started.elapsed(),
                 self.client.retries(),
             );

@@ -1,6 +1,7 @@
 //! One module per command; each takes its arguments and the printer and returns an exit code.
 
 mod models;
+mod pages;
 mod plan;
 mod presets;
 mod render;
