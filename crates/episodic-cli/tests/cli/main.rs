@@ -10,6 +10,7 @@ mod paying;
 mod plan;
 mod render;
 mod render_output;
+mod report_page;
 mod secrets;
 mod stops;
 mod support;
