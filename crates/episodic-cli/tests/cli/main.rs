@@ -3,6 +3,7 @@
 
 mod bad_inputs;
 mod broken_manifests;
+mod cache;
 mod chaos;
 mod commands;
 mod facts;
