@@ -88,8 +88,19 @@ fn nothing_cached(scope: &CacheScope, printer: &Printer) {
 fn inventory_table(inventory: &Inventory, scope: &CacheScope, now: UnixSeconds) -> String {
     let mut out = String::new();
     let bytes: u64 = inventory.files.iter().map(|file| file.bytes).sum();
-    let removable: u64 =
-        inventory.files.iter().filter(|file| file.verdict.removable()).map(|file| file.bytes).sum();
+    // A file is named by its content: bytes an unneeded entry shares with a kept one stay.
+    let kept: std::collections::HashSet<&Path> = inventory
+        .files
+        .iter()
+        .filter(|file| !file.verdict.removable())
+        .map(|file| file.path.as_path())
+        .collect();
+    let removable: u64 = inventory
+        .files
+        .iter()
+        .filter(|file| file.verdict.removable() && !kept.contains(file.path.as_path()))
+        .map(|file| file.bytes)
+        .sum();
     let _ = writeln!(
         out,
         "state folder `{}`: {} files, {}; {} removable by `episodic cache gc`",
@@ -163,12 +174,12 @@ fn gc_summary(collected: &Collected, scope: &CacheScope, now: UnixSeconds) -> St
     let kept_bytes: u64 = collected.kept.iter().map(|file| file.bytes).sum();
     let _ = writeln!(
         out,
-        "{} {} bytes ({}) in {} files; kept {} files ({}): {} needed by an episode, {} paid for within {} days, {} being written",
+        "{} {} bytes ({}) in {}; kept {} ({}): {} needed by an episode, {} paid for within {} days, {} being written",
         if collected.dry_run { "would free" } else { "freed" },
         collected.freed_bytes,
         human_bytes(collected.freed_bytes),
-        collected.removed.len(),
-        collected.kept.len(),
+        files(collected.removed.len()),
+        files(collected.kept.len()),
         human_bytes(kept_bytes),
         count(Verdict::Needed),
         count(Verdict::PaidWithinWindow),
@@ -176,6 +187,11 @@ fn gc_summary(collected: &Collected, scope: &CacheScope, now: UnixSeconds) -> St
         count(Verdict::Recent),
     );
     out
+}
+
+/// "1 file", "3 files".
+fn files(count: usize) -> String {
+    if count == 1 { "1 file".to_owned() } else { format!("{count} files") }
 }
 
 /// Why a file is kept or removed, in words.

@@ -145,3 +145,74 @@ fn the_html_report_plays_its_video_and_shows_the_json_totals_in_chromium() {
     std::fs::create_dir_all(&docs).expect("docs/");
     std::fs::write(docs.join("report.png"), &png).expect("docs/report.png");
 }
+
+#[test]
+fn a_failed_runs_page_names_each_failure_and_the_command_that_resumes() {
+    let failing = StudioConfig {
+        faults: episodic_studio::FaultConfig {
+            render_failure_rate: 1.0,
+            ..episodic_studio::FaultConfig::default()
+        },
+        ..StudioConfig::default()
+    };
+    let bench = Bench::new(failing);
+    let run = bench.render(&[]);
+    assert_eq!(run.status.code(), Some(1));
+    let out = bench.root().join("pipelines/demo/out");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("ninja-news-demo.report.json")).expect("report.json"))
+            .expect("json");
+    let html =
+        std::fs::read_to_string(out.join("ninja-news-demo.report.html")).expect("the page of a failed run");
+    let failed: Vec<&serde_json::Value> =
+        report["nodes"].as_array().expect("nodes").iter().filter(|node| node["status"] == "failed").collect();
+    assert!(!failed.is_empty());
+    assert!(html.contains(&format!("data-failed=\"{}\"", failed.len())));
+    for node in &failed {
+        assert!(html.contains(&format!("<li><code>{}</code>: ", node["id"].as_str().expect("id"))), "{node}");
+    }
+    assert!(html.contains("Runner disconnected"), "fal's message is shown");
+    assert!(
+        html.contains(
+            "<pre id=\"resume\"><code>episodic render pipelines/demo/episode.yaml --backend fal --scale 8 --state-dir .state</code></pre>"
+        ),
+        "the command as it was run resumes it"
+    );
+    assert!(html.contains("--retry-failed"), "and what to do about failed renders");
+    assert!(!html.contains("<video"), "no episode was written, so none is shown");
+    assert!(html.contains("status-failed\">failed</span>"));
+}
+
+#[test]
+fn a_batch_writes_an_index_linking_each_episodes_report() {
+    let bench = Bench::new(StudioConfig::default());
+    // A second episode in another folder, sharing the demo's renders.
+    let second = bench.root().join("pipelines/second");
+    crate::support::copy_tree(&bench.root().join("pipelines/demo"), &second);
+    let manifest = second.join("episode.yaml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(&manifest, text.replace("episode: ninja-news-demo", "episode: second-demo"))
+        .expect("edit");
+    let run = bench.render(&["pipelines/second/episode.yaml"]);
+    assert_ok(&run);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("batch index: pipelines/demo/out/index.html"), "{stderr}");
+
+    let index =
+        std::fs::read_to_string(bench.root().join("pipelines/demo/out/index.html")).expect("index.html");
+    let mut billed = 0.0;
+    for (json, page) in [
+        ("pipelines/demo/out/ninja-news-demo.report.json", "ninja-news-demo.report.html"),
+        ("pipelines/second/out/second-demo.report.json", "../../second/out/second-demo.report.html"),
+    ] {
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(bench.root().join(json)).expect("report")).expect("json");
+        billed += report["totals"]["billed_usd"].as_f64().expect("billed");
+        assert!(index.contains(&format!("href=\"{page}\"")), "{page} linked");
+        assert!(bench.root().join("pipelines/demo/out").join(page).is_file(), "{page} is there");
+    }
+    assert!(index.contains("2 of 2 episodes completed"));
+    let start = index.find("data-total-billed-usd=\"").expect("total") + "data-total-billed-usd=\"".len();
+    let total: f64 = index[start..start + index[start..].find('"').expect("end")].parse().expect("number");
+    assert!((total - billed).abs() < 1e-6, "index {total} vs reports {billed}");
+}
