@@ -29,6 +29,59 @@ pub enum Command {
     Studio(StudioArgs),
     /// Receive fal's webhooks for `render --webhook-url`.
     Webhooks(WebhooksArgs),
+    /// Show what the state folder keeps and why, and remove what no episode needs.
+    Cache(CacheArgs),
+}
+
+/// `episodic cache`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+/// `episodic cache ...`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List every kept file (clips, segments, episodes) and upload: size, age, which episode's
+    /// node needs it, or why it is kept anyway.
+    Ls(CacheLsArgs),
+    /// Remove the files no journaled episode needs; a clip of a render paid for within
+    /// --older-than days stays.
+    Gc(CacheGcArgs),
+}
+
+/// What `cache ls` and `cache gc` share.
+#[derive(Debug, ClapArgs)]
+pub struct CacheScope {
+    /// The state folder the render runs use.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// The window, in days, within which a paid clip no episode needs any more is kept (0: keep
+    /// nothing that is not needed).
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub older_than: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `episodic cache ls`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheLsArgs {
+    #[command(flatten)]
+    pub scope: CacheScope,
+}
+
+/// `episodic cache gc`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheGcArgs {
+    #[command(flatten)]
+    pub scope: CacheScope,
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `episodic webhooks`.

@@ -6,7 +6,7 @@
 use crate::events::{EventKind, StopReason};
 use crate::executor::{self, Context, Done, Inputs, Output};
 use crate::gate::Gate;
-use crate::report::NodeReport;
+use crate::report::{NodeReport, Span};
 use crate::{NodeError, Stop, StopCause};
 use episodic_plan::{NodeKind, Plan};
 use petgraph::Direction;
@@ -53,7 +53,9 @@ enum Shared {
 pub(crate) struct TaskResult {
     unit: String,
     result: Result<Done, NodeError>,
-    wall: Duration,
+    /// When the task began (before waiting for its slot) and ended.
+    began: Instant,
+    ended: Instant,
 }
 
 /// The slots each kind of work waits for.
@@ -130,6 +132,8 @@ pub(crate) struct Dispatcher<'p, E: FnMut(&str, EventKind)> {
     /// Why the run stopped starting work, the most severe reason seen.
     stopping: Option<StopReason>,
     failures: HashMap<usize, Vec<Failure>>,
+    /// When the run started: node times in reports are offsets from it.
+    started: Instant,
     emit: E,
 }
 
@@ -139,6 +143,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
         ctx: Arc<Context>,
         limits: Limits,
         fail_fast: bool,
+        started: Instant,
         emit: E,
     ) -> Self {
         let mut nodes = HashMap::new();
@@ -165,6 +170,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             shared: HashMap::new(),
             stopping: None,
             failures: HashMap::new(),
+            started,
             emit,
         }
     }
@@ -282,7 +288,8 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 Some(Shared::Finished(outcome)) => {
                     let reused =
                         outcome.clone().map(|done| Done { cache_hit: true, ..Done::cached(done.output) });
-                    self.settle(node_ref, reused, Duration::ZERO);
+                    let now = self.since_start(Instant::now());
+                    self.settle(node_ref, reused, Span { start: now, end: now });
                     continue;
                 }
                 None => {}
@@ -314,7 +321,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 // itself included, at most as many as may run at once.
                 let at_once = member.as_ref().map_or(1, Member::count).min(slots);
                 let result = executor::execute(&ctx, &episode, &node, canvas, fps, at_once, &inputs).await;
-                TaskResult { unit, result, wall: began.elapsed() }
+                TaskResult { unit, result, began, ended: Instant::now() }
             });
         }
         self.ready = held;
@@ -330,6 +337,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             self.stop_starting(StopReason::OutOfCredit);
         }
         self.shared.insert(task.unit, Shared::Finished(outcome.clone()));
+        let span = Span { start: self.since_start(task.began), end: self.since_start(task.ended) };
         for (position, node_ref) in waiters.into_iter().enumerate() {
             // The first node did the work and carries its cost; the others reused it.
             let outcome = match (&outcome, position) {
@@ -337,26 +345,31 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 (Ok(done), _) => Ok(Done::cached(done.output.clone())),
                 (Err(error), _) => Err(Arc::clone(error)),
             };
-            self.settle(node_ref, outcome, task.wall);
+            self.settle(node_ref, outcome, span);
         }
     }
 
+    /// `at` as an offset from the start of the run.
+    fn since_start(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.started)
+    }
+
     /// Records how a node ended, and releases or skips its dependents.
-    fn settle(&mut self, node_ref: NodeRef, outcome: Outcome, wall: Duration) {
+    fn settle(&mut self, node_ref: NodeRef, outcome: Outcome, span: Span) {
         let (p, index) = node_ref;
         let plans = self.plans;
         let plan = &plans[p];
         let node = &plan.graph[index];
         match outcome {
             Ok(done) => {
-                let report = NodeReport::done(node, &done, wall);
+                let report = NodeReport::done(node, &done, span);
                 self.emit(
                     &plan.episode,
                     EventKind::NodeFinished {
                         node: node.id.clone(),
                         kind: node.kind(),
                         cache_hit: done.cache_hit,
-                        wall,
+                        wall: span.wall(),
                         cost: done.cost,
                         list_cost: done.list_cost,
                         request_id: done.request_id.clone(),
@@ -387,7 +400,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 } else {
                     self.set_status(node_ref, Status::Failed);
                     if let Some(state) = self.nodes.get_mut(&node_ref) {
-                        state.report = Some(NodeReport::failed(node, wall, &error.to_string()));
+                        state.report = Some(NodeReport::failed(node, span, &error.to_string()));
                     }
                     self.failures
                         .entry(p)

@@ -7,13 +7,13 @@ use crate::dispatcher::{Dispatcher, Failure, Limits};
 use crate::events::{Event, EventKind, StopReason};
 use crate::executor::Context;
 use crate::gate::Gate;
-use crate::journal::{Journal, Process, RenderState, RunOutcome, now};
+use crate::journal::{EpisodeNeeds, Journal, NeededNode, Process, RenderState, RunOutcome, now};
 use crate::report::{NodeReport, Report};
 use crate::stop::{SpendBreaker, Stop};
 use episodic_catalog::{Catalog, Usd};
 use episodic_fal::FalClient;
 use episodic_media::{Ffmpeg, Probe};
-use episodic_plan::{NodeKind, Plan};
+use episodic_plan::{NodeDetail, NodeKind, Plan};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -115,7 +115,12 @@ impl Engine {
         mut on_event: impl FnMut(Event),
     ) -> Result<RunSummary, EngineError> {
         let started = Instant::now();
-        let owner = self.journal.start_run(&Process::current(), &manifests, now())?;
+        let started_at = now();
+        let owner = self.journal.start_run(&Process::current(), &manifests, started_at)?;
+        // Before any node starts: `cache gc` then never takes a file this run is about to reuse.
+        for plan in plans {
+            self.journal.record_needs(&needs_of(plan), owner.run_id, started_at)?;
+        }
         let artifacts = self.journal.artifacts_dir().map(PathBuf::from).ok_or(EngineError::NoStateDir)?;
         let (events, events_rx) = mpsc::unbounded_channel();
         let ctx = Arc::new(Context {
@@ -141,7 +146,7 @@ impl Engine {
         let emit = |episode: &str, kind: EventKind| {
             on_event(Event { elapsed: started.elapsed(), episode: episode.to_owned(), kind });
         };
-        let mut dispatcher = Dispatcher::new(plans, ctx, limits, self.config.fail_fast, emit);
+        let mut dispatcher = Dispatcher::new(plans, ctx, limits, self.config.fail_fast, started, emit);
         let nodes: usize = plans.iter().map(|plan| plan.graph.node_count()).sum();
         dispatcher.emit("", EventKind::RunStarted { nodes, estimate_to_go: self.estimate_to_go(plans)? });
         dispatcher.run(stop, events_rx).await;
@@ -158,6 +163,7 @@ impl Engine {
                 &nodes,
                 ok,
                 interrupted,
+                started_at,
                 started.elapsed(),
                 self.client.retries(),
             );
@@ -192,5 +198,33 @@ impl Engine {
         };
         self.journal.finish_run(owner.run_id, outcome, now())?;
         Ok(RunSummary { episodes, stopped, retries: self.client.retries() })
+    }
+}
+
+/// What `plan`'s episode needs, for the journal (see [`crate::disk`]).
+fn needs_of(plan: &Plan) -> EpisodeNeeds {
+    let key_of = |id: &str| plan.nodes().find(|node| node.id == id).map(|node| node.key.to_string());
+    let nodes = plan
+        .nodes()
+        .map(|node| NeededNode {
+            id: node.id.clone(),
+            kind: node.kind().as_str().to_owned(),
+            key: node.key.to_string(),
+            render_key: match &node.detail {
+                NodeDetail::Download { render } => key_of(render),
+                _ => None,
+            },
+            sha256: match &node.detail {
+                NodeDetail::Upload(spec) => Some(spec.file.sha256.clone()),
+                _ => None,
+            },
+        })
+        .collect();
+    let output = std::path::absolute(&plan.output).unwrap_or_else(|_| plan.output.clone());
+    EpisodeNeeds {
+        output: output.display().to_string(),
+        episode: plan.episode.clone(),
+        manifest: plan.manifest.display().to_string(),
+        nodes,
     }
 }

@@ -18,6 +18,7 @@
 //! - depend on the CLI or the studio (it talks to any fal-compatible URL).
 
 mod config;
+pub mod disk;
 mod dispatcher;
 mod engine;
 mod error;

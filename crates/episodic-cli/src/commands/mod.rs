@@ -1,6 +1,8 @@
 //! One module per command; each takes its arguments and the printer and returns an exit code.
 
+mod cache;
 mod models;
+mod pages;
 mod plan;
 mod presets;
 mod render;
@@ -28,6 +30,7 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, CliError> {
         Command::Presets(args) => presets::run(args, printer),
         Command::Studio(args) => studio::run(args, printer),
         Command::Webhooks(args) => webhooks::run(args, printer),
+        Command::Cache(args) => cache::run(args, printer),
     }
 }
 

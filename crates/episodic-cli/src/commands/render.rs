@@ -1,13 +1,15 @@
 //! `episodic render`: manifests to finished MP4s, through the journaled engine.
 
-use super::{catalog, check, media_tools, probe, report_late, runtime};
+use super::{catalog, check, media_tools, pages, probe, report_late, runtime};
 use crate::args::{BackendArg, RenderArgs};
 use crate::error::CliError;
 use crate::error::exit;
 use crate::printer::Printer;
 use crate::reporter::{JsonReporter, LineReporter, Reporter, TerminalReporter};
 use episodic_catalog::{Catalog, Usd};
-use episodic_engine::{Engine, EngineConfig, Journal, JournalError, NodeError, Stop, StopCause, StopReason};
+use episodic_engine::{
+    Engine, EngineConfig, Failure, Journal, JournalError, NodeError, Stop, StopCause, StopReason,
+};
 use episodic_fal::{FalClient, FalConfig, FalKey};
 use episodic_plan::{Plan, PlanOptions};
 use episodic_studio::{Studio, StudioConfig};
@@ -182,6 +184,9 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     })?;
 
     printer.note(&table(&summary, &refused, &args.state_dir, backend));
+    for line in pages::write(&summary, args.manifests.len() > 1) {
+        printer.note(&line);
+    }
     for hint in hints(&summary) {
         printer.note(&format!("  help: {hint}"));
     }
@@ -221,8 +226,13 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
 /// What the producer can do about the run's failures, once per kind: the flags live here, not in
 /// the engine's messages.
 fn hints(summary: &episodic_engine::RunSummary) -> Vec<&'static str> {
+    hints_for(summary.episodes.iter().flat_map(|episode| &episode.failures))
+}
+
+/// [`hints`] for some failures (one episode's, for its report page).
+pub(super) fn hints_for<'f>(failures: impl IntoIterator<Item = &'f Failure>) -> Vec<&'static str> {
     let mut hints: Vec<&'static str> = Vec::new();
-    for failure in summary.episodes.iter().flat_map(|episode| &episode.failures) {
+    for failure in failures {
         let hint = match &*failure.error {
             NodeError::RenderFailed { .. }
             | NodeError::FailedEarlier { .. }
@@ -294,7 +304,7 @@ fn check_output(output: &Path) -> Result<(), CliError> {
 }
 
 /// The journal's error with what to do about it; every way out names `--state-dir`.
-fn state_error(err: JournalError) -> CliError {
+pub(super) fn state_error(err: JournalError) -> CliError {
     let other = "or choose another state folder with --state-dir (or EPISODIC_STATE_DIR)";
     let help = match &err {
         JournalError::StateDir { path, .. } if path.exists() && !path.is_dir() => {

@@ -3,6 +3,7 @@
 
 mod bad_inputs;
 mod broken_manifests;
+mod cache;
 mod chaos;
 mod commands;
 mod facts;
@@ -10,6 +11,7 @@ mod paying;
 mod plan;
 mod render;
 mod render_output;
+mod report_page;
 mod secrets;
 mod stops;
 mod support;

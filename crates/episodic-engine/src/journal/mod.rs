@@ -17,12 +17,14 @@
 //!
 //! Modules: [`record`] (the types), `store` (opening, the render lifecycle), `cache` (uploads
 //! and artifacts), `runs`, [`recover`] (the restore policy), `liveness` (is an owner alive?),
-//! `migrate` (embedded SQL migrations), `webhooks` (outcomes delivered by fal), [`error`].
+//! `migrate` (embedded SQL migrations), `webhooks` (outcomes delivered by fal), `needs` (what each
+//! journaled episode needs, for `cache ls` and `cache gc`), [`error`].
 
 mod cache;
 pub mod error;
 mod liveness;
 mod migrate;
+mod needs;
 pub mod record;
 pub mod recover;
 mod runs;
@@ -33,6 +35,7 @@ pub use cache::UPLOAD_EXPIRY_MARGIN_SECS;
 pub use error::JournalError;
 pub use liveness::DEFAULT_STALE_AFTER;
 pub use migrate::SCHEMA_VERSION;
+pub use needs::{CacheSnapshot, EpisodeNeeds, EpisodeRow, Need, NeededNode, Origin, Payment};
 pub use record::{
     ArtifactRecord, Claim, Owner, Process, RenderRecord, RenderState, RunId, RunOutcome, RunRecord,
     UnixSeconds, UploadRecord, now,
