@@ -60,6 +60,8 @@ pub(crate) struct TaskResult {
 pub(crate) struct Limits {
     /// Renders in flight at fal.
     pub(crate) renders: Arc<Gate>,
+    /// Lines being voiced by ElevenLabs (apart from renders, so they overlap).
+    pub(crate) speech: Arc<Gate>,
     /// Uploads and downloads.
     pub(crate) transfers: Arc<Gate>,
     /// Local ffmpeg jobs.
@@ -103,6 +105,7 @@ impl Limits {
     fn for_kind(&self, kind: NodeKind) -> &Arc<Gate> {
         match kind {
             NodeKind::Render => &self.renders,
+            NodeKind::Speech => &self.speech,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
             NodeKind::Compose | NodeKind::Audio | NodeKind::Concat => &self.ffmpeg,
         }
@@ -129,6 +132,8 @@ pub(crate) struct Dispatcher<'p, E: FnMut(&str, EventKind)> {
     shared: HashMap<String, Shared>,
     /// Why the run stopped starting work, the most severe reason seen.
     stopping: Option<StopReason>,
+    /// ElevenLabs said the quota is spent: no more lines are voiced (everything else goes on).
+    speech_stopped: bool,
     failures: HashMap<usize, Vec<Failure>>,
     emit: E,
 }
@@ -164,6 +169,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             ready,
             shared: HashMap::new(),
             stopping: None,
+            speech_stopped: false,
             failures: HashMap::new(),
             emit,
         }
@@ -247,11 +253,14 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
     }
 
     /// Whether a node of `kind` may start now. Out of credit, what costs nothing (downloads,
-    /// composes, concat) still runs, so renders already paid for end up in episodes.
+    /// composes, concat) still runs, so renders already paid for end up in episodes; no line is
+    /// voiced for a render that cannot be paid.
     fn may_start(&self, kind: NodeKind) -> bool {
         match self.stopping {
             None => true,
-            Some(StopReason::OutOfCredit) => !matches!(kind, NodeKind::Upload | NodeKind::Render),
+            Some(StopReason::OutOfCredit) => {
+                !matches!(kind, NodeKind::Upload | NodeKind::Render | NodeKind::Speech)
+            }
             Some(_) => false,
         }
     }
@@ -266,6 +275,12 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             let node = &plan.graph[index];
             if !self.may_start(node.kind()) {
                 held.push_back(node_ref);
+                continue;
+            }
+            if node.kind() == NodeKind::Speech && self.speech_stopped {
+                // Settled at once: the breaker skips this line and everything that needs it.
+                self.set_status(node_ref, Status::Running);
+                self.settle(node_ref, Err(Arc::new(NodeError::SpeechStopped)), Duration::ZERO);
                 continue;
             }
             let unit = match node.kind() {
@@ -329,6 +344,11 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
         {
             self.stop_starting(StopReason::OutOfCredit);
         }
+        if let Err(error) = &outcome
+            && matches!(**error, NodeError::SpeechQuota(_))
+        {
+            self.speech_stopped = true;
+        }
         self.shared.insert(task.unit, Shared::Finished(outcome.clone()));
         for (position, node_ref) in waiters.into_iter().enumerate() {
             // The first node did the work and carries its cost; the others reused it.
@@ -380,6 +400,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 let why = match &*error {
                     NodeError::Interrupted => Some("the run was interrupted"),
                     NodeError::SpendStopped => Some("not submitted: fal said the account is out of credit"),
+                    NodeError::SpeechStopped => Some("not voiced: ElevenLabs said the quota is exceeded"),
                     _ => None,
                 };
                 if let Some(why) = why {

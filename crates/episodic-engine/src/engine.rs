@@ -6,8 +6,9 @@ use crate::config::EngineConfig;
 use crate::dispatcher::{Dispatcher, Failure, Limits};
 use crate::events::{Event, EventKind, StopReason};
 use crate::executor::Context;
+use crate::executor::speech::api::SpeechApi;
 use crate::gate::Gate;
-use crate::journal::{Journal, Process, RenderState, RunOutcome, now};
+use crate::journal::{Journal, Process, RenderState, RunOutcome, SpeechState, now};
 use crate::report::{NodeReport, Report};
 use crate::stop::{SpendBreaker, Stop};
 use episodic_catalog::{Catalog, Usd};
@@ -27,6 +28,7 @@ pub struct Engine {
     probe: Probe,
     catalog: Catalog,
     config: EngineConfig,
+    speech: Option<Arc<dyn SpeechApi>>,
 }
 
 /// How one episode of a run ended.
@@ -79,7 +81,9 @@ impl RunSummary {
 }
 
 impl Engine {
-    /// An engine over a journal, a client pointed at fal or a studio, and the media tools.
+    /// An engine over a journal, a client pointed at fal or a studio, the media tools, and
+    /// ElevenLabs (`speech`) for plans that voice lines: `None` runs plans without speech nodes
+    /// only ([`EngineError::NoSpeechApi`] otherwise).
     pub fn new(
         journal: Arc<Journal>,
         client: FalClient,
@@ -87,22 +91,51 @@ impl Engine {
         probe: Probe,
         catalog: Catalog,
         config: EngineConfig,
+        speech: Option<Arc<dyn SpeechApi>>,
     ) -> Self {
-        Self { journal, client, ffmpeg, probe, catalog, config }
+        Self { journal, client, ffmpeg, probe, catalog, config, speech }
     }
 
-    /// What the renders not yet completed in the journal are estimated to cost.
+    /// What the renders and lines not yet completed in the journal are estimated to cost.
     pub fn estimate_to_go(&self, plans: &[Plan]) -> Result<Usd, EngineError> {
         let mut total = Usd::ZERO;
         for plan in plans {
-            for node in plan.nodes().filter(|node| node.kind() == NodeKind::Render) {
-                let done = matches!(self.journal.render(node.key.as_str())?, Some(record) if matches!(record.state, RenderState::Completed { .. }));
+            for node in plan.nodes() {
+                let done = match node.kind() {
+                    NodeKind::Render => {
+                        matches!(self.journal.render(node.key.as_str())?, Some(record) if matches!(record.state, RenderState::Completed { .. }))
+                    }
+                    NodeKind::Speech => self.voiced(node.key.as_str())?,
+                    _ => continue,
+                };
                 if !done {
                     total += node.cost;
                 }
             }
         }
         Ok(total)
+    }
+
+    /// Whether the journal has this line voiced (or answered, so its audio is fetched free).
+    fn voiced(&self, key: &str) -> Result<bool, EngineError> {
+        Ok(matches!(
+            self.journal.speech(key)?.map(|record| record.state),
+            Some(SpeechState::Completed { .. } | SpeechState::Answered { .. })
+        ))
+    }
+
+    /// The lines the plans would voice, when no ElevenLabs client was given.
+    fn lines_without_a_voice(&self, plans: &[Plan]) -> Result<usize, EngineError> {
+        if self.speech.is_some() {
+            return Ok(0);
+        }
+        let mut lines = 0;
+        for node in plans.iter().flat_map(Plan::nodes).filter(|node| node.kind() == NodeKind::Speech) {
+            if !self.voiced(node.key.as_str())? {
+                lines += 1;
+            }
+        }
+        Ok(lines)
     }
 
     /// Runs every plan to the end, or until `stop` says otherwise (see [`Stop`]).
@@ -115,6 +148,10 @@ impl Engine {
         mut on_event: impl FnMut(Event),
     ) -> Result<RunSummary, EngineError> {
         let started = Instant::now();
+        let lines = self.lines_without_a_voice(plans)?;
+        if lines > 0 {
+            return Err(EngineError::NoSpeechApi { lines });
+        }
         let owner = self.journal.start_run(&Process::current(), &manifests, now())?;
         let artifacts = self.journal.artifacts_dir().map(PathBuf::from).ok_or(EngineError::NoStateDir)?;
         let (events, events_rx) = mpsc::unbounded_channel();
@@ -130,10 +167,13 @@ impl Engine {
             events,
             stop: stop.clone(),
             breaker: SpendBreaker::default(),
+            speech: self.speech.clone(),
+            speech_breaker: SpendBreaker::default(),
             cap,
         });
         let limits = Limits {
             renders: Gate::new(self.config.render_concurrency),
+            speech: Gate::new(self.config.speech_concurrency),
             transfers: Gate::new(self.config.transfer_concurrency),
             ffmpeg: Gate::new(self.config.ffmpeg_concurrency),
             composes: Arc::default(),

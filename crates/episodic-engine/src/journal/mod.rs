@@ -17,7 +17,8 @@
 //!
 //! Modules: [`record`] (the types), `store` (opening, the render lifecycle), `cache` (uploads
 //! and artifacts), `runs`, [`recover`] (the restore policy), `liveness` (is an owner alive?),
-//! `migrate` (embedded SQL migrations), `webhooks` (outcomes delivered by fal), [`error`].
+//! `migrate` (embedded SQL migrations), `webhooks` (outcomes delivered by fal), `speech` (lines
+//! voiced by ElevenLabs, claimed and journaled like renders), [`error`].
 
 mod cache;
 pub mod error;
@@ -26,6 +27,7 @@ mod migrate;
 pub mod record;
 pub mod recover;
 mod runs;
+mod speech;
 mod store;
 mod webhooks;
 
@@ -38,5 +40,6 @@ pub use record::{
     UnixSeconds, UploadRecord, now,
 };
 pub use recover::{Recovery, RecoveryAction};
+pub use speech::{SpeechClaim, SpeechCompletion, SpeechRecord, SpeechState};
 pub use store::{ARTIFACTS_DIR, BUSY_TIMEOUT, DATABASE_FILE, Journal};
 pub use webhooks::WebhookResult;
