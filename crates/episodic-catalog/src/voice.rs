@@ -103,8 +103,8 @@ impl VoiceModel {
     }
 }
 
-const PRICE_SOURCE: &str = "ElevenLabs API prices ($ per 1,000 characters, all plans) as summarised 2026-06; \
-     credits and limits from elevenlabs-tts.md §1, §5";
+const PRICE_SOURCE: &str =
+    "ElevenLabs API price list, $ per 1,000 characters on every plan; limits: elevenlabs-tts.md §1";
 const PRICE_DATE: &str = "2026-06";
 
 const ALL_SETTINGS: &[VoiceSetting] = &VoiceSetting::ALL;

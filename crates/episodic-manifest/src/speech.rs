@@ -52,9 +52,11 @@ pub(crate) fn voice(entry: &VoiceEntry, member: &str, problems: &mut Vec<Problem
         (VoiceSetting::Style, &entry.style),
         (VoiceSetting::Speed, &entry.speed),
     ];
+    let mut out_of_range = Vec::new();
     for (setting, value) in numbers {
         let (Some(value), Some((low, high))) = (value, setting.range()) else { continue };
         if !(low..=high).contains(&value.value) {
+            out_of_range.push(setting);
             let name = setting.as_str();
             problems.push(
                 Problem::error(
@@ -78,7 +80,8 @@ pub(crate) fn voice(entry: &VoiceEntry, member: &str, problems: &mut Vec<Problem
         ];
         for (setting, span) in spans {
             let Some(span) = span else { continue };
-            if !model.honours.contains(&setting) {
+            // A value already refused needs no second word.
+            if !model.honours.contains(&setting) && !out_of_range.contains(&setting) {
                 let honoured: Vec<String> =
                     model.honours.iter().map(|s| format!("`{}`", s.as_str())).collect();
                 problems.push(
@@ -229,4 +232,112 @@ pub(crate) fn captions(entry: &CaptionsEntry, problems: &mut Vec<Problem>) -> Op
         style: entry.style.as_ref().map(|style| style.value).unwrap_or(CaptionStyle::Karaoke),
         words_per_page,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ManifestSource, Problem, check_source};
+    use episodic_catalog::Catalog;
+    use episodic_media::{Probe, Tool};
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    /// The problems of a manifest whose media cannot be found (so only the speech checks and the
+    /// missing files are reported), without ffprobe.
+    fn problems(text: &str) -> Vec<Problem> {
+        let probe =
+            Probe::new(Tool { name: "ffprobe", path: PathBuf::from("/nonexistent/episodic/ffprobe") });
+        let source = ManifestSource { display_name: "episode.yaml".into(), text: Arc::new(text.to_owned()) };
+        let path = Path::new("/nonexistent/episodic/episode.yaml");
+        check_source(source, path, &Catalog::builtin(), &probe).problems
+    }
+
+    fn codes(text: &str) -> Vec<&'static str> {
+        problems(text)
+            .into_iter()
+            .map(|problem| problem.code)
+            .filter(|code| *code != "missing-file")
+            .collect()
+    }
+
+    fn manifest(voice: &str, segment: &str) -> String {
+        format!(
+            "episode: e\ncast:\n  ninja:\n    image: ninja.png\n    {voice}\nsegments:\n  - id: s\n    speaker: ninja\n    {segment}\n"
+        )
+    }
+
+    #[test]
+    fn a_line_over_the_models_character_limit_is_refused_at_the_line() {
+        let at_limit = format!("line: \"{}\"", "a".repeat(5_000));
+        let over = format!("line: \"{}\"", "a".repeat(5_001));
+        let limit_codes = codes(&manifest("voice: abc", &at_limit));
+        assert!(!limit_codes.contains(&"line-too-long"), "{limit_codes:?}");
+        let found = problems(&manifest("voice: abc", &over));
+        let problem = found.iter().find(|problem| problem.code == "line-too-long").expect("refused");
+        assert!(
+            problem.message.contains("5001 characters") && problem.message.contains("5000"),
+            "{}",
+            problem.message
+        );
+        assert!(problem.help.as_deref().is_some_and(|help| help.contains("split")));
+        assert!(problem.span.is_some_and(|span| span.len > 5_000), "points at the line");
+        // multilingual v2 takes 10,000 characters a request (but the avatar caps the length first).
+        let v2 = codes(&manifest("voice: { id: abc, model: eleven_multilingual_v2 }", &over));
+        assert!(!v2.contains(&"line-too-long"), "{v2:?}");
+    }
+
+    #[test]
+    fn lines_text_and_voices_are_checked() {
+        let clean = codes(&manifest("voice: abc", "line: \"Hi there, and welcome back to the show.\""));
+        assert!(clean.is_empty(), "{clean:?}");
+        assert_eq!(
+            codes(&manifest("preset: gaming-news", "line: \"Hi there, and welcome back to the show.\"")),
+            ["line-without-voice"]
+        );
+        assert_eq!(codes(&manifest("voice: abc", "line: \"   \"")), ["empty-line"]);
+        assert_eq!(
+            codes(&manifest(
+                "voice: abc",
+                "line: \"Hi there, and welcome back to the show.\"\n    text: \"Hi\""
+            )),
+            ["text-with-line"]
+        );
+        assert_eq!(
+            codes(&manifest("voice: \"not a voice\"", "line: \"Hi there, and welcome back to the show.\"")),
+            ["bad-voice-id"]
+        );
+        assert_eq!(
+            codes(&manifest(
+                "voice: { model: eleven_v3 }",
+                "line: \"Hi there, and welcome back to the show.\""
+            )),
+            ["missing-field"]
+        );
+        assert_eq!(
+            codes(&manifest(
+                "voice: { id: abc, model: eleven_flash_v2_5 }",
+                "line: \"[laughs] Hi there, and welcome back to the show.\""
+            )),
+            ["tags-read-aloud"]
+        );
+        assert_eq!(
+            codes(&manifest(
+                "voice: { id: abc, speed: 2 }",
+                "line: \"Hi there, and welcome back to the show.\""
+            )),
+            ["bad-voice-setting"]
+        );
+        assert_eq!(codes(&manifest("voice: abc", "line: \"Hi.\"")), ["line-may-be-short"]);
+    }
+
+    #[test]
+    fn captions_default_to_karaoke_three_words_a_page_and_not_burned() {
+        use crate::manifest::CaptionsEntry;
+        let mut problems = Vec::new();
+        let captions = super::captions(&CaptionsEntry::default(), &mut problems).expect("captions");
+        assert!(!captions.burn);
+        assert_eq!(captions.words_per_page, 3);
+        assert_eq!(captions.style, crate::manifest::CaptionStyle::Karaoke);
+        assert!(problems.is_empty());
+    }
 }
