@@ -191,12 +191,14 @@ impl Driver<'_> {
             aligned: alignment.is_some(),
         };
         self.journal.mark_speech_completed(job.key, self.owner, &completion, now())?;
-        (self.progress)(EventKind::NodeProgress {
-            node: job.node.to_owned(),
-            queue_position: None,
-            log: None,
-            request_id: spoken.history_item_id.clone(),
-        });
+        if let Some(history_item_id) = &spoken.history_item_id {
+            (self.progress)(EventKind::NodeProgress {
+                node: job.node.to_owned(),
+                queue_position: None,
+                log: Some(format!("voiced: ElevenLabs history item {history_item_id}")),
+                request_id: None,
+            });
+        }
         Ok(self.done(job, audio, alignment, spoken.history_item_id, false))
     }
 
@@ -209,7 +211,7 @@ impl Driver<'_> {
             log: Some(format!(
                 "found in ElevenLabs' history as {history_item_id}: its audio is fetched, the line is not voiced again"
             )),
-            request_id: Some(history_item_id.to_owned()),
+            request_id: None,
         });
         // Failing here leaves the line answered: the next run fetches it again, free.
         let bytes =
