@@ -513,6 +513,23 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
 mod tests {
     use super::*;
 
+    /// Segment 1 renders while segment 5 is voiced: a line never waits for a render slot.
+    #[tokio::test(flavor = "current_thread")]
+    async fn lines_are_voiced_while_every_render_slot_is_taken() {
+        let limits = Limits {
+            renders: Gate::new(1),
+            speech: Gate::new(1),
+            transfers: Gate::new(1),
+            ffmpeg: Gate::new(1),
+            composes: Arc::default(),
+        };
+        let _rendering = limits.for_kind(NodeKind::Render).acquire((0, 1)).await;
+        let voicing = limits.for_kind(NodeKind::Speech).acquire((0, 5));
+        let voiced = tokio::time::timeout(Duration::from_secs(1), voicing).await;
+        assert!(voiced.is_ok(), "the line waited for a render slot");
+        assert!(Arc::ptr_eq(limits.for_kind(NodeKind::Speech), &limits.speech));
+    }
+
     #[test]
     fn a_company_counts_the_composes_alive() {
         let company = Arc::new(Company::default());

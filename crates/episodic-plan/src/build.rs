@@ -139,6 +139,7 @@ impl<'a> Builder<'a> {
             graph: self.graph,
             order,
             warnings: self.warnings,
+            captions: episode.captions,
         }
     }
 
@@ -242,6 +243,7 @@ impl<'a> Builder<'a> {
             fps,
             seconds,
             speech: speech.map(|index| self.graph[index].id.clone()),
+            text: dialogue.text.clone(),
             main: self.graph[main].id.clone(),
             speaker_seat: listener_download.map(|_| speaker.seat),
             listener: listener_download.map(|index| self.graph[index].id.clone()),
@@ -307,6 +309,7 @@ impl<'a> Builder<'a> {
             fps,
             seconds,
             speech: None,
+            text: None,
             main: self.graph[main].id.clone(),
             speaker_seat: None,
             listener: None,

@@ -55,6 +55,8 @@ pub struct Plan {
     pub order: Vec<NodeIndex>,
     /// Things worth knowing that planning found.
     pub warnings: Vec<Problem>,
+    /// How captions are drawn, when the manifest asks for them (each compose carries its text).
+    pub captions: Option<episodic_manifest::Captions>,
 }
 
 impl Plan {

@@ -199,6 +199,9 @@ pub struct ComposeSpec {
     pub seconds: f64,
     /// For a line: the speech node whose audio's real length replaces `seconds` at run time.
     pub speech: Option<String>,
+    /// What is said, for captions: the line (its timings are the speech's alignment), or an audio
+    /// segment's `text`. Not part of the key while nothing is drawn from it.
+    pub text: Option<String>,
     /// The id of the main clip's download (speaker or b-roll); its audio is the segment's audio.
     pub main: String,
     /// Where the speaker sits, for two-shot layouts.

@@ -154,3 +154,29 @@ pub(crate) async fn execute(
         NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lines_segment_lasts_as_long_as_its_voiced_audio() {
+        let mut inputs = Inputs::new();
+        assert_eq!(
+            spoken_seconds(&inputs, None, 4.0).ok(),
+            Some(4.0),
+            "a recorded file keeps its measured length"
+        );
+        assert!(spoken_seconds(&inputs, Some("speech/intro"), 4.0).is_err(), "never the estimate");
+        inputs.insert(
+            "speech/intro".into(),
+            Output::Speech {
+                audio: PathBuf::from("a.mp3"),
+                sha256: "s".into(),
+                alignment: None,
+                seconds: Some(5.25),
+            },
+        );
+        assert_eq!(spoken_seconds(&inputs, Some("speech/intro"), 4.0).ok(), Some(5.25));
+    }
+}
