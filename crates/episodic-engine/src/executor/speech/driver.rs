@@ -72,7 +72,16 @@ impl Driver<'_> {
                 Effect::Reuse(record) => return self.reuse(job, &record.state).await,
                 Effect::Keep(spoken) => return self.keep(job, *spoken).await,
                 Effect::Fetch { history_item_id, take_over } => {
-                    return self.fetch(job, &history_item_id, take_over).await;
+                    match self.fetch(job, &history_item_id, take_over).await {
+                        // The local studio forgets its history when it stops, and voicing there
+                        // is free: the line is voiced again instead of failing every rerun.
+                        Err(NodeError::Speech { .. }) if self.free => {
+                            let forgotten = "the local studio no longer has this line's audio";
+                            self.journal.mark_speech_failed(job.key, self.owner, forgotten, now())?;
+                            Event::Journal(self.journal.retry_failed_speech(job.key, self.owner, now())?)
+                        }
+                        other => return other,
+                    }
                 }
                 Effect::Fail { error, claim } => {
                     self.settle_claim(job, &claim)?;

@@ -129,6 +129,16 @@ impl Setup {
     }
 
     async fn run_with(&self, api: &Script, policy: Policy, cap: Option<Usd>) -> Result<Done, NodeError> {
+        self.run_on(api, policy, cap, false).await
+    }
+
+    async fn run_on(
+        &self,
+        api: &Script,
+        policy: Policy,
+        cap: Option<Usd>,
+        free: bool,
+    ) -> Result<Done, NodeError> {
         let progress = |kind| self.events.lock().expect("events").push(kind);
         let driver = Driver {
             api,
@@ -138,7 +148,7 @@ impl Setup {
             policy,
             cap,
             breaker: &self.breaker,
-            free: false,
+            free,
             stop: self.stop.1.clone(),
             progress: &progress,
         };
@@ -322,6 +332,29 @@ async fn an_answer_journaled_before_a_crash_is_fetched_from_the_history() {
     let done = setup.run(&api).await.expect("fetched");
     assert_eq!(api.sent(), 0);
     assert_eq!(done.request_id.as_deref(), Some("hist-kept"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_the_local_studio_a_forgotten_history_item_is_voiced_again_for_free() {
+    let setup = Setup::new();
+    let dead = setup.dead_run();
+    setup.journal.claim_speech("key", "voice", "eleven_v3", &canonical(), &dead, now()).expect("claim");
+    setup.journal.mark_speech_answered("key", &dead, "hist-gone", None, false, now()).expect("answered");
+    let api = Script::default().speaks(Ok(voiced("hist-fresh")));
+    api.audios.lock().expect("script").push_back(Err(SpeechError::Other { message: "404".into() }));
+    let done = setup.run_on(&api, POLICY, None, true).await.expect("voiced again");
+    assert_eq!(api.sent(), 1);
+    assert_eq!((done.cost, done.list_cost), (Usd::ZERO, Usd::from_micros(2_000)), "the studio bills nothing");
+    // On ElevenLabs the same failure keeps the answered claim for the next run: never voiced twice.
+    let setup = Setup::new();
+    let dead = setup.dead_run();
+    setup.journal.claim_speech("key", "voice", "eleven_v3", &canonical(), &dead, now()).expect("claim");
+    setup.journal.mark_speech_answered("key", &dead, "hist-kept", None, false, now()).expect("answered");
+    let api = Script::default();
+    api.audios.lock().expect("script").push_back(Err(SpeechError::Other { message: "503".into() }));
+    setup.run(&api).await.expect_err("left for the next run");
+    assert_eq!(api.sent(), 0);
+    assert!(matches!(setup.state(), Some(SpeechState::Answered { .. })));
 }
 
 #[tokio::test(start_paused = true)]
