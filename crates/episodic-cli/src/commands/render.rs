@@ -175,7 +175,14 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 }
             })
             .await
-            .map_err(|err| CliError::Render(err.to_string()))?;
+            .map_err(|err| match err {
+                episodic_engine::EngineError::NoSpeechApi { .. } => CliError::Blocked {
+                    message: err.to_string(),
+                    // Until the ElevenLabs client is wired in here (`Engine::new` above).
+                    help: "this build cannot voice lines yet: record them and use `audio: <file>` with `text:`".into(),
+                },
+                other => CliError::Render(other.to_string()),
+            })?;
         signals.abort();
         drop(bars);
         if let Some(studio) = studio {
