@@ -166,22 +166,26 @@ impl SpeechError {
 }
 
 /// The history item among `items` that is this request: the same voice, model and exact text,
-/// made at or after `since`, and not `taken` by another line. Newest first, so the first match is
-/// the latest.
-pub(crate) fn find_item<'a>(
+/// made at or after `since`, and not `taken` by another line (asked only of candidates; its error
+/// ends the search, so a journal that cannot answer never leads to a guess). Newest first, so the
+/// first match is the latest.
+pub(crate) fn find_item<'a, E>(
     items: &'a [HistoryItem],
     voice_id: &str,
     request: &SpeechRequest,
     since: i64,
-    taken: impl Fn(&str) -> bool,
-) -> Option<&'a HistoryItem> {
-    items.iter().find(|item| {
-        item.voice_id.as_deref().is_none_or(|voice| voice == voice_id)
+    taken: impl Fn(&str) -> Result<bool, E>,
+) -> Result<Option<&'a HistoryItem>, E> {
+    for item in items {
+        let same = item.voice_id.as_deref().is_none_or(|voice| voice == voice_id)
             && item.model_id.as_deref() == Some(request.model_id.as_str())
             && item.text == request.text
-            && item.date_unix >= since
-            && !taken(&item.history_item_id)
-    })
+            && item.date_unix >= since;
+        if same && !taken(&item.history_item_id)? {
+            return Ok(Some(item));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -214,9 +218,11 @@ mod tests {
             item("ours", "[whispers] Hi.", "eleven_v3", 120),
             item("too-old", "[whispers] Hi.", "eleven_v3", 50),
         ];
-        let found = find_item(&items, "v", &request, 100, |id| id == "taken");
-        assert_eq!(found.map(|i| i.history_item_id.as_str()), Some("ours"));
-        assert_eq!(find_item(&items, "w", &request, 100, |_| false), None, "another voice");
-        assert_eq!(find_item(&items[4..], "v", &request, 100, |_| false), None, "before the claim");
+        let free = |_: &str| Ok::<_, ()>(false);
+        let found = find_item(&items, "v", &request, 100, |id| Ok::<_, ()>(id == "taken"));
+        assert_eq!(found.map(|i| i.map(|i| i.history_item_id.as_str())), Ok(Some("ours")));
+        assert_eq!(find_item(&items, "w", &request, 100, free), Ok(None), "another voice");
+        assert_eq!(find_item(&items[4..], "v", &request, 100, free), Ok(None), "before the claim");
+        assert_eq!(find_item(&items, "v", &request, 100, |_| Err("journal")), Err("journal"));
     }
 }

@@ -133,8 +133,8 @@ impl Driver<'_> {
                 }
                 match self.api.history(job.voice_id).await {
                     Ok(items) => {
-                        let taken = |id: &str| journal.history_item_taken(id, key).unwrap_or(true);
-                        match find_item(&items, job.voice_id, &job.request, search.since, taken) {
+                        let taken = |id: &str| journal.history_item_taken(id, key);
+                        match find_item(&items, job.voice_id, &job.request, search.since, taken)? {
                             Some(item) => Event::Found { history_item_id: item.history_item_id.clone() },
                             None => Event::Absent { at: now() },
                         }
