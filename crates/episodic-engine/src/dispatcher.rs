@@ -62,6 +62,8 @@ pub(crate) struct TaskResult {
 pub(crate) struct Limits {
     /// Renders in flight at fal.
     pub(crate) renders: Arc<Gate>,
+    /// Lines being voiced by ElevenLabs (apart from renders, so they overlap).
+    pub(crate) speech: Arc<Gate>,
     /// Uploads and downloads.
     pub(crate) transfers: Arc<Gate>,
     /// Local ffmpeg jobs.
@@ -105,6 +107,7 @@ impl Limits {
     fn for_kind(&self, kind: NodeKind) -> &Arc<Gate> {
         match kind {
             NodeKind::Render => &self.renders,
+            NodeKind::Speech => &self.speech,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
             NodeKind::Compose | NodeKind::Audio | NodeKind::Concat => &self.ffmpeg,
         }
@@ -131,6 +134,8 @@ pub(crate) struct Dispatcher<'p, E: FnMut(&str, EventKind)> {
     shared: HashMap<String, Shared>,
     /// Why the run stopped starting work, the most severe reason seen.
     stopping: Option<StopReason>,
+    /// ElevenLabs said the quota is spent: no more lines are voiced (everything else goes on).
+    speech_stopped: bool,
     failures: HashMap<usize, Vec<Failure>>,
     /// When the run started: node times in reports are offsets from it.
     started: Instant,
@@ -169,6 +174,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             ready,
             shared: HashMap::new(),
             stopping: None,
+            speech_stopped: false,
             failures: HashMap::new(),
             started,
             emit,
@@ -253,11 +259,14 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
     }
 
     /// Whether a node of `kind` may start now. Out of credit, what costs nothing (downloads,
-    /// composes, concat) still runs, so renders already paid for end up in episodes.
+    /// composes, concat) still runs, so renders already paid for end up in episodes; no line is
+    /// voiced for a render that cannot be paid.
     fn may_start(&self, kind: NodeKind) -> bool {
         match self.stopping {
             None => true,
-            Some(StopReason::OutOfCredit) => !matches!(kind, NodeKind::Upload | NodeKind::Render),
+            Some(StopReason::OutOfCredit) => {
+                !matches!(kind, NodeKind::Upload | NodeKind::Render | NodeKind::Speech)
+            }
             Some(_) => false,
         }
     }
@@ -272,6 +281,13 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             let node = &plan.graph[index];
             if !self.may_start(node.kind()) {
                 held.push_back(node_ref);
+                continue;
+            }
+            if node.kind() == NodeKind::Speech && self.speech_stopped {
+                // Settled at once: the breaker skips this line and everything that needs it.
+                self.set_status(node_ref, Status::Running);
+                let now = self.since_start(Instant::now());
+                self.settle(node_ref, Err(Arc::new(NodeError::SpeechStopped)), Span { start: now, end: now });
                 continue;
             }
             let unit = match node.kind() {
@@ -336,6 +352,11 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
         {
             self.stop_starting(StopReason::OutOfCredit);
         }
+        if let Err(error) = &outcome
+            && matches!(**error, NodeError::SpeechQuota(_))
+        {
+            self.speech_stopped = true;
+        }
         self.shared.insert(task.unit, Shared::Finished(outcome.clone()));
         let span = Span { start: self.since_start(task.began), end: self.since_start(task.ended) };
         for (position, node_ref) in waiters.into_iter().enumerate() {
@@ -393,6 +414,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 let why = match &*error {
                     NodeError::Interrupted => Some("the run was interrupted"),
                     NodeError::SpendStopped => Some("not submitted: fal said the account is out of credit"),
+                    NodeError::SpeechStopped => Some("not voiced: ElevenLabs said the quota is exceeded"),
                     _ => None,
                 };
                 if let Some(why) = why {
@@ -504,6 +526,23 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Segment 1 renders while segment 5 is voiced: a line never waits for a render slot.
+    #[tokio::test(flavor = "current_thread")]
+    async fn lines_are_voiced_while_every_render_slot_is_taken() {
+        let limits = Limits {
+            renders: Gate::new(1),
+            speech: Gate::new(1),
+            transfers: Gate::new(1),
+            ffmpeg: Gate::new(1),
+            composes: Arc::default(),
+        };
+        let _rendering = limits.for_kind(NodeKind::Render).acquire((0, 1)).await;
+        let voicing = limits.for_kind(NodeKind::Speech).acquire((0, 5));
+        let voiced = tokio::time::timeout(Duration::from_secs(1), voicing).await;
+        assert!(voiced.is_ok(), "the line waited for a render slot");
+        assert!(Arc::ptr_eq(limits.for_kind(NodeKind::Speech), &limits.speech));
+    }
 
     #[test]
     fn a_company_counts_the_composes_alive() {

@@ -54,6 +54,10 @@ pub struct NodeReport {
     list_micros: u64,
     /// Why it failed or was skipped.
     pub error: Option<String>,
+    /// For a voiced line: the character timings ElevenLabs returned (`alignment`), kept in the
+    /// state folder, for captions. Absent when the audio came from ElevenLabs' history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<PathBuf>,
 }
 
 impl NodeReport {
@@ -62,6 +66,9 @@ impl NodeReport {
             Self::new(node, "done", done.cache_hit, Some(span), done.cost, done.request_id.clone(), None);
         report.list_usd = done.list_cost.dollars();
         report.list_micros = done.list_cost.micros();
+        if let crate::executor::Output::Speech { alignment, .. } = &done.output {
+            report.alignment.clone_from(alignment);
+        }
         report
     }
 
@@ -98,6 +105,7 @@ impl NodeReport {
             list_usd: cost.dollars(),
             list_micros: cost.micros(),
             error,
+            alignment: None,
         }
     }
 
@@ -173,6 +181,10 @@ pub struct Totals {
     pub cache_hits: usize,
     /// Renders submitted or re-attached in this run.
     pub fresh_renders: usize,
+    /// Lines voiced (or fetched from ElevenLabs' history) in this run.
+    pub fresh_speech: usize,
+    /// Billed for speech in this run (included in `billed_usd`).
+    pub speech_billed_usd: f64,
     /// The plan's estimate.
     pub estimated_usd: f64,
     /// Billed in this run.
@@ -217,6 +229,16 @@ impl<'a> Report<'a> {
                     .iter()
                     .filter(|node| node.kind == NodeKind::Render && node.status == "done" && !node.cache_hit)
                     .count(),
+                fresh_speech: nodes
+                    .iter()
+                    .filter(|node| node.kind == NodeKind::Speech && node.status == "done" && !node.cache_hit)
+                    .count(),
+                speech_billed_usd: nodes
+                    .iter()
+                    .filter(|node| node.kind == NodeKind::Speech)
+                    .map(NodeReport::billed)
+                    .sum::<Usd>()
+                    .dollars(),
                 estimated_usd: plan.total_cost().dollars(),
                 billed_usd: billed.dollars(),
                 retries,

@@ -18,11 +18,17 @@
 //!              "cost_usd": 6.1, "cost_micros": 6100000, "draft_savings_usd": null}
 //! }
 //! ```
-//! `kind` is one of `upload`, `render`, `download`, `compose`, `audio` (the episode's sound, encoded
-//! once from the segments' main clips while they compose) and `concat`; a new kind is an addition,
-//! not a rename or removal, so it keeps the version.
+//! `kind` is one of `speech` (a line voiced by ElevenLabs), `upload`, `render`, `download`,
+//! `compose`, `audio` (the episode's sound, encoded once from the segments' main clips while they
+//! compose) and `concat`; a new kind is an addition, not a rename or removal, so it keeps the version.
 //! `model`, `endpoint`, `seconds` and `args` are present on render nodes only; in `args` an input
-//! file is `{"$file": "<sha256>"}`, the key of its upload node.
+//! file is `{"$file": "<key>"}`, the key of its upload node (a file's sha256; for a voiced line,
+//! a hash of its speech node's key). A render whose speech is not voiced yet has `"estimated":
+//! true`: its `seconds` and cost come from the line's estimated length.
+//! A speech node has `model` (the ElevenLabs model), `voice_id`, `voice_settings` (only what the
+//! manifest set), `output_format`, `text` (exact, tags included), `characters` (billed),
+//! `seconds` (estimated, with `"estimated": true`) and `price` (`as_of`, `source`); its cost is
+//! characters × the model's price per character. `totals` adds `speeches` and `characters`.
 
 use crate::{NodeKind, Plan};
 use serde::Serialize;
@@ -97,6 +103,36 @@ pub struct NodeJson<'a> {
     /// Arguments sent to fal (render nodes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<&'a serde_json::Value>,
+    /// Whether `seconds` and the cost are estimates (a render of a line not voiced yet; speech).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+    /// ElevenLabs voice id (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_id: Option<&'a str>,
+    /// `voice_settings` sent (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_settings: Option<&'a episodic_manifest::VoiceSettings>,
+    /// `output_format` asked for (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<&'a str>,
+    /// The exact text voiced (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<&'a str>,
+    /// Characters billed (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub characters: Option<usize>,
+    /// When and where the price per character was read (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<PriceJson<'a>>,
+}
+
+/// The date and source of a price.
+#[derive(Debug, Serialize)]
+pub struct PriceJson<'a> {
+    /// When it was read.
+    pub as_of: &'a str,
+    /// Where.
+    pub source: &'a str,
 }
 
 /// The totals of [`PlanJson`].
@@ -108,6 +144,10 @@ pub struct TotalsJson {
     pub uploads: usize,
     /// Number of render nodes.
     pub renders: usize,
+    /// Number of speech nodes (unique lines).
+    pub speeches: usize,
+    /// Characters voiced.
+    pub characters: usize,
     /// Seconds of video rendered.
     pub seconds: f64,
     /// Estimated cost in dollars.
@@ -127,18 +167,28 @@ impl<'a> PlanJson<'a> {
             .map(|index| {
                 let node = &plan.graph[*index];
                 let render = node.render();
+                let speech = node.speech();
                 NodeJson {
                     id: &node.id,
                     kind: node.kind(),
                     key: node.key.as_str(),
                     deps: plan.deps(*index),
                     label: &node.label,
-                    model: render.map(|r| r.model.as_str()),
+                    model: render.map(|r| r.model.as_str()).or(speech.map(|s| s.model.as_str())),
                     endpoint: render.map(|r| r.endpoint.as_str()),
-                    seconds: render.map(|r| round3(r.seconds)),
+                    seconds: render
+                        .map(|r| round3(r.seconds))
+                        .or(speech.map(|s| round3(s.estimated_seconds))),
                     cost_usd: node.cost.dollars(),
                     cost_micros: node.cost.micros(),
                     args: render.map(|r| &r.args),
+                    estimated: render.is_some_and(|r| r.estimated) || speech.is_some(),
+                    voice_id: speech.map(|s| s.voice_id.as_str()),
+                    voice_settings: speech.map(|s| &s.settings),
+                    output_format: speech.map(|s| s.output_format.as_str()),
+                    text: speech.map(|s| s.text.as_str()),
+                    characters: speech.map(|s| s.characters),
+                    price: speech.map(|s| PriceJson { as_of: &s.price_as_of, source: &s.price_source }),
                 }
             })
             .collect();
@@ -162,6 +212,8 @@ impl<'a> PlanJson<'a> {
                 nodes: plan.graph.node_count(),
                 uploads: plan.count(NodeKind::Upload),
                 renders: plan.count(NodeKind::Render),
+                speeches: plan.count(NodeKind::Speech),
+                characters: plan.total_characters(),
                 seconds: round3(plan.total_seconds()),
                 cost_usd: total.dollars(),
                 cost_micros: total.micros(),

@@ -1,5 +1,5 @@
-//! The plan: an episode turned into a DAG of nodes (upload → render → download → compose →
-//! concat, and download → audio → concat), each with a stable key that names what determines its output, and a cost estimate.
+//! The plan: an episode turned into a DAG of nodes (speech → upload → render → download →
+//! compose → concat, and download → audio → concat), each with a stable key that names what determines its output, and a cost estimate.
 //!
 //! Planning is pure: it reads a resolved [`episodic_manifest::Episode`] and the catalog, and does
 //! no I/O, so `plan` can show the whole job and its price before anything is spent.
@@ -12,11 +12,11 @@ mod node;
 
 pub use build::{LISTENER_POLICY, PlanOptions};
 pub use dot::to_dot;
-pub use json::{PlanJson, SCHEMA_VERSION};
+pub use json::{PlanJson, PriceJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
     AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    NodeKind, RenderRole, RenderSpec, UploadSpec,
+    NodeKind, RenderRole, RenderSpec, SpeechSpec, UploadSpec,
 };
 
 use episodic_catalog::{Resolution, Tier, Usd};
@@ -55,6 +55,8 @@ pub struct Plan {
     pub order: Vec<NodeIndex>,
     /// Things worth knowing that planning found.
     pub warnings: Vec<Problem>,
+    /// How captions are drawn, when the manifest asks for them (each compose carries its text).
+    pub captions: Option<episodic_manifest::Captions>,
 }
 
 impl Plan {
@@ -77,6 +79,16 @@ impl Plan {
     /// The estimated cost of the whole plan: the sum of its nodes' costs.
     pub fn total_cost(&self) -> Usd {
         self.nodes().map(|node| node.cost).sum()
+    }
+
+    /// Characters that will be voiced (and billed) by ElevenLabs.
+    pub fn total_characters(&self) -> usize {
+        self.nodes().filter_map(|node| node.speech().map(|speech| speech.characters)).sum()
+    }
+
+    /// Whether any render's length is an estimate (its speech is not voiced yet).
+    pub fn has_estimates(&self) -> bool {
+        self.nodes().any(|node| node.render().is_some_and(|render| render.estimated))
     }
 
     /// Seconds of video that will be rendered (and billed).

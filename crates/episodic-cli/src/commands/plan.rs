@@ -57,13 +57,25 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
         .enumerate()
         .map(|(index, node)| {
             let render = node.render();
+            let speech = node.speech();
+            // `~`: a length (and a render's cost) estimated from a line not voiced yet.
+            let estimated = render.is_some_and(|r| r.estimated);
+            let model = render.map(|r| r.model.clone()).or(speech.map(|s| s.model.clone()));
+            let seconds = render
+                .map(|r| format!("{}{:.2}", if estimated { "~" } else { "" }, r.seconds))
+                .or(speech.map(|s| format!("~{:.2}", s.estimated_seconds)));
+            let cost = match node.kind() {
+                NodeKind::Render if estimated => format!("~{}", precise(node.cost)),
+                NodeKind::Render | NodeKind::Speech => precise(node.cost),
+                _ => "-".into(),
+            };
             [
                 (index + 1).to_string(),
                 node.id.clone(),
                 node.kind().to_string(),
-                render.map(|r| r.model.clone()).unwrap_or_else(|| "-".into()),
-                render.map(|r| format!("{:.2}", r.seconds)).unwrap_or_else(|| "-".into()),
-                if node.kind() == NodeKind::Render { precise(node.cost) } else { "-".into() },
+                model.unwrap_or_else(|| "-".into()),
+                seconds.unwrap_or_else(|| "-".into()),
+                cost,
             ]
         })
         .collect();
@@ -106,6 +118,24 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
         precise(total),
         total
     );
+    if plan.count(NodeKind::Speech) > 0 {
+        let speech: Usd =
+            plan.nodes().filter(|node| node.kind() == NodeKind::Speech).map(|node| node.cost).sum();
+        let _ = writeln!(
+            out,
+            "Speech: {} lines, {} characters voiced (tags included) → {} of the total",
+            plan.count(NodeKind::Speech),
+            plan.total_characters(),
+            precise(speech)
+        );
+    }
+    if plan.has_estimates() {
+        let _ = writeln!(
+            out,
+            "~ estimated: a line's length (and its render's cost) from {} characters a second until it is voiced",
+            episodic_catalog::SPEAKING_RATE_CHARS_PER_SECOND
+        );
+    }
     if let Some((budget, _)) = plan.budget {
         if total <= budget {
             let _ = writeln!(out, "Budget: {budget}, {} to spare", budget - total);
@@ -124,8 +154,20 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
     let _ = writeln!(out, "Listener clips: {LISTENER_POLICY}.");
     let models: BTreeSet<&str> =
         plan.nodes().filter_map(|node| node.render().map(|r| r.model.as_str())).collect();
-    if !models.is_empty() {
+    let voices: BTreeSet<&str> =
+        plan.nodes().filter_map(|node| node.speech().map(|s| s.model.as_str())).collect();
+    if !models.is_empty() || !voices.is_empty() {
         let _ = writeln!(out, "Prices used:");
+        for voice in voices.into_iter().filter_map(episodic_catalog::voice_model) {
+            let _ = writeln!(
+                out,
+                "  {} {} per 1,000 characters (as of {}, {})",
+                voice.id,
+                precise(voice.cost(1_000)),
+                voice.as_of,
+                voice.source
+            );
+        }
         for model in models.into_iter().filter_map(|name| catalog.get(name)) {
             let _ = writeln!(
                 out,

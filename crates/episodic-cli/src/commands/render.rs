@@ -122,6 +122,9 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             probe.clone(),
             catalog.clone(),
             config,
+            // The ElevenLabs client (`SpeechApi`) is built here once its crate lands; until then
+            // a plan with lines to voice stops before anything starts (`EngineError::NoSpeechApi`).
+            None,
         );
         let to_go = engine.estimate_to_go(&plans).map_err(|err| CliError::Render(err.to_string()))?;
         if let Some(cap) = cap
@@ -174,7 +177,14 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 }
             })
             .await
-            .map_err(|err| CliError::Render(err.to_string()))?;
+            .map_err(|err| match err {
+                episodic_engine::EngineError::NoSpeechApi { .. } => CliError::Blocked {
+                    message: err.to_string(),
+                    // Until the ElevenLabs client is wired in here (`Engine::new` above).
+                    help: "this build cannot voice lines yet: record them and use `audio: <file>` with `text:`".into(),
+                },
+                other => CliError::Render(other.to_string()),
+            })?;
         signals.abort();
         drop(bars);
         if let Some(studio) = studio {
@@ -244,7 +254,19 @@ pub(super) fn hints_for<'f>(failures: impl IntoIterator<Item = &'f Failure>) -> 
                 "a rerun looks in fal's request history again; to submit anyway, rerun with --resubmit-ambiguous (it may be paid twice)"
             }
             NodeError::LinkDropping { .. } => "check the network to fal; a rerun tries again",
-            NodeError::OverBudget { .. } => "raise --max-cost or budget_usd, or render fewer segments",
+            NodeError::OverBudget { .. } | NodeError::SpeechOverBudget { .. } => {
+                "raise --max-cost or budget_usd, or render fewer segments"
+            }
+            NodeError::SpeechFailedEarlier { .. } => {
+                "rerun with --retry-failed to voice refused lines again (ElevenLabs bills them again)"
+            }
+            NodeError::SpeechAmbiguous { .. } => {
+                "a rerun looks in ElevenLabs' history again; to voice anyway, rerun with --resubmit-ambiguous (it may be paid twice)"
+            }
+            NodeError::SpeechLinkDropping { .. } => "check the network to ElevenLabs; a rerun tries again",
+            NodeError::SpeechQuota(_) => {
+                "ElevenLabs' quota is spent: add credits (or wait for the reset) and rerun; lines already voiced are not paid again"
+            }
             _ => continue,
         };
         if !hints.contains(&hint) {

@@ -18,7 +18,8 @@
 //! Modules: [`record`] (the types), `store` (opening, the render lifecycle), `cache` (uploads
 //! and artifacts), `runs`, [`recover`] (the restore policy), `liveness` (is an owner alive?),
 //! `migrate` (embedded SQL migrations), `webhooks` (outcomes delivered by fal), `needs` (what each
-//! journaled episode needs, for `cache ls` and `cache gc`), [`error`].
+//! journaled episode needs, for `cache ls` and `cache gc`), `speech` (lines voiced by ElevenLabs,
+//! claimed and journaled like renders), [`error`].
 
 mod cache;
 pub mod error;
@@ -28,6 +29,7 @@ mod needs;
 pub mod record;
 pub mod recover;
 mod runs;
+mod speech;
 mod store;
 mod webhooks;
 
@@ -41,5 +43,6 @@ pub use record::{
     UnixSeconds, UploadRecord, now,
 };
 pub use recover::{Recovery, RecoveryAction};
+pub use speech::{SpeechClaim, SpeechCompletion, SpeechRecord, SpeechState};
 pub use store::{ARTIFACTS_DIR, BUSY_TIMEOUT, DATABASE_FILE, Journal};
 pub use webhooks::WebhookResult;

@@ -465,7 +465,7 @@ impl Journal {
     }
 
     /// Whether `owner` is alive, from its run's row and its pid.
-    fn alive(
+    pub(crate) fn alive(
         &self,
         conn: &Connection,
         owner: &Owner,
@@ -496,7 +496,7 @@ fn reclaim(tx: &Transaction<'_>, key: &str, owner: &Owner, now: UnixSeconds) -> 
     Ok(())
 }
 
-fn check_owner(key: &str, holder: &Owner, caller: &Owner) -> Result<(), JournalError> {
+pub(crate) fn check_owner(key: &str, holder: &Owner, caller: &Owner) -> Result<(), JournalError> {
     if holder.run_id == caller.run_id {
         Ok(())
     } else {
