@@ -91,6 +91,13 @@ pub struct PlanArgs {
     /// Print the plan as a Graphviz digraph.
     #[arg(long)]
     pub dot: bool,
+    /// Plan the canvas divided by N, as `render --scale N` renders it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// The state folder `render` uses: read (never written) to say what is done and what will
+    /// run; a missing folder means nothing is done yet.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
     #[command(flatten)]
     pub prices: PriceArgs,
 }

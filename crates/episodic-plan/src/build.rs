@@ -131,6 +131,8 @@ impl<'a> Builder<'a> {
             graph: self.graph,
             order,
             warnings: self.warnings,
+            shared: HashMap::new(),
+            takes: HashMap::new(),
         }
     }
 

@@ -5,7 +5,8 @@ use crate::args::PlanArgs;
 use crate::error::CliError;
 use crate::printer::Printer;
 use episodic_catalog::{Catalog, Usd};
-use episodic_plan::{LISTENER_POLICY, NodeKind, Plan, PlanJson, PlanOptions};
+use episodic_engine::Journal;
+use episodic_plan::{Assessment, LISTENER_POLICY, NodeKind, Plan, PlanJson, PlanOptions};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -14,18 +15,19 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let catalog = catalog(&args.prices)?;
     let probe = probe()?;
     let episode = check(&args.manifest, &catalog, &probe, printer)?;
-    let plan = Plan::build(&episode, &catalog, PlanOptions { draft: args.draft, ..PlanOptions::default() });
+    let plan = Plan::build(&episode, &catalog, PlanOptions { draft: args.draft, canvas_divisor: args.scale });
     let budget = plan.budget_problem();
     let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
     report_late(&args.manifest, &late, printer);
+    let assessment = assess(&plan, &args.state_dir)?;
 
     if args.json {
-        let json = serde_json::to_string_pretty(&PlanJson::new(&plan)).unwrap_or_default();
+        let json = serde_json::to_string_pretty(&PlanJson::assessed(&plan, &assessment)).unwrap_or_default();
         printer.out(&format!("{json}\n"))?;
     } else if args.dot {
         printer.out(&episodic_plan::to_dot(&plan))?;
     } else {
-        printer.out(&table(&plan, &catalog))?;
+        printer.out(&table(&plan, &assessment, &catalog))?;
     }
     match budget {
         Some(_) => Err(invalid(&args.manifest, 1, "the estimate is over budget")),
@@ -33,8 +35,16 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     }
 }
 
-/// The human table: one row per node, then totals, the budget and the prices used.
-pub fn table(plan: &Plan, catalog: &Catalog) -> String {
+/// What the state folder already holds of the plan, read without creating or changing anything.
+pub(super) fn assess(plan: &Plan, state_dir: &std::path::Path) -> Result<Assessment, CliError> {
+    let journal = Journal::open_read_only(state_dir).map_err(super::render::state_error)?;
+    episodic_engine::assess(plan, journal.as_ref(), episodic_engine::journal::now())
+        .map_err(super::render::state_error)
+}
+
+/// The human table: one row per node with its status and why, then what will be spent, the
+/// budget and the prices used.
+pub fn table(plan: &Plan, assessment: &Assessment, catalog: &Catalog) -> String {
     let mut out = String::new();
     let title = plan.title.as_deref().map(|title| format!(" \"{title}\"")).unwrap_or_default();
     let _ = writeln!(out, "Plan for {}{title} ({})", plan.episode, plan.manifest.display());
@@ -51,12 +61,19 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
     );
     out.push('\n');
 
-    let header = ["#", "node", "kind", "model", "seconds", "est. $"];
-    let rows: Vec<[String; 6]> = plan
-        .nodes()
+    let header = ["#", "node", "kind", "model", "seconds", "est. $", "status", "reason"];
+    let rows: Vec<[String; 8]> = plan
+        .order
+        .iter()
+        .zip(&assessment.nodes)
         .enumerate()
-        .map(|(index, node)| {
+        .map(|(index, (at, status))| {
+            let node = &plan.graph[*at];
             let render = node.render();
+            let mut reason = status.reason.to_string();
+            if let Some(sharing) = plan.shared.get(at) {
+                let _ = write!(reason, "; {}, shared by {} segments", sharing.what, sharing.segments.len());
+            }
             [
                 (index + 1).to_string(),
                 node.id.clone(),
@@ -64,6 +81,8 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
                 render.map(|r| r.model.clone()).unwrap_or_else(|| "-".into()),
                 render.map(|r| format!("{:.2}", r.seconds)).unwrap_or_else(|| "-".into()),
                 if node.kind() == NodeKind::Render { precise(node.cost) } else { "-".into() },
+                status.status.as_str().to_owned(),
+                reason,
             ]
         })
         .collect();
@@ -73,38 +92,50 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 6]| {
-        format!(
-            "{:>w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:>w4$}  {:>w5$}\n",
+    let line = |cells: [&str; 8]| {
+        let text = format!(
+            "{:>w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:>w4$}  {:>w5$}  {:<w6$}  {}",
             cells[0],
             cells[1],
             cells[2],
             cells[3],
             cells[4],
             cells[5],
+            cells[6],
+            cells[7],
             w0 = widths[0],
             w1 = widths[1],
             w2 = widths[2],
             w3 = widths[3],
             w4 = widths[4],
             w5 = widths[5],
-        )
+            w6 = widths[6],
+        );
+        format!("{}\n", text.trim_end())
     };
     out.push_str(&line(header));
     for row in &rows {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]));
+        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5], &row[6], &row[7]]));
     }
     out.push('\n');
 
     let total = plan.total_cost();
+    let to_spend = assessment.to_spend(plan);
+    let renders = plan.count(NodeKind::Render);
+    let to_run = assessment.renders_to_run(plan);
+    let whole = if to_spend == total {
+        String::new()
+    } else {
+        format!(", of {} for the whole episode", precise(total))
+    };
     let _ = writeln!(
         out,
-        "Total: {} renders, {:.1} s of video, {} unique uploads → {} estimated ({})",
-        plan.count(NodeKind::Render),
-        plan.total_seconds(),
+        "Total: {renders} renders ({to_run} will run, {} reused), {} unique uploads; to spend: {:.1} s of video → {} estimated ({}){whole}",
+        renders - to_run,
         plan.count(NodeKind::Upload),
-        precise(total),
-        total
+        assessment.seconds_to_render(plan),
+        precise(to_spend),
+        to_spend,
     );
     if let Some((budget, _)) = plan.budget {
         if total <= budget {

@@ -294,7 +294,7 @@ fn check_output(output: &Path) -> Result<(), CliError> {
 }
 
 /// The journal's error with what to do about it; every way out names `--state-dir`.
-fn state_error(err: JournalError) -> CliError {
+pub(super) fn state_error(err: JournalError) -> CliError {
     let other = "or choose another state folder with --state-dir (or EPISODIC_STATE_DIR)";
     let help = match &err {
         JournalError::StateDir { path, .. } if path.exists() && !path.is_dir() => {

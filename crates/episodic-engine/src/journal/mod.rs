@@ -23,6 +23,7 @@ mod cache;
 pub mod error;
 mod liveness;
 mod migrate;
+mod parts;
 pub mod record;
 pub mod recover;
 mod runs;
