@@ -94,6 +94,9 @@ pub struct PlanArgs {
     /// Plan the canvas divided by N, as `render --scale N` renders it.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub scale: u32,
+    /// Also write the plan as JSON to this file, for `render --plan FILE` to render exactly it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// The state folder `render` uses: read (never written) to say what is done and what will
     /// run; a missing folder means nothing is done yet.
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
@@ -240,8 +243,12 @@ pub enum BackendArg {
 #[derive(Debug, ClapArgs)]
 pub struct RenderArgs {
     /// The manifests to render; they share one scheduler, state store and upload cache.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "plan", conflicts_with = "plan")]
     pub manifests: Vec<PathBuf>,
+    /// Render exactly the plan `episodic plan FILE --out PLAN` wrote; refused, before anything is
+    /// sent, when the manifest, an input's content, a price or the catalog changed since.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["draft", "scale"])]
+    pub plan: Option<PathBuf>,
     /// `fal` or `local`; without it, fal when a key is set, otherwise the local studio.
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,

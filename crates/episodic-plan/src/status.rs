@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// Whether a run reuses a node or runs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Its output is in the state folder: reused, not paid for again.

@@ -2,6 +2,7 @@
 
 mod models;
 mod plan;
+mod plan_file;
 mod presets;
 mod render;
 mod studio;

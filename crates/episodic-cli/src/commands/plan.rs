@@ -1,12 +1,13 @@
 //! `episodic plan`: the DAG and its cost, as a table, JSON or Graphviz.
 
+use super::plan_file::{self, Basis, Choices, plan_json};
 use super::{catalog, check, invalid, probe, report_late};
 use crate::args::PlanArgs;
 use crate::error::CliError;
 use crate::printer::Printer;
 use episodic_catalog::{Catalog, Usd};
 use episodic_engine::Journal;
-use episodic_plan::{Assessment, LISTENER_POLICY, NodeKind, Plan, PlanJson, PlanOptions};
+use episodic_plan::{Assessment, LISTENER_POLICY, NodeKind, Plan, PlanOptions};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -15,14 +16,20 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let catalog = catalog(&args.prices)?;
     let probe = probe()?;
     let episode = check(&args.manifest, &catalog, &probe, printer)?;
-    let plan = Plan::build(&episode, &catalog, PlanOptions { draft: args.draft, canvas_divisor: args.scale });
+    let choices = Choices { draft: args.draft, scale: args.scale, ..Choices::default() };
+    let plan = build(&episode, &catalog, &choices);
     let budget = plan.budget_problem();
     let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
     report_late(&args.manifest, &late, printer);
     let assessment = assess(&plan, &args.state_dir)?;
+    let basis = Basis::of(&plan, &catalog, &args.manifest, &choices)?;
+    let json = plan_json(&plan, &assessment, &basis);
+    if let Some(out) = &args.out {
+        plan_file::write(out, &json)?;
+    }
 
     if args.json {
-        let json = serde_json::to_string_pretty(&PlanJson::assessed(&plan, &assessment)).unwrap_or_default();
+        let json = serde_json::to_string_pretty(&json).unwrap_or_default();
         printer.out(&format!("{json}\n"))?;
     } else if args.dot {
         printer.out(&episodic_plan::to_dot(&plan))?;
@@ -33,6 +40,11 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         Some(_) => Err(invalid(&args.manifest, 1, "the estimate is over budget")),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The plan of an episode with the choices made on the command line (or saved in a plan file).
+pub(super) fn build(episode: &episodic_manifest::Episode, catalog: &Catalog, choices: &Choices) -> Plan {
+    Plan::build(episode, catalog, PlanOptions { draft: choices.draft, canvas_divisor: choices.scale })
 }
 
 /// What the state folder already holds of the plan, read without creating or changing anything.
@@ -183,7 +195,7 @@ fn aspect_of(plan: &Plan) -> &'static str {
 }
 
 /// Dollars with three decimals, for per-node costs that are often under a dollar.
-fn precise(amount: Usd) -> String {
+pub(super) fn precise(amount: Usd) -> String {
     let mills = (amount.micros() + 500) / 1_000;
     format!("${}.{:03}", mills / 1_000, mills % 1_000)
 }

@@ -1,5 +1,6 @@
 //! `episodic render`: manifests to finished MP4s, through the journaled engine.
 
+use super::plan_file::{self, Basis, Choices};
 use super::{catalog, check, media_tools, probe, report_late, runtime};
 use crate::args::{BackendArg, RenderArgs};
 use crate::error::CliError;
@@ -9,7 +10,7 @@ use crate::reporter::{JsonReporter, LineReporter, Reporter, TerminalReporter};
 use episodic_catalog::{Catalog, Usd};
 use episodic_engine::{Engine, EngineConfig, Journal, JournalError, NodeError, Stop, StopCause, StopReason};
 use episodic_fal::{FalClient, FalConfig, FalKey};
-use episodic_plan::{Plan, PlanOptions};
+use episodic_plan::Plan;
 use episodic_studio::{Studio, StudioConfig};
 use std::fmt::Write;
 use std::io::IsTerminal;
@@ -21,11 +22,19 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let catalog = catalog(&args.prices)?;
     let probe = probe()?;
     let (ffmpeg_tool, ffprobe_tool) = media_tools()?;
+    // A saved plan names its manifest and the choices it was made with.
+    let saved = args.plan.as_deref().map(plan_file::read).transpose()?;
+    let (manifest_paths, choices) = match &saved {
+        Some(saved) => (vec![saved.basis.manifest.clone()], saved.basis.choices.clone()),
+        None => {
+            (args.manifests.clone(), Choices { draft: args.draft, scale: args.scale, ..Choices::default() })
+        }
+    };
 
     // Check every manifest first; a broken one fails alone, the others still render.
     let mut plans = Vec::new();
     let mut refused = Vec::new();
-    for path in &args.manifests {
+    for path in &manifest_paths {
         let episode = match check(path, &catalog, &probe, printer) {
             Ok(episode) => episode,
             Err(err) => {
@@ -34,8 +43,29 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 continue;
             }
         };
-        let plan =
-            Plan::build(&episode, &catalog, PlanOptions { draft: args.draft, canvas_divisor: args.scale });
+        let plan = super::plan::build(&episode, &catalog, &choices);
+        if let (Some(saved), Some(file)) = (&saved, &args.plan) {
+            // Before the journal is opened for writing and before any request: nothing moves.
+            let assessment = super::plan::assess(&plan, &args.state_dir)?;
+            let basis = Basis::of(&plan, &catalog, path, &choices)?;
+            let drift = plan_file::drift(saved, &basis, &plan, &assessment);
+            if !drift.is_empty() {
+                return Err(CliError::Blocked {
+                    message: format!(
+                        "the plan `{}` no longer holds, so nothing was rendered or spent:\n  - {}",
+                        file.display(),
+                        drift.join("\n  - ")
+                    ),
+                    help: format!(
+                        "plan again (`episodic plan {}{} --out {}`), read it, then run `episodic render --plan {}`",
+                        path.display(),
+                        choices.flags(),
+                        file.display(),
+                        file.display()
+                    ),
+                });
+            }
+        }
         let budget = plan.budget_problem();
         let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
         report_late(path, &late, printer);
@@ -89,7 +119,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         ..EngineConfig::default()
     };
     let cap = spending_cap(&plans, config.max_cost);
-    let manifests: Vec<String> = args.manifests.iter().map(|path| path.display().to_string()).collect();
+    let manifests: Vec<String> = manifest_paths.iter().map(|path| path.display().to_string()).collect();
 
     let runtime = runtime()?;
     let summary = runtime.block_on(async {
@@ -102,7 +132,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             BackendArg::Local => {
                 printer.note("NOTICE: no FAL_KEY (or --backend local): rendering on the local studio. The clips are PLACEHOLDERS made with ffmpeg, not Kling renders; nothing is billed.");
                 let studio_key = local_key();
-                let studio_config = StudioConfig { key: Some(studio_key.clone()), scale: args.scale, ..StudioConfig::default() };
+                let studio_config = StudioConfig { key: Some(studio_key.clone()), scale: choices.scale, ..StudioConfig::default() };
                 let studio = Studio::start(studio_config, Catalog::builtin(), ffmpeg_tool.clone(), ffprobe_tool.clone())
                     .await
                     .map_err(|err| CliError::Studio(err.to_string()))?;

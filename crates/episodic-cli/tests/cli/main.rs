@@ -8,6 +8,7 @@ mod commands;
 mod facts;
 mod paying;
 mod plan;
+mod plan_apply;
 mod plan_state;
 mod render;
 mod render_output;
