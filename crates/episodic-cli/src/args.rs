@@ -94,6 +94,14 @@ pub struct PlanArgs {
     /// Plan the canvas divided by N, as `render --scale N` renders it.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub scale: u32,
+    /// Preview: only these segments (ids, comma-separated), written to
+    /// `<output folder>/<episode>.preview.mp4`, never over the episode.
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Preview: the episode's first SECONDS (a segment cut there is rendered from its audio
+    /// trimmed at a pause nearby), written to `<output folder>/<episode>.preview.mp4`.
+    #[arg(long, value_name = "SECONDS")]
+    pub first: Option<f64>,
     /// Also write the plan as JSON to this file, for `render --plan FILE` to render exactly it.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -247,8 +255,16 @@ pub struct RenderArgs {
     pub manifests: Vec<PathBuf>,
     /// Render exactly the plan `episodic plan FILE --out PLAN` wrote; refused, before anything is
     /// sent, when the manifest, an input's content, a price or the catalog changed since.
-    #[arg(long, value_name = "PLAN", conflicts_with_all = ["draft", "scale"])]
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["draft", "scale", "only", "first"])]
     pub plan: Option<PathBuf>,
+    /// Preview: only these segments (ids, comma-separated), written to
+    /// `<output folder>/<episode>.preview.mp4`, never over the episode.
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Preview: the episode's first SECONDS (a segment cut there is rendered from its audio
+    /// trimmed at a pause nearby), written to `<output folder>/<episode>.preview.mp4`.
+    #[arg(long, value_name = "SECONDS")]
+    pub first: Option<f64>,
     /// `fal` or `local`; without it, fal when a key is set, otherwise the local studio.
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,

@@ -4,6 +4,7 @@ mod models;
 mod plan;
 mod plan_file;
 mod presets;
+mod preview;
 mod render;
 mod studio;
 mod validate;

@@ -1,6 +1,7 @@
 //! `episodic plan`: the DAG and its cost, as a table, JSON or Graphviz.
 
 use super::plan_file::{self, Basis, Choices, plan_json};
+use super::preview::Preview;
 use super::{catalog, check, invalid, probe, report_late};
 use crate::args::PlanArgs;
 use crate::error::CliError;
@@ -16,14 +17,18 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let catalog = catalog(&args.prices)?;
     let probe = probe()?;
     let episode = check(&args.manifest, &catalog, &probe, printer)?;
-    let choices = Choices { draft: args.draft, scale: args.scale, ..Choices::default() };
-    let plan = build(&episode, &catalog, &choices);
+    let choices =
+        Choices { draft: args.draft, scale: args.scale, only: args.only.clone(), first: args.first };
+    let Prepared { plan, preview } = prepare(&episode, &catalog, &probe, &choices)?;
     let budget = plan.budget_problem();
     let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
     report_late(&args.manifest, &late, printer);
     let assessment = assess(&plan, &args.state_dir)?;
     let basis = Basis::of(&plan, &catalog, &args.manifest, &choices)?;
-    let json = plan_json(&plan, &assessment, &basis);
+    let mut json = plan_json(&plan, &assessment, &basis);
+    if let (Some(preview), Some(fields)) = (&preview, json.as_object_mut()) {
+        fields.insert("preview".into(), preview.json(&plan));
+    }
     if let Some(out) = &args.out {
         plan_file::write(out, &json)?;
     }
@@ -34,7 +39,11 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     } else if args.dot {
         printer.out(&episodic_plan::to_dot(&plan))?;
     } else {
-        printer.out(&table(&plan, &assessment, &catalog))?;
+        let mut text = table(&plan, &assessment, &catalog);
+        if let Some(preview) = &preview {
+            text.push_str(&preview.line(&plan));
+        }
+        printer.out(&text)?;
     }
     match budget {
         Some(_) => Err(invalid(&args.manifest, 1, "the estimate is over budget")),
@@ -42,9 +51,79 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     }
 }
 
-/// The plan of an episode with the choices made on the command line (or saved in a plan file).
-pub(super) fn build(episode: &episodic_manifest::Episode, catalog: &Catalog, choices: &Choices) -> Plan {
-    Plan::build(episode, catalog, PlanOptions { draft: choices.draft, canvas_divisor: choices.scale })
+/// A plan, and the preview it is when `--only` or `--first` asked for one.
+pub(super) struct Prepared {
+    /// What will be rendered.
+    pub plan: Plan,
+    /// The preview, with what the full episode would cost.
+    pub preview: Option<PreviewPlan>,
+}
+
+/// A preview's plan against the full episode's.
+pub(super) struct PreviewPlan {
+    /// What the preview keeps.
+    pub preview: Preview,
+    /// The full episode's estimate.
+    pub full_cost: Usd,
+}
+
+impl PreviewPlan {
+    /// The line under the table: what the preview is and what it saves.
+    pub fn line(&self, plan: &Plan) -> String {
+        let preview = &self.preview;
+        let cut = preview
+            .cut
+            .as_ref()
+            .map(|cut| format!("; {} cut at a pause at {:.2} s of {:.2} s", cut.segment, cut.at, cut.of))
+            .unwrap_or_default();
+        let cost = plan.total_cost();
+        format!(
+            "Preview: {} of {} segments ({}{cut}), {:.1} s of {:.1} s → {} estimated against {} for the full episode, saving {}; written to {}\n",
+            preview.segments.len(),
+            preview.of,
+            preview.segments.join(", "),
+            preview.seconds,
+            preview.full_seconds,
+            precise(cost),
+            precise(self.full_cost),
+            precise(self.full_cost.saturating_sub(cost)),
+            plan.output.display()
+        )
+    }
+
+    /// `preview` in `plan --json`.
+    pub fn json(&self, plan: &Plan) -> serde_json::Value {
+        let mut json = serde_json::to_value(&self.preview).unwrap_or_default();
+        let cost = plan.total_cost();
+        if let Some(fields) = json.as_object_mut() {
+            fields.insert("cost_usd".into(), cost.dollars().into());
+            fields.insert("full_cost_usd".into(), self.full_cost.dollars().into());
+            fields.insert("saving_usd".into(), self.full_cost.saturating_sub(cost).dollars().into());
+            fields.insert("output".into(), plan.output.display().to_string().into());
+        }
+        json
+    }
+}
+
+/// The plan of an episode with the choices made on the command line (or saved in a plan file):
+/// the whole episode, or the preview `--only` / `--first` ask for.
+pub(super) fn prepare(
+    episode: &episodic_manifest::Episode,
+    catalog: &Catalog,
+    probe: &episodic_media::Probe,
+    choices: &Choices,
+) -> Result<Prepared, CliError> {
+    let options = PlanOptions { draft: choices.draft, canvas_divisor: choices.scale };
+    Ok(match super::preview::apply(episode, choices, catalog, probe)? {
+        None => Prepared { plan: Plan::build(episode, catalog, options), preview: None },
+        Some((cut, preview)) => Prepared {
+            plan: Plan::build(&cut, catalog, options),
+            preview: Some(PreviewPlan {
+                preview,
+                full_cost: Plan::build(episode, catalog, options).total_cost(),
+            }),
+        },
+    })
 }
 
 /// What the state folder already holds of the plan, read without creating or changing anything.
@@ -135,11 +214,7 @@ pub fn table(plan: &Plan, assessment: &Assessment, catalog: &Catalog) -> String 
     let to_spend = assessment.to_spend(plan);
     let renders = plan.count(NodeKind::Render);
     let to_run = assessment.renders_to_run(plan);
-    let whole = if to_spend == total {
-        String::new()
-    } else {
-        format!(", of {} for the whole episode", precise(total))
-    };
+    let whole = if to_spend == total { String::new() } else { format!(", of {} in all", precise(total)) };
     let _ = writeln!(
         out,
         "Total: {renders} renders ({to_run} will run, {} reused), {} unique uploads; to spend: {:.1} s of video → {} estimated ({}){whole}",

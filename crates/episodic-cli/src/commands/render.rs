@@ -26,9 +26,10 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let saved = args.plan.as_deref().map(plan_file::read).transpose()?;
     let (manifest_paths, choices) = match &saved {
         Some(saved) => (vec![saved.basis.manifest.clone()], saved.basis.choices.clone()),
-        None => {
-            (args.manifests.clone(), Choices { draft: args.draft, scale: args.scale, ..Choices::default() })
-        }
+        None => (
+            args.manifests.clone(),
+            Choices { draft: args.draft, scale: args.scale, only: args.only.clone(), first: args.first },
+        ),
     };
 
     // Check every manifest first; a broken one fails alone, the others still render.
@@ -43,7 +44,18 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 continue;
             }
         };
-        let plan = super::plan::build(&episode, &catalog, &choices);
+        let prepared = match super::plan::prepare(&episode, &catalog, &probe, &choices) {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                printer.error(&err);
+                refused.push(path.display().to_string());
+                continue;
+            }
+        };
+        if let Some(preview) = &prepared.preview {
+            printer.note(preview.line(&prepared.plan).trim_end());
+        }
+        let plan = prepared.plan;
         if let (Some(saved), Some(file)) = (&saved, &args.plan) {
             // Before the journal is opened for writing and before any request: nothing moves.
             let assessment = super::plan::assess(&plan, &args.state_dir)?;

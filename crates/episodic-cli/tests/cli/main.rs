@@ -10,6 +10,7 @@ mod paying;
 mod plan;
 mod plan_apply;
 mod plan_state;
+mod previews;
 mod render;
 mod render_output;
 mod secrets;
