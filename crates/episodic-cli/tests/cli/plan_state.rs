@@ -126,3 +126,37 @@ fn plan_names_what_changed_counts_only_what_will_run_and_the_rerun_agrees() {
     assert_ok(&bench.render(&[]));
     assert_eq!(bench.stats().submits.total, rendered.submits.total + 2);
 }
+
+#[test]
+fn a_shared_listener_is_named_and_a_take_renders_the_same_request_afresh() {
+    let bench = Bench::new(StudioConfig::default());
+    let table = plan(&bench, &[]);
+    let shared = table.stdout.lines().find(|line| line.contains("render/cold-open/listener")).expect("row");
+    assert!(shared.ends_with("new; glitch listening, shared by 2 segments"), "{shared}");
+    let json: Value = serde_json::from_str(&plan(&bench, &["--json"]).stdout).expect("json");
+    assert_eq!(
+        node(&json, "render/cold-open/listener")["shared_by"],
+        serde_json::json!(["cold-open", "headline"])
+    );
+    assert_ok(&bench.render(&[]));
+    let rendered = bench.stats().submits.total;
+
+    // A second take of the headline: its clips are asked for again, with keys of their own.
+    let manifest = bench.root().join(DEMO);
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let take = |n: u32| text.replace("  - id: headline\n", &format!("  - id: headline\n    take: {n}\n"));
+    std::fs::write(&manifest, take(2)).expect("edit");
+    let json: Value = serde_json::from_str(&plan(&bench, &["--json"]).stdout).expect("json");
+    assert!(node(&json, "render/cold-open/listener").get("shared_by").is_none());
+    let listener = node(&json, "render/headline/listener");
+    assert_eq!((listener["status"].as_str(), listener["reason"].as_str()), (Some("will_run"), Some("new")));
+    assert_eq!(node(&json, "render/headline/speaker")["reason"], "changed: take (new)");
+    assert_eq!(json["totals"]["renders_to_run"], 2);
+    assert_ok(&bench.render(&[]));
+    assert_eq!(bench.stats().submits.total, rendered + 2);
+
+    // Back to the first take: what it rendered is still there.
+    std::fs::write(&manifest, take(1)).expect("edit");
+    let json: Value = serde_json::from_str(&plan(&bench, &["--json"]).stdout).expect("json");
+    assert_eq!(json["totals"]["renders_to_run"], 0);
+}
