@@ -21,6 +21,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Check a manifest and its media; report every problem at once.
     Validate(ValidateArgs),
+    /// Render one segment on several models and write the clips side by side, each captioned
+    /// with its model, cost and render time (renders the journal has are reused).
+    Compare(CompareArgs),
     /// List the models episodic can render with, their prices and limits.
     Models(ModelsArgs),
     /// List the prompt presets.
@@ -109,6 +112,39 @@ pub struct PlanArgs {
     /// run; a missing folder means nothing is done yet.
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
     pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+}
+
+/// `episodic compare`.
+#[derive(Debug, ClapArgs)]
+pub struct CompareArgs {
+    /// The manifest (episode.yaml).
+    pub manifest: PathBuf,
+    /// The segment to render on each model.
+    #[arg(long, value_name = "ID")]
+    pub segment: String,
+    /// The models, comma-separated: avatar models for a speech segment, video models for b-roll.
+    #[arg(long, value_name = "MODEL[,MODEL...]", value_delimiter = ',', required = true)]
+    pub models: Vec<String>,
+    /// `fal` or `local`; without it, fal when a key is set, otherwise the local studio.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Renders in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Refuse to spend more than this many dollars.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// The state folder (journal and artifacts), shared with `render`.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// Divide the canvas (and, on the local studio, every clip) by N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// Submit again renders that failed in an earlier run (they are billed again).
+    #[arg(long)]
+    pub retry_failed: bool,
     #[command(flatten)]
     pub prices: PriceArgs,
 }

@@ -6,6 +6,7 @@
 //! [`MediaError`] into diagnostics.
 
 mod audio;
+mod compare;
 mod compose;
 mod concat;
 mod encode;
@@ -24,6 +25,7 @@ mod thumbnail;
 mod tool;
 
 pub use audio::{AudioPart, episode_audio};
+pub use compare::{Grid, Labelled, compare_grid};
 pub use compose::{Composition, Fill, Layout, Seat, compose, compose_with_thumbnail};
 pub use concat::{concat, reencode_concat};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};

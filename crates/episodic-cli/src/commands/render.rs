@@ -97,7 +97,35 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     if plans.is_empty() {
         return Ok(ExitCode::from(crate::error::exit::FAILURE));
     }
+    let tools = (ffmpeg_tool, ffprobe_tool);
+    let run = Run { plans: &plans, refused: &refused, manifests: &manifest_paths, scale: choices.scale };
+    Ok(run_plans(&args, run, &catalog, &probe, tools, printer)?.0)
+}
 
+/// Checked plans, ready to run.
+pub(super) struct Run<'a> {
+    /// The plans, each under its budget, with a writable output.
+    pub plans: &'a [Plan],
+    /// The manifests refused while checking, already reported.
+    pub refused: &'a [String],
+    /// The manifests the plans came from, for the journal's record of the run.
+    pub manifests: &'a [std::path::PathBuf],
+    /// `--scale`, for the local studio's clips.
+    pub scale: u32,
+}
+
+/// Runs checked plans to the end with the run options of `args` (its manifests are not read):
+/// the journal, the backend, the cap, the progress output and the summary. The exit code, and
+/// the run's summary when it ran to its end.
+pub(super) fn run_plans(
+    args: &RenderArgs,
+    run: Run<'_>,
+    catalog: &Catalog,
+    probe: &episodic_media::Probe,
+    (ffmpeg_tool, ffprobe_tool): (episodic_media::Tool, episodic_media::Tool),
+    printer: &Printer,
+) -> Result<(ExitCode, Option<episodic_engine::RunSummary>), CliError> {
+    let Run { plans, refused, manifests: manifest_paths, scale } = run;
     let journal = Journal::open(&args.state_dir).map_err(state_error)?;
     let key = FalKey::from_env().map_err(|err| CliError::Render(err.to_string()))?;
     let backend = match args.backend {
@@ -130,7 +158,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         webhook_url: args.webhook_url.clone(),
         ..EngineConfig::default()
     };
-    let cap = spending_cap(&plans, config.max_cost);
+    let cap = spending_cap(plans, config.max_cost);
     let manifests: Vec<String> = manifest_paths.iter().map(|path| path.display().to_string()).collect();
 
     let runtime = runtime()?;
@@ -144,7 +172,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             BackendArg::Local => {
                 printer.note("NOTICE: no FAL_KEY (or --backend local): rendering on the local studio. The clips are PLACEHOLDERS made with ffmpeg, not Kling renders; nothing is billed.");
                 let studio_key = local_key();
-                let studio_config = StudioConfig { key: Some(studio_key.clone()), scale: choices.scale, ..StudioConfig::default() };
+                let studio_config = StudioConfig { key: Some(studio_key.clone()), scale, ..StudioConfig::default() };
                 let studio = Studio::start(studio_config, Catalog::builtin(), ffmpeg_tool.clone(), ffprobe_tool.clone())
                     .await
                     .map_err(|err| CliError::Studio(err.to_string()))?;
@@ -163,7 +191,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             catalog.clone(),
             config,
         );
-        let to_go = engine.estimate_to_go(&plans).map_err(|err| CliError::Render(err.to_string()))?;
+        let to_go = engine.estimate_to_go(plans).map_err(|err| CliError::Render(err.to_string()))?;
         if let Some(cap) = cap
             && to_go > cap
         {
@@ -206,7 +234,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         };
         let mut closed = false;
         let summary = engine
-            .run(&plans, manifests, cap, stop_rx, |event| {
+            .run(plans, manifests, cap, stop_rx, |event| {
                 // A closed pipe stops the run as Ctrl-C does: whatever is in flight is journaled.
                 if !closed && reporter.event(&event).is_err() {
                     closed = true;
@@ -223,7 +251,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         Ok::<_, CliError>(summary)
     })?;
 
-    printer.note(&table(&summary, &refused, &args.state_dir, backend));
+    printer.note(&table(&summary, refused, &args.state_dir, backend));
     for hint in hints(&summary) {
         printer.note(&format!("  help: {hint}"));
     }
@@ -234,29 +262,29 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     match summary.stopped {
         Some(StopReason::Interrupted) => {
             printer.note(&format!("interrupted. {resume}"));
-            return Ok(ExitCode::from(exit::INTERRUPTED));
+            return Ok((ExitCode::from(exit::INTERRUPTED), None));
         }
         Some(StopReason::OutputClosed) => {
             printer.note(&format!("stopped: the output was closed. {resume}"));
-            return Ok(ExitCode::from(exit::OUTPUT_CLOSED));
+            return Ok((ExitCode::from(exit::OUTPUT_CLOSED), None));
         }
         Some(StopReason::OutOfCredit) => {
             printer.note(&format!(
                 "fal says the account is out of credit: top up at fal.ai/dashboard/billing. {resume}"
             ));
-            return Ok(ExitCode::from(exit::FAILURE));
+            return Ok((ExitCode::from(exit::FAILURE), None));
         }
         Some(StopReason::FailFast) | None => {}
     }
     if summary.ok() && refused.is_empty() {
-        Ok(ExitCode::SUCCESS)
+        Ok((ExitCode::SUCCESS, Some(summary)))
     } else {
         if !summary.ok() {
             printer.note(
                 "  help: fix what the failures above name, then run the same command again: finished uploads and renders are reused, not paid for again",
             );
         }
-        Ok(ExitCode::from(exit::FAILURE))
+        Ok((ExitCode::from(exit::FAILURE), Some(summary)))
     }
 }
 
@@ -289,7 +317,7 @@ fn hints(summary: &episodic_engine::RunSummary) -> Vec<&'static str> {
 /// Whether the episode can be written at `output`: not a folder, under folders (existing or
 /// not yet) rather than a file, and in a place that takes new files (a read-only or full disk
 /// is found here by writing and removing an empty file).
-fn check_output(output: &Path) -> Result<(), CliError> {
+pub(super) fn check_output(output: &Path) -> Result<(), CliError> {
     let shown = output.display();
     let elsewhere = "or set `output:` in the manifest to another path";
     if output.is_dir() {

@@ -5,6 +5,7 @@ mod bad_inputs;
 mod broken_manifests;
 mod chaos;
 mod commands;
+mod compare;
 mod facts;
 mod paying;
 mod plan;

@@ -91,6 +91,20 @@ impl Journal {
             .optional()?)
     }
 
+    /// How long a completed render took, from its (last) claim to its journaled result: queue
+    /// and render time at fal, in whole seconds. `None` for a render that is not completed.
+    pub fn render_seconds(&self, key: &str) -> Result<Option<u64>, JournalError> {
+        let conn = self.lock();
+        let seconds: Option<i64> = conn
+            .query_row(
+                "SELECT completed_at - claimed_at FROM renders WHERE key = ?1 AND state = 'completed'",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(seconds.map(|seconds| seconds.max(0) as u64))
+    }
+
     /// Whether an artifact was ever recorded for `key`, whether or not its file is still there.
     pub fn has_artifact_record(&self, key: &str) -> Result<bool, JournalError> {
         Ok(self.artifact(key)?.is_some())
