@@ -160,3 +160,23 @@ fn a_shared_listener_is_named_and_a_take_renders_the_same_request_afresh() {
     let json: Value = serde_json::from_str(&plan(&bench, &["--json"]).stdout).expect("json");
     assert_eq!(json["totals"]["renders_to_run"], 0);
 }
+
+#[test]
+fn a_render_that_failed_says_so_and_that_only_retry_failed_pays_again() {
+    let failing = StudioConfig {
+        faults: episodic_studio::FaultConfig { render_failure_rate: 1.0, ..Default::default() },
+        ..StudioConfig::default()
+    };
+    let bench = Bench::new(failing);
+    let failed = bench.render(&[]);
+    assert!(!failed.status.success());
+    let json: Value = serde_json::from_str(&plan(&bench, &["--json"]).stdout).expect("json");
+    let speaker = node(&json, "render/cold-open/speaker");
+    assert_eq!(speaker["status"], "will_run");
+    let reason = speaker["reason"].as_str().expect("reason");
+    assert!(reason.starts_with("failed earlier (") && reason.contains("--retry-failed"), "{reason}");
+    assert_eq!(
+        json["totals"]["to_spend_micros"], json["totals"]["cost_micros"],
+        "failed renders are still to pay"
+    );
+}
