@@ -6,6 +6,7 @@
 use crate::events::{EventKind, StopReason};
 use crate::executor::{self, Context, Done, Inputs, Output};
 use crate::gate::Gate;
+use crate::journal::now;
 use crate::report::{NodeReport, Span};
 use crate::{NodeError, Stop, StopCause};
 use episodic_plan::{NodeKind, Plan};
@@ -139,6 +140,8 @@ pub(crate) struct Dispatcher<'p, E: FnMut(&str, EventKind)> {
     failures: HashMap<usize, Vec<Failure>>,
     /// When the run started: node times in reports are offsets from it.
     started: Instant,
+    /// Each plan's input files by hash, to journal a finished node's parts by file name.
+    files: Vec<episodic_plan::FileNames>,
     emit: E,
 }
 
@@ -177,6 +180,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             speech_stopped: false,
             failures: HashMap::new(),
             started,
+            files: plans.iter().map(Plan::file_names).collect(),
             emit,
         }
     }
@@ -396,6 +400,18 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                         request_id: done.request_id.clone(),
                     },
                 );
+                if !done.cache_hit {
+                    let parts = plan.parts(index, &self.files[p]).to_json();
+                    // Bookkeeping for `plan`'s reasons only: losing it costs a vaguer reason
+                    // ("new" instead of "prompt changed"), never a render, so it cannot fail a node.
+                    let _ = self.ctx.journal.record_parts(
+                        &plan.episode,
+                        &node.id,
+                        node.key.as_str(),
+                        &parts,
+                        now(),
+                    );
+                }
                 if let Some(state) = self.nodes.get_mut(&node_ref) {
                     state.status = Status::Done;
                     state.output = Some(done.output);

@@ -17,6 +17,7 @@
 //!   that names the file and says what to do;
 //! - depend on the CLI or the studio (it talks to any fal-compatible URL).
 
+mod assess;
 mod config;
 pub mod disk;
 mod dispatcher;
@@ -29,6 +30,7 @@ pub mod journal;
 mod report;
 mod stop;
 
+pub use assess::assess;
 pub use config::EngineConfig;
 pub use dispatcher::Failure;
 pub use engine::{Engine, EpisodeOutcome, RunSummary};

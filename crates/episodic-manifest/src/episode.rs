@@ -129,6 +129,10 @@ pub struct Segment {
     pub layout: Layout,
     /// Speech or b-roll.
     pub kind: SegmentKind,
+    /// Which take of its clips (`take: N`, 1 when unset): another take renders the same
+    /// requests afresh, with keys of their own, instead of sharing a render another segment
+    /// asked for identically.
+    pub take: u32,
 }
 
 /// What a segment shows.

@@ -245,6 +245,8 @@ pub struct SegmentEntry {
     pub layout: Option<Spanned<Layout>>,
     /// `broll`.
     pub broll: Option<BrollEntry>,
+    /// `take`: ask again for the same clips (a fresh render of identical requests).
+    pub take: Option<Spanned<f64>>,
 }
 
 /// A `broll` block.

@@ -42,6 +42,7 @@ const SEGMENT_KEYS: &[&str] = &[
     "listener_model",
     "layout",
     "broll",
+    "take",
 ];
 const BROLL_KEYS: &[&str] = &["model", "prompt", "duration", "image", "generate_audio", "negative_prompt"];
 const PROMPT_KEYS: &[&str] = &["subject", "expression", "movement", "style"];
@@ -202,6 +203,7 @@ impl Reader<'_> {
             model: fields.get("model").and_then(|n| self.string(n, "model")),
             listener_model: fields.get("listener_model").and_then(|n| self.string(n, "listener_model")),
             layout: fields.get("layout").and_then(|n| self.layout(n)),
+            take: fields.get("take").and_then(|n| self.number(n, "take")),
             ..SegmentEntry::default()
         };
         if let Some(broll) = fields.get("broll") {
@@ -454,6 +456,7 @@ impl Reader<'_> {
                     "budget_usd" => "`budget_usd: 15` (dollars)",
                     "duration" => "`duration: 5` (seconds)",
                     "cfg_scale" => "`cfg_scale: 0.5`",
+                    "take" => "`take: 2`",
                     _ => "a plain number",
                 };
                 self.wrong_type(

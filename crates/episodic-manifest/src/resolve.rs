@@ -12,6 +12,9 @@ use episodic_media::Probe;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// The highest `take:` a segment may ask for.
+const MAX_TAKE: u32 = 1000;
+
 const GENERIC_LISTENER: &str = "Character listening attentively, subtle nodding, natural blinking";
 
 /// Resolves a read manifest; returns the episode only when no error was found.
@@ -227,11 +230,34 @@ impl<'a> Resolver<'a> {
                 Some(SegmentKind::Broll(_)) => Layout::Solo,
                 _ => layout,
             };
-            if let (Some(kind), Some(id)) = (kind, &entry.id) {
-                segments.push(Segment { id: id.value.clone(), span: entry.span, layout: effective, kind });
+            let take = self.take(entry);
+            if let (Some(kind), Some(id), Some(take)) = (kind, &entry.id, take) {
+                segments.push(Segment {
+                    id: id.value.clone(),
+                    span: entry.span,
+                    layout: effective,
+                    kind,
+                    take,
+                });
             }
         }
         segments
+    }
+
+    /// `take: N`: a whole number from 1 (the first take, as if unset) to [`MAX_TAKE`].
+    fn take(&mut self, entry: &SegmentEntry) -> Option<u32> {
+        let Some(take) = &entry.take else { return Some(1) };
+        if take.value.fract() == 0.0 && (1.0..=f64::from(MAX_TAKE)).contains(&take.value) {
+            return Some(take.value as u32);
+        }
+        self.problems.push(
+            Problem::error("bad-take", format!("`take: {}` is not a take number", take.value))
+                .with_span(take.span, "not a whole number from 1")
+                .with_help(format!(
+                    "write `take: 2` for a second, fresh render of this segment's clips (1 to {MAX_TAKE}; 1 is the first take)"
+                )),
+        );
+        None
     }
 
     fn dialogue(

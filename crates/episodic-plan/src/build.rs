@@ -61,6 +61,12 @@ struct Builder<'a> {
     ids: HashSet<String>,
     warnings: Vec<Problem>,
     warned: HashSet<(String, &'static str)>,
+    /// Every segment that asked for each render, in order (two or more: shared).
+    asked: HashMap<NodeIndex, Vec<String>>,
+    /// What each render shows, for the plan's "shared by" note.
+    shows: HashMap<NodeIndex, String>,
+    /// Renders of a segment's later take.
+    takes: HashMap<NodeIndex, u32>,
 }
 
 impl<'a> Builder<'a> {
@@ -77,6 +83,9 @@ impl<'a> Builder<'a> {
             ids: HashSet::new(),
             warnings: Vec::new(),
             warned: HashSet::new(),
+            asked: HashMap::new(),
+            shows: HashMap::new(),
+            takes: HashMap::new(),
         }
     }
 
@@ -124,6 +133,13 @@ impl<'a> Builder<'a> {
         // and the one a reader expects: each segment's uploads, renders and compose together.
         let order: Vec<NodeIndex> = self.graph.node_indices().collect();
         debug_assert!(self.graph.raw_edges().iter().all(|edge| edge.source() < edge.target()));
+        let mut shared = HashMap::new();
+        for (index, segments) in std::mem::take(&mut self.asked) {
+            if segments.len() > 1 {
+                let what = self.shows.remove(&index).unwrap_or_else(|| self.graph[index].label.clone());
+                shared.insert(index, crate::Sharing { what, segments });
+            }
+        }
         Plan {
             episode: episode.id.clone(),
             title: episode.title.clone(),
@@ -140,6 +156,8 @@ impl<'a> Builder<'a> {
             order,
             warnings: self.warnings,
             captions: episode.captions,
+            shared,
+            takes: self.takes,
         }
     }
 
@@ -195,6 +213,7 @@ impl<'a> Builder<'a> {
             estimated,
             &[image, audio],
         );
+        self.shows.entry(speaker_render).or_insert_with(|| format!("{} speaking", speaker.name));
         let main = self.download(speaker_render);
 
         let mut listener_download = None;
@@ -232,6 +251,7 @@ impl<'a> Builder<'a> {
                 false,
                 &[image],
             );
+            self.shows.entry(render).or_insert_with(|| format!("{} listening", member.name));
             listener_download = Some(self.download(render));
             fill = Some(listener_fill);
         }
@@ -446,8 +466,17 @@ impl<'a> Builder<'a> {
         inputs: &[NodeIndex],
     ) -> NodeIndex {
         let args = Value::Object(args);
-        let key = NodeKey::of_json(&json!({"endpoint": model.endpoint, "args": args}));
+        // A later take is the same request rendered afresh: its own key, its own payment. The
+        // first take's key is unchanged, so `take: 1` reuses what was rendered without one.
+        let mut identity = json!({"endpoint": model.endpoint, "args": args});
+        if segment.take > 1
+            && let Some(fields) = identity.as_object_mut()
+        {
+            fields.insert("take".into(), json!(segment.take));
+        }
+        let key = NodeKey::of_json(&identity);
         if let Some(existing) = self.renders.get(&key) {
+            self.asked.entry(*existing).or_default().push(segment.id.clone());
             return *existing;
         }
         let cost = model.cost(seconds, generate_audio);
@@ -471,6 +500,10 @@ impl<'a> Builder<'a> {
             NodeDetail::Render(spec),
         );
         self.renders.insert(key, index);
+        self.asked.insert(index, vec![segment.id.clone()]);
+        if segment.take > 1 {
+            self.takes.insert(index, segment.take);
+        }
         // `update_edge` would search the upload's edges, and a portrait's upload feeds every
         // render of its character: quadratic in segments (half of a 10,000-segment plan's time).
         // The node is new, so only a file given twice (image and audio alike) could repeat.

@@ -9,6 +9,8 @@ mod dot;
 mod json;
 mod key;
 mod node;
+mod parts;
+mod status;
 
 pub use build::{LISTENER_POLICY, PlanOptions};
 pub use dot::to_dot;
@@ -18,10 +20,13 @@ pub use node::{
     AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
     NodeKind, RenderRole, RenderSpec, SpeechSpec, UploadSpec,
 };
+pub use parts::{Change, FileNames, Parts};
+pub use status::{Assessment, NodeStatus, Reason, Status};
 
 use episodic_catalog::{Resolution, Tier, Usd};
 use episodic_manifest::{Layout, Problem, Span};
 use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// An episode's DAG with costs.
@@ -57,6 +62,20 @@ pub struct Plan {
     pub warnings: Vec<Problem>,
     /// How captions are drawn, when the manifest asks for them (each compose carries its text).
     pub captions: Option<episodic_manifest::Captions>,
+    /// Renders asked for by more than one segment, rendered once and shared.
+    pub shared: HashMap<NodeIndex, Sharing>,
+    /// Renders whose segment asked for a fresh take (`take: N`, N > 1), by take.
+    pub takes: HashMap<NodeIndex, u32>,
+}
+
+/// One render that several segments asked for with identical requests: it is rendered (and
+/// paid for) once, and `plan` says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sharing {
+    /// What the clip shows, for tables: `glitch listening`.
+    pub what: String,
+    /// Every segment that uses it, the first (which names the node) included.
+    pub segments: Vec<String>,
 }
 
 impl Plan {

@@ -14,7 +14,9 @@ fn plan_json(manifest: &str, extra: &[&str]) -> Value {
 
 #[test]
 fn demo_plan_table() {
-    let output = episodic(&repo(), &["plan", "pipelines/demo/episode.yaml"]);
+    // A state folder that does not exist: nothing is done yet, whatever the checkout holds.
+    let output =
+        episodic(&repo(), &["plan", "pipelines/demo/episode.yaml", "--state-dir", "target/no-state-here"]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     insta::assert_snapshot!(output.transcript());
 }
@@ -25,7 +27,7 @@ fn json_totals_are_the_sum_of_the_nodes() {
         ["pipelines/demo/episode.yaml", "pipelines/short/episode.yaml", "pipelines/longform/episode.yaml"]
     {
         let plan = plan_json(manifest, &[]);
-        assert_eq!(plan["schema_version"], 1);
+        assert_eq!(plan["schema_version"], 2);
         let nodes = plan["nodes"].as_array().expect("nodes");
         let sum: u64 = nodes.iter().map(|node| node["cost_micros"].as_u64().expect("micros")).sum();
         assert_eq!(plan["totals"]["cost_micros"].as_u64(), Some(sum), "{manifest}");

@@ -26,6 +26,7 @@ pub mod error;
 mod liveness;
 mod migrate;
 mod needs;
+mod parts;
 pub mod record;
 pub mod recover;
 mod runs;
