@@ -7,6 +7,7 @@ mod lost;
 mod media;
 mod protocol;
 mod python;
+mod speech;
 mod support;
 mod truncated;
 mod webhooks;
