@@ -13,7 +13,14 @@ const GEORGE: &str = "JBFqnCBsd6RMkjVDRZzb";
 const TTS_KEY: &str = "sk_studio_test";
 const LINE: &str = "[whispers] Hello there, producer. This line is voiced by the studio.";
 
-fn speech_config() -> StudioConfig {
+/// The studio's speech configuration; a machine without espeak-ng fails here, saying how to
+/// install it, rather than passing without voicing anything.
+pub fn speech_config() -> StudioConfig {
+    if let Err(err) = episodic_media::locate("espeak-ng", None) {
+        panic!(
+            "{err}: the studio voices lines with espeak-ng; `apt-get install espeak-ng` or `bash .ci/setup`"
+        );
+    }
     StudioConfig { elevenlabs_key: Some(TTS_KEY.into()), ..config() }
 }
 
