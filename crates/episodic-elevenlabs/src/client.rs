@@ -5,8 +5,8 @@ use crate::error::{ElevenLabsError, ElevenLabsErrorKind, excerpt, scrub};
 use crate::key::ElevenLabsKey;
 use crate::retry::{Operation, TransportFailure};
 use crate::wire::{
-    Alignment, AudioWithTimestamps, CHARACTER_COST, ForcedAlignment, HISTORY_ITEM_ID, HistoryPage,
-    HistoryQuery, Model, REQUEST_ID, SpeechRequest, X_CHARACTER_COUNT, XI_API_KEY,
+    Alignment, AudioWithTimestamps, CHARACTER_COST, ForcedAlignment, HISTORY_ITEM_ID, HistoryItem,
+    HistoryPage, HistoryQuery, Model, REQUEST_ID, SpeechRequest, X_CHARACTER_COUNT, XI_API_KEY,
 };
 use base64::Engine as _;
 use bytes::Bytes;
@@ -188,6 +188,43 @@ impl ElevenLabsClient {
         }
         let answer = self.send(op, None, || self.request(Method::GET, url.clone())).await?;
         parse_json(op, &answer)
+    }
+
+    /// The generation a lost answer belongs to, if ElevenLabs made it: the newest history item
+    /// of `voice_id` whose text is exactly `text` (and whose model is `model_id`, when given),
+    /// made at or after `since_unix` (pass the request's time less some clock skew). Reads at
+    /// most 10 pages of 100. `None` means "not in the history now", not "never voiced": the
+    /// history may list a generation late.
+    pub async fn find_in_history(
+        &self,
+        voice_id: &str,
+        model_id: Option<&str>,
+        text: &str,
+        since_unix: i64,
+    ) -> Result<Option<HistoryItem>, ElevenLabsError> {
+        // `model_id` is filtered here: as a query value the API wants `source` with it.
+        let mut query = HistoryQuery {
+            page_size: Some(100),
+            voice_id: Some(voice_id.to_owned()),
+            date_after_unix: Some(since_unix),
+            ..HistoryQuery::default()
+        };
+        for _ in 0..10 {
+            let page = self.history(&query).await?;
+            let found = page.history.iter().find(|item| {
+                item.text.as_deref() == Some(text)
+                    && model_id.is_none_or(|m| item.model_id.as_deref() == Some(m))
+                    && item.date_unix >= since_unix
+            });
+            if let Some(item) = found {
+                return Ok(Some(item.clone()));
+            }
+            match page.last_history_item_id.filter(|_| page.has_more) {
+                Some(last) => query.start_after_history_item_id = Some(last),
+                None => break,
+            }
+        }
+        Ok(None)
     }
 
     /// The audio of a history item (`GET /v1/history/{id}/audio`).

@@ -11,6 +11,7 @@
 //! | [`speak_with_timestamps(voice_id, &SpeechRequest)`](ElevenLabsClient::speak_with_timestamps) → [`Speech`] | `POST /v1/text-to-speech/{voice_id}/with-timestamps` | yes |
 //! | [`speak(voice_id, &SpeechRequest)`](ElevenLabsClient::speak) → [`SpeechAudio`] | `POST /v1/text-to-speech/{voice_id}` | yes |
 //! | [`history(&HistoryQuery)`](ElevenLabsClient::history) → [`HistoryPage`] | `GET /v1/history` | no |
+//! | [`find_in_history(voice_id, model_id, text, since_unix)`](ElevenLabsClient::find_in_history) → [`HistoryItem`] | `GET /v1/history`, paged | no |
 //! | [`history_audio(id)`](ElevenLabsClient::history_audio) → audio bytes | `GET /v1/history/{id}/audio` | no |
 //! | [`models()`](ElevenLabsClient::models) → [`Model`]s | `GET /v1/models` | no |
 //! | [`forced_alignment(audio, text)`](ElevenLabsClient::forced_alignment) → [`ForcedAlignment`] | `POST /v1/forced-alignment` | yes |
@@ -26,8 +27,10 @@
 //! `VoiceNotFound`, `Validation` (422, with the field), `Server` (5xx) and `AnswerLost` (the
 //! request went out, the answer never came). ElevenLabs has no idempotency key: when
 //! [`ElevenLabsError::may_have_been_billed`] holds, the line may have been voiced, so look for it
-//! with [`ElevenLabsClient::history`] (same voice, model and exact text, after the request's
-//! time) and fetch it with [`ElevenLabsClient::history_audio`] before voicing it again.
+//! with [`ElevenLabsClient::find_in_history`] (same voice, model and exact text, after the
+//! request's time) and fetch it with [`ElevenLabsClient::history_audio`] before voicing it again.
+//! A history item may carry the generation's `alignments` (in the 2026 SDK's schema, optional);
+//! without them, a recovered line is aligned again with [`ElevenLabsClient::forced_alignment`].
 //!
 //! What it must not do: print or log (it returns values and errors); reveal the key
 //! ([`ElevenLabsKey`] prints as `ElevenLabsKey(***)`, and server text is scrubbed of it); pay
@@ -46,6 +49,6 @@ pub use error::{ElevenLabsError, ElevenLabsErrorKind};
 pub use key::{ElevenLabsKey, KeyError};
 pub use retry::{Operation, RetryPolicy};
 pub use wire::{
-    AlignedCharacter, AlignedWord, Alignment, ForcedAlignment, HistoryItem, HistoryPage, HistoryQuery, Model,
-    OutputFormat, SpeechRequest, VoiceSettings,
+    AlignedCharacter, AlignedWord, Alignment, ForcedAlignment, HistoryAlignments, HistoryItem, HistoryPage,
+    HistoryQuery, Model, OutputFormat, SpeechRequest, VoiceSettings,
 };

@@ -315,6 +315,19 @@ pub struct HistoryItem {
     /// The output format it was generated in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<String>,
+    /// The generation's timing. In the 2026 SDK's schema (optional), not in the 2025 OpenAPI;
+    /// when absent, align the audio again with forced alignment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alignments: Option<HistoryAlignments>,
+}
+
+/// The `alignments` of a [`HistoryItem`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryAlignments {
+    /// Timing of the text as sent.
+    pub alignment: Alignment,
+    /// Timing of the normalised text.
+    pub normalized_alignment: Alignment,
 }
 
 impl HistoryItem {

@@ -82,6 +82,13 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// The counters now, with the gauge of speech requests running.
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        let mut snapshot = self.stats.snapshot();
+        snapshot.tts.running = self.speech.running();
+        snapshot
+    }
+
     /// A 401 when the request lacks the studio's key.
     pub(crate) fn require_key(&self, headers: &HeaderMap) -> Option<Response> {
         if crate::auth::authorized(self.config.key.as_deref(), headers) {
@@ -209,7 +216,7 @@ impl Studio {
 
     /// The counters now.
     pub fn stats(&self) -> StatsSnapshot {
-        self.state.stats.snapshot()
+        self.state.snapshot()
     }
 
     /// Expires every stored file (uploads and outputs) now: how tests and chaos runs simulate
@@ -286,7 +293,7 @@ async fn expire_files(axum::extract::State(state): axum::extract::State<Arc<AppS
 }
 
 async fn stats(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
-    axum::Json(state.stats.snapshot()).into_response()
+    axum::Json(state.snapshot()).into_response()
 }
 
 /// Accepts connections until told to stop; each connection is served by hyper with the fault

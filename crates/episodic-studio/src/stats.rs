@@ -51,6 +51,9 @@ pub struct TtsStats {
     /// Requests refused 429 `too_many_concurrent_requests`.
     #[serde(default)]
     pub concurrency_limited: u64,
+    /// Speech and alignment requests being handled now (a gauge, not a counter).
+    #[serde(default)]
+    pub running: u64,
 }
 
 /// Upload counters.

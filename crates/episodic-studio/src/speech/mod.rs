@@ -66,6 +66,11 @@ impl SpeechState {
             in_flight: AtomicUsize::new(0),
         }
     }
+
+    /// Speech and alignment requests being handled now.
+    pub(crate) fn running(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst) as u64
+    }
 }
 
 /// One request counted as running until dropped.
@@ -291,10 +296,12 @@ fn check(
     Ok(Checked { text, model, voice, format, logging, settings })
 }
 
-/// What one voiced request returns: the audio, the alignment, and the headers.
+/// What one voiced request returns: the audio, the alignments, and the headers.
 struct Spoken {
     audio: Vec<u8>,
+    format: OutputFormat,
     alignment: Alignment,
+    normalized_alignment: Alignment,
     headers: HeaderMap,
 }
 
@@ -359,6 +366,7 @@ async fn speak(
         s.tts.characters += cost;
     });
     let request_id = random_id(32);
+    let normalized_alignment = normalized(&voiced.alignment, &layout);
     if checked.logging {
         let history_item_id = random_id(20);
         let item = HistoryItem {
@@ -376,6 +384,10 @@ async fn speak(
             settings: checked.settings.clone(),
             source: Some("TTS".to_owned()),
             output_format: Some(checked.format.to_string()),
+            alignments: Some(wire::HistoryAlignments {
+                alignment: voiced.alignment.clone(),
+                normalized_alignment: normalized_alignment.clone(),
+            }),
         };
         speech
             .history
@@ -390,7 +402,13 @@ async fn speak(
         out_headers.insert(wire::REQUEST_ID, value);
     }
     out_headers.insert(wire::CHARACTER_COST, HeaderValue::from(cost));
-    Ok(Spoken { audio, alignment: voiced.alignment, headers: out_headers })
+    Ok(Spoken {
+        audio,
+        format: checked.format,
+        alignment: voiced.alignment,
+        normalized_alignment,
+        headers: out_headers,
+    })
 }
 
 /// 401 `quota_exceeded` when `cost` more credits would pass `tts_quota_chars`.
@@ -452,24 +470,10 @@ async fn encode(
 
 /// The alignment of the voiced characters only (tags dropped), as ElevenLabs' normalised text
 /// is what was voiced. The studio does not spell numbers out.
-fn normalized(alignment: &Alignment, text: &str) -> Alignment {
-    let layout = text::layout(text);
+fn normalized(alignment: &Alignment, layout: &text::Layout) -> Alignment {
     let mut out = Alignment::default();
-    let mut in_tag = vec![false; layout.chars.len()];
-    let mut open: Option<usize> = None;
-    for (i, c) in layout.chars.iter().enumerate() {
-        match c {
-            '[' => open = Some(i),
-            ']' => {
-                if let Some(start) = open.take() {
-                    in_tag[start..=i].iter_mut().for_each(|t| *t = true);
-                }
-            }
-            _ => {}
-        }
-    }
     for (i, c) in alignment.characters.iter().enumerate() {
-        if !in_tag.get(i).copied().unwrap_or(false) {
+        if !layout.in_tag.get(i).copied().unwrap_or(false) {
             out.characters.push(c.clone());
             out.character_start_times_seconds.push(alignment.character_start_times_seconds[i]);
             out.character_end_times_seconds.push(alignment.character_end_times_seconds[i]);
@@ -486,15 +490,11 @@ pub(crate) async fn with_timestamps(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let text = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("text").and_then(Value::as_str).map(str::to_owned))
-        .unwrap_or_default();
     match speak(&state, &voice_id, &query, &headers, &body).await {
         Ok(spoken) => {
             let answer = AudioWithTimestamps {
                 audio_base64: base64::engine::general_purpose::STANDARD.encode(&spoken.audio),
-                normalized_alignment: Some(normalized(&spoken.alignment, &text)),
+                normalized_alignment: Some(spoken.normalized_alignment),
                 alignment: Some(spoken.alignment),
             };
             let mut response = axum::Json(answer).into_response();
@@ -513,12 +513,12 @@ pub(crate) async fn plain(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let format = query.get("output_format").and_then(|f| f.parse::<OutputFormat>().ok()).unwrap_or_default();
     match speak(&state, &voice_id, &query, &headers, &body).await {
         Ok(spoken) => {
+            let content_type = spoken.format.content_type();
             let mut response = spoken.audio.into_response();
             let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             headers.extend(spoken.headers);
             response
         }

@@ -19,6 +19,8 @@ pub(crate) struct Layout {
     pub(crate) words: Vec<String>,
     /// The fillers after each word, up to the next word's first letter (tags included).
     pub(crate) after: Vec<String>,
+    /// Per character: whether it is part of an audio tag.
+    pub(crate) in_tag: Vec<bool>,
 }
 
 /// Longest bracketed run read as an audio tag; a longer one is read as text.
@@ -27,6 +29,7 @@ const MAX_TAG_CHARS: usize = 64;
 pub(crate) fn layout(text: &str) -> Layout {
     let chars: Vec<char> = text.chars().collect();
     let mut class = vec![None; chars.len()];
+    let mut in_tag = vec![false; chars.len()];
     let mut words = Vec::new();
     let mut after: Vec<String> = Vec::new();
     let mut i = 0;
@@ -51,6 +54,7 @@ pub(crate) fn layout(text: &str) -> Layout {
             && chars[i + 1 + close] == ']'
         {
             flush(&mut token, &mut class, &mut words);
+            in_tag[i..i + close + 2].iter_mut().for_each(|t| *t = true);
             i += close + 2;
             continue;
         }
@@ -71,7 +75,7 @@ pub(crate) fn layout(text: &str) -> Layout {
             (None, None) => {}
         }
     }
-    Layout { chars, class, words, after }
+    Layout { chars, class, words, after, in_tag }
 }
 
 /// Seconds of silence after a word, from the fillers that follow it.
@@ -134,6 +138,8 @@ mod tests {
         assert_eq!(l.after, [", ", "... \"", "\"."]);
         assert_eq!(l.chars.len(), l.class.len());
         assert!(l.class[..11].iter().all(Option::is_none));
+        assert_eq!(l.in_tag.iter().filter(|t| **t).count(), "[whispers]".len());
+        assert!(l.in_tag[..10].iter().all(|t| *t) && !l.in_tag[10]);
         assert_eq!(l.class[11], Some((0, 0, 2)));
         // An unclosed or nested bracket is text, not a tag.
         assert_eq!(layout("[oops no close").words, ["oops", "no", "close"]);

@@ -20,6 +20,10 @@ const SILENCE: i16 = 300;
 /// Silence kept after a word's last loud sample, so words do not run into each other.
 const TAIL_PAD_SECONDS: f64 = 0.03;
 
+/// Words remembered per studio (about 20 KB each); past it the memory starts over, so a studio
+/// that runs for days does not grow without bound.
+const CACHED_WORDS: usize = 4096;
+
 /// Why a line could not be voiced.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum VoiceError {
@@ -103,10 +107,12 @@ impl Voicer {
         }
         while let Some(joined) = tasks.join_next().await {
             let (word, samples) = joined.map_err(|e| VoiceError::Failed(e.to_string()))??;
-            self.cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert((voice.to_owned(), word.clone()), Arc::clone(&samples));
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= CACHED_WORDS {
+                cache.clear();
+            }
+            cache.insert((voice.to_owned(), word.clone()), Arc::clone(&samples));
+            drop(cache);
             voiced.insert(word, samples);
         }
         words

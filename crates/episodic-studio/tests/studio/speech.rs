@@ -8,6 +8,7 @@ use episodic_elevenlabs::{
     SpeechRequest,
 };
 use episodic_studio::{FaultConfig, STUDIO_VOICES, Studio, StudioConfig};
+use std::time::Duration;
 
 const GEORGE: &str = "JBFqnCBsd6RMkjVDRZzb";
 const TTS_KEY: &str = "sk_studio_test";
@@ -100,6 +101,28 @@ async fn speech_with_timestamps_is_aligned_to_its_audio_and_kept_in_the_history(
     assert_eq!(item.model_id.as_deref(), Some("eleven_v3"));
     assert_eq!(item.request_id, speech.request_id);
     assert_eq!(item.character_cost(), cost);
+    let kept = item.alignments.as_ref().expect("the history keeps the timing");
+    assert_eq!(&kept.alignment, alignment);
+    let found = client
+        .find_in_history(GEORGE, Some("eleven_v3"), LINE, item.date_unix - 60)
+        .await
+        .expect("history")
+        .expect("found by voice, model and exact text");
+    assert_eq!(found.history_item_id, id);
+    assert!(
+        client
+            .find_in_history(GEORGE, Some("eleven_v3"), "Another line.", 0)
+            .await
+            .expect("history")
+            .is_none()
+    );
+    assert!(
+        client
+            .find_in_history(GEORGE, Some("eleven_multilingual_v2"), LINE, 0)
+            .await
+            .expect("history")
+            .is_none()
+    );
     assert_eq!(client.history_audio(&id).await.expect("audio"), speech.audio);
 
     let stats = studio.stats();
@@ -125,6 +148,22 @@ async fn plain_speech_in_other_formats() {
     assert!((seconds - last).abs() <= 1.0 / 16_000.0 * 2.0 + 1e-3, "{seconds} vs {last}");
     // PCM at 24 kHz holds the same line in the same time.
     assert!((samples as f64 / 24_000.0 - seconds).abs() < 0.01, "{samples} samples vs {seconds} s");
+
+    // Paged newest first, one at a time.
+    let first =
+        client.history(&HistoryQuery { page_size: Some(1), ..HistoryQuery::default() }).await.expect("page");
+    assert!(first.has_more && first.history.len() == 1);
+    assert_eq!(first.history[0].output_format.as_deref(), Some("wav_16000"));
+    let second = client
+        .history(&HistoryQuery {
+            page_size: Some(1),
+            start_after_history_item_id: first.last_history_item_id.clone(),
+            ..HistoryQuery::default()
+        })
+        .await
+        .expect("page");
+    assert!(!second.has_more);
+    assert_eq!(second.history[0].output_format.as_deref(), Some("pcm_24000"));
 
     let models = client.models().await.expect("models");
     let v3 = models.iter().find(|m| m.model_id == "eleven_v3").expect("v3 listed");
@@ -214,46 +253,47 @@ async fn a_spent_quota_answers_quota_exceeded() {
     assert_eq!((stats.tts.requests, stats.tts.characters, stats.tts.quota_exceeded), (1, 20, 1));
 }
 
+/// One long line holds the only slot: a second request is refused at once (429, unbilled); a
+/// patient client retries until the slot frees and is voiced.
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrency_past_the_limit_is_refused_at_once_and_retried() {
     let studio = studio(StudioConfig { tts_concurrency: Some(1), ..speech_config() }).await;
-    let patient = client(&studio);
-    let lines: Vec<String> =
-        (0..3).map(|i| format!("Line number {i} waits for its turn politely.")).collect();
-    let voiced = futures_join(&patient, &lines).await;
-    assert!(voiced.iter().all(Result::is_ok), "{voiced:?}");
-    let stats = studio.stats();
-    assert_eq!(stats.tts.requests, 3);
-    assert!(stats.tts.concurrency_limited >= 1, "{:?}", stats.tts);
-    assert!(patient.retries() >= 1);
+    // Words nobody voiced before, so the line keeps espeak-ng busy a while (one run a word).
+    let syllables = ["ka", "lo", "mi", "ten", "ras", "pu", "dor", "vel"];
+    let long: String = (0..160)
+        .map(|i| format!("{}{}{} ", syllables[i % 8], syllables[(i / 8) % 8], syllables[i / 64]))
+        .collect();
+    let long_cost = long.chars().count() as u64;
+    let holder = client(&studio);
+    let holding = tokio::spawn(async move { holder.speak(GEORGE, &SpeechRequest::v3(long)).await });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while studio.stats().tts.running == 0 {
+        assert!(std::time::Instant::now() < deadline, "the long line never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 
     let impatient = client_with(&studio, TTS_KEY, RetryPolicy::never());
-    let results = futures_join(&impatient, &lines).await;
-    let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(!refused.is_empty(), "three at once past a limit of one");
-    for err in refused {
-        assert!(matches!(err.kind, ElevenLabsErrorKind::TooManyConcurrentRequests { .. }), "{err}");
-        assert!(err.is_retryable() && !err.may_have_been_billed());
-    }
-}
+    let err = impatient.speak(GEORGE, &SpeechRequest::v3("Me first?")).await.expect_err("the slot is taken");
+    assert!(matches!(err.kind, ElevenLabsErrorKind::TooManyConcurrentRequests { .. }), "{err}");
+    assert!(err.is_retryable() && !err.may_have_been_billed());
 
-async fn futures_join(
-    client: &ElevenLabsClient,
-    lines: &[String],
-) -> Vec<Result<episodic_elevenlabs::Speech, episodic_elevenlabs::ElevenLabsError>> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, line) in lines.iter().enumerate() {
-        let (client, line) = (client.clone(), line.clone());
-        tasks.spawn(
-            async move { (index, client.speak_with_timestamps(GEORGE, &SpeechRequest::v3(line)).await) },
-        );
-    }
-    let mut out: Vec<_> = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        out.push(joined.expect("task"));
-    }
-    out.sort_by_key(|(index, _)| *index);
-    out.into_iter().map(|(_, result)| result).collect()
+    // Patient enough for a loaded machine: 40 retries, backing off to a second.
+    let patient = client_with(
+        &studio,
+        TTS_KEY,
+        RetryPolicy {
+            max_retries: 40,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(1),
+        },
+    );
+    patient.speak(GEORGE, &SpeechRequest::v3("I can wait.")).await.expect("voiced once the slot frees");
+    assert!(patient.retries() >= 1, "the patient client met the limit too");
+    holding.await.expect("task").expect("the long line is voiced");
+
+    let stats = studio.stats();
+    assert!(stats.tts.concurrency_limited >= 2, "{:?}", stats.tts);
+    assert_eq!((stats.tts.requests, stats.tts.characters), (2, long_cost + 11), "refusals are not billed");
 }
 
 /// A connection dropped after the line was voiced: the client reports an answer lost (never
