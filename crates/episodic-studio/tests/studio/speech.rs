@@ -307,34 +307,29 @@ async fn an_answer_lost_after_voicing_is_found_in_the_history() {
         only_paths_containing: Some("/v1/text-to-speech/".into()),
         ..FaultConfig::default()
     };
-    let studio = studio(StudioConfig { faults: faults(1.0), ..speech_config() }).await;
-    let client = client(&studio);
+    let after = studio(StudioConfig { faults: faults(1.0), ..speech_config() }).await;
+    let lost = client(&after);
     let line = "Was this voiced? Look in the history.";
-    let err = client.speak_with_timestamps(GEORGE, &SpeechRequest::v3(line)).await.expect_err("answer lost");
+    let err = lost.speak_with_timestamps(GEORGE, &SpeechRequest::v3(line)).await.expect_err("answer lost");
     assert!(matches!(err.kind, ElevenLabsErrorKind::AnswerLost { .. }), "{err}");
     assert!(err.may_have_been_billed());
     assert_eq!(err.retries, 0, "a billable call whose answer was lost is never resent");
-    let stats = studio.stats();
+    let stats = after.stats();
     assert_eq!((stats.tts.requests, stats.faults.answers_lost), (1, 1));
-    let page = client.history(&HistoryQuery::default()).await.expect("history is not faulted");
-    let found = page.history.iter().find(|i| i.text.as_deref() == Some(line)).expect("in the history");
-    let audio = client.history_audio(&found.history_item_id).await.expect("audio");
+    let found = lost
+        .find_in_history(GEORGE, Some("eleven_v3"), line, 0)
+        .await
+        .expect("history is not faulted")
+        .expect("in the history");
+    let audio = lost.history_audio(&found.history_item_id).await.expect("audio");
     assert!(decoded_seconds(&audio) > 1.0);
 
-    let studio = studio_before_routing(faults(0.0)).await;
-    let client = client_for(&studio);
-    let err = client.speak_with_timestamps(GEORGE, &SpeechRequest::v3(line)).await.expect_err("dropped");
+    let before = studio(StudioConfig { faults: faults(0.0), ..speech_config() }).await;
+    let dropped = client(&before);
+    let err = dropped.speak_with_timestamps(GEORGE, &SpeechRequest::v3(line)).await.expect_err("dropped");
     assert!(matches!(err.kind, ElevenLabsErrorKind::AnswerLost { .. }), "the client cannot tell: {err}");
-    assert!(client.history(&HistoryQuery::default()).await.expect("history").history.is_empty());
-    assert_eq!(studio.stats().tts.requests, 0);
-}
-
-async fn studio_before_routing(faults: FaultConfig) -> Studio {
-    studio(StudioConfig { faults, ..speech_config() }).await
-}
-
-fn client_for(studio: &Studio) -> ElevenLabsClient {
-    client(studio)
+    assert!(dropped.find_in_history(GEORGE, None, line, 0).await.expect("history").is_none());
+    assert_eq!(before.stats().tts.requests, 0);
 }
 
 /// Forced alignment of the studio's own speech recovers the word times it was voiced with.
@@ -381,4 +376,67 @@ async fn forced_alignment_finds_the_words_where_they_were_voiced() {
 /// The kind of a refusal.
 fn kind<T: std::fmt::Debug>(result: Result<T, episodic_elevenlabs::ElevenLabsError>) -> ElevenLabsErrorKind {
     result.expect_err("refused").kind
+}
+
+/// The studio's seeded faults hit ElevenLabs' routes too: injected 429s are retried (each line
+/// voiced once), an injected 5xx on a line is not resent and may have been billed.
+#[tokio::test(flavor = "multi_thread")]
+async fn injected_faults_on_speech_are_retried_only_when_safe() {
+    let on_speech = |rate_429: f64, rate_5xx: f64| FaultConfig {
+        seed: 11,
+        rate_429,
+        rate_5xx,
+        only_paths_containing: Some("/v1/text-to-speech/".into()),
+        ..FaultConfig::default()
+    };
+    let limited = studio(StudioConfig { faults: on_speech(0.5, 0.0), ..speech_config() }).await;
+    let patient = client_with(
+        &limited,
+        TTS_KEY,
+        RetryPolicy {
+            max_retries: 20,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+        },
+    );
+    for i in 0..4 {
+        patient
+            .speak(GEORGE, &SpeechRequest::v3(format!("Line {i}.")))
+            .await
+            .expect("voiced despite the 429s");
+    }
+    let stats = limited.stats();
+    assert_eq!(stats.tts.requests, 4, "each line voiced once");
+    assert!(stats.faults.rate_limited >= 1 && patient.retries() == stats.faults.rate_limited, "{stats:?}");
+
+    let failing = studio(StudioConfig { faults: on_speech(0.0, 1.0), ..speech_config() }).await;
+    let err = client(&failing).speak(GEORGE, &SpeechRequest::v3("Hello?")).await.expect_err("5xx");
+    assert!(matches!(err.kind, ElevenLabsErrorKind::Server { .. }), "{err}");
+    assert_eq!(err.retries, 0, "a line is never resent after a 5xx");
+    assert!(err.may_have_been_billed());
+    assert_eq!(failing.stats().faults.server_errors, 1);
+}
+
+/// Forced alignment refuses a form without a file, and a file that is not audio.
+#[tokio::test(flavor = "multi_thread")]
+async fn forced_alignment_refusals() {
+    let studio = studio(speech_config()).await;
+    let client = client(&studio);
+    let k = kind(client.forced_alignment(bytes::Bytes::from_static(b"not audio at all"), "Hello").await);
+    assert!(
+        matches!(&k, ElevenLabsErrorKind::Refused { http_status: 400, status, .. } if status == "invalid_audio"),
+        "{k:?}"
+    );
+    let raw = reqwest::Client::new()
+        .post(format!("{}/v1/forced-alignment", studio.urls().elevenlabs_url))
+        .header("xi-api-key", TTS_KEY)
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body("--b\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nHello\r\n--b--\r\n")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(raw.status(), 422);
+    let body: serde_json::Value = raw.json().await.expect("json");
+    assert_eq!(body["detail"][0]["loc"], serde_json::json!(["body", "file"]));
+    assert_eq!(studio.stats().tts.alignments, 0);
 }
