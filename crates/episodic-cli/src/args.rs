@@ -239,7 +239,8 @@ pub struct StudioArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Write `{"queue_url", "rest_url", "cdn_url", "stats_url"}` here once listening.
+    /// Write `{"queue_url", "rest_url", "cdn_url", "stats_url", "api_url", "elevenlabs_url"}` here
+    /// once listening.
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
     /// The key clients must send (`Authorization: Key ...`); without one, any key is accepted.
@@ -314,6 +315,17 @@ pub struct StudioArgs {
     /// Keep stored files here instead of a temporary folder.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The key ElevenLabs clients must send (`xi-api-key`); without one, any key is accepted.
+    #[arg(long, env = "ELEVENLABS_API_KEY", hide_env_values = true)]
+    pub elevenlabs_key: Option<String>,
+    /// The ElevenLabs account's credits: a speech request that would pass them is refused with
+    /// 401 `quota_exceeded` (nothing voiced, nothing billed).
+    #[arg(long, value_name = "CHARS")]
+    pub tts_quota_chars: Option<u64>,
+    /// Speech requests allowed at once; one more is refused at once with 429
+    /// `too_many_concurrent_requests` (unbilled).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub tts_concurrency: Option<u64>,
 }
 
 /// `--fail-5xx-style`.

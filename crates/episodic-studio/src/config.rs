@@ -51,6 +51,14 @@ pub struct StudioConfig {
     /// status, result and history calls keep working and renders already queued finish and are
     /// billed, even past the balance. `None` never locks.
     pub balance: Option<Usd>,
+    /// The key ElevenLabs calls must carry (`xi-api-key`); `None` accepts any.
+    pub elevenlabs_key: Option<String>,
+    /// Credits (characters) the ElevenLabs account has; once a request would pass them, it is
+    /// answered 401 `quota_exceeded` and nothing is voiced or billed. `None` is unlimited.
+    pub tts_quota_chars: Option<u64>,
+    /// Speech and alignment requests allowed at once; one more is answered 429
+    /// `too_many_concurrent_requests` at once, unbilled. `None` is unlimited.
+    pub tts_concurrency: Option<usize>,
 }
 
 impl Default for StudioConfig {
@@ -72,6 +80,9 @@ impl Default for StudioConfig {
             v3_uploads: true,
             history_lag: Duration::ZERO,
             balance: None,
+            elevenlabs_key: None,
+            tts_quota_chars: None,
+            tts_concurrency: None,
         }
     }
 }
