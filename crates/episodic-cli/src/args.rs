@@ -378,6 +378,10 @@ pub struct RenderArgs {
     /// Local ffmpeg jobs at once (default: the number of cores).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub ffmpeg_jobs: Option<u32>,
+    /// Lines voiced by ElevenLabs at once (its plans allow 2 to 15; more are refused, unbilled,
+    /// and retried).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub speech_jobs: u32,
     /// Stop starting nodes at the first failure.
     #[arg(long)]
     pub fail_fast: bool,

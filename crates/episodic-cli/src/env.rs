@@ -1,5 +1,7 @@
 //! Every environment variable episodic reads, in one place.
 
+use episodic_elevenlabs::{ElevenLabsConfig, ElevenLabsKey};
+
 /// A price file overriding catalog prices (same as `--prices`).
 pub const EPISODIC_PRICES: &str = "EPISODIC_PRICES";
 /// The ffprobe to use instead of the one on PATH.
@@ -14,12 +16,29 @@ pub const EPISODIC_STATE_DIR: &str = "EPISODIC_STATE_DIR";
 /// Where episodic keeps what it learned about files (default: `$XDG_CACHE_HOME/episodic`, else
 /// `~/.cache/episodic`); `off` keeps nothing between runs.
 pub const EPISODIC_CACHE_DIR: &str = "EPISODIC_CACHE_DIR";
+/// The ElevenLabs API key that voices lines with the fal backend; never printed, logged or
+/// stored (the local backend voices on its studio without one).
+pub const ELEVENLABS_API_KEY: &str = episodic_elevenlabs::key::ELEVENLABS_API_KEY;
+/// Where the ElevenLabs client sends its requests instead of ElevenLabs (a studio, a proxy).
+pub const EPISODIC_ELEVENLABS_URL: &str = episodic_elevenlabs::config::ENV_ELEVENLABS_URL;
 /// Disables colour in diagnostics when set (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
 
 /// The value of a variable, when set and not empty.
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// ElevenLabs as this environment configures it: the base URL (`EPISODIC_ELEVENLABS_URL`) and
+/// the key (`ELEVENLABS_API_KEY`), when set; `None` when neither is (nothing to voice lines with).
+/// The key is checked, never shown: errors name the variable, not its value.
+pub fn elevenlabs() -> Result<Option<(ElevenLabsConfig, Option<ElevenLabsKey>)>, String> {
+    let key = ElevenLabsKey::from_lookup(var).map_err(|err| err.to_string())?;
+    if key.is_none() && var(EPISODIC_ELEVENLABS_URL).is_none() {
+        return Ok(None);
+    }
+    let config = ElevenLabsConfig::from_lookup(var).map_err(|err| err.to_string())?;
+    Ok(Some((config, key)))
 }
 
 /// The file of probed facts that `validate`, `plan` and `render` share, if there is a place for it.

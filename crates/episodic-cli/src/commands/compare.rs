@@ -70,6 +70,7 @@ pub fn run(args: CompareArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         concurrency: args.concurrency,
         transfers: 8,
         ffmpeg_jobs: None,
+        speech_jobs: 3,
         fail_fast: false,
         max_cost: args.max_cost,
         state_dir: args.state_dir.clone(),

@@ -8,6 +8,7 @@ use crate::error::exit;
 use crate::printer::Printer;
 use crate::reporter::{JsonReporter, LineReporter, Reporter, TerminalReporter};
 use episodic_catalog::{Catalog, Usd};
+use episodic_elevenlabs::{ElevenLabsClient, ElevenLabsConfig, ElevenLabsKey};
 use episodic_engine::{
     Engine, EngineConfig, Failure, Journal, JournalError, NodeError, Stop, StopCause, StopReason,
 };
@@ -146,6 +147,7 @@ pub(super) fn run_plans(
     let config = EngineConfig {
         render_concurrency: args.concurrency as usize,
         transfer_concurrency: args.transfers as usize,
+        speech_concurrency: args.speech_jobs as usize,
         ffmpeg_concurrency: ffmpeg_jobs,
         fail_fast: args.fail_fast,
         max_cost: args.max_cost.map(Usd::from_dollars),
@@ -160,16 +162,22 @@ pub(super) fn run_plans(
         webhook_url: args.webhook_url.clone(),
         ..EngineConfig::default()
     };
+    // Read before anything starts, so a malformed key or URL stops the run at once.
+    let elevenlabs = crate::env::elevenlabs().map_err(CliError::Render)?;
     let cap = spending_cap(plans, config.max_cost);
     let manifests: Vec<String> = manifest_paths.iter().map(|path| path.display().to_string()).collect();
 
     let runtime = runtime()?;
     let summary = runtime.block_on(async {
         // The local studio lives as long as this run, on a port of its own.
-        let (client, studio) = match backend {
+        let (client, studio, speech) = match backend {
             BackendArg::Fal => {
                 let config = FalConfig::from_env().map_err(|err| CliError::Render(err.to_string()))?;
-                (FalClient::new(config, key).map_err(|err| CliError::Render(err.to_string()))?, None)
+                let speech = match elevenlabs {
+                    Some((config, key)) => Some(speech_api(config, key)?),
+                    None => None,
+                };
+                (FalClient::new(config, key).map_err(|err| CliError::Render(err.to_string()))?, None, speech)
             }
             BackendArg::Local => {
                 printer.note("NOTICE: no FAL_KEY (or --backend local): rendering on the local studio. The clips are PLACEHOLDERS made with ffmpeg, not Kling renders; nothing is billed.");
@@ -180,7 +188,11 @@ pub(super) fn run_plans(
                     .map_err(|err| CliError::Studio(err.to_string()))?;
                 let config = FalConfig::single_host(&studio.urls().queue_url).map_err(|err| CliError::Render(err.to_string()))?;
                 let key = FalKey::new(studio_key).map_err(|err| CliError::Render(err.to_string()))?;
-                (FalClient::new(config, Some(key)).map_err(|err| CliError::Render(err.to_string()))?, Some(studio))
+                // The studio voices lines too, with espeak-ng, and takes any ElevenLabs key or none.
+                let speech_config = ElevenLabsConfig::with_base_url(&studio.urls().elevenlabs_url)
+                    .map_err(|err| CliError::Render(err.to_string()))?;
+                let speech = speech_api(speech_config, None)?;
+                (FalClient::new(config, Some(key)).map_err(|err| CliError::Render(err.to_string()))?, Some(studio), Some(speech))
             }
         };
         let estimate = plans.iter().map(Plan::total_cost).sum::<Usd>();
@@ -192,9 +204,9 @@ pub(super) fn run_plans(
             probe.clone(),
             catalog.clone(),
             config,
-            // The ElevenLabs client (`SpeechApi`) is built here once its crate lands; until then
-            // a plan with lines to voice stops before anything starts (`EngineError::NoSpeechApi`).
-            None,
+            // Without one, a plan with lines to voice stops before anything starts
+            // (`EngineError::NoSpeechApi`).
+            speech,
         );
         let to_go = engine.estimate_to_go(plans).map_err(|err| CliError::Render(err.to_string()))?;
         if let Some(cap) = cap
@@ -250,8 +262,10 @@ pub(super) fn run_plans(
             .map_err(|err| match err {
                 episodic_engine::EngineError::NoSpeechApi { .. } => CliError::Blocked {
                     message: err.to_string(),
-                    // Until the ElevenLabs client is wired in here (`Engine::new` above).
-                    help: "this build cannot voice lines yet: record them and use `audio: <file>` with `text:`".into(),
+                    help: format!(
+                        "set {} to voice the lines with ElevenLabs, render on the local studio (`--backend local`, placeholder voices), or record them and use `audio: <file>` with `text:`",
+                        crate::env::ELEVENLABS_API_KEY
+                    ),
                 },
                 other => CliError::Render(other.to_string()),
             })?;
@@ -418,6 +432,15 @@ pub(super) fn state_error(err: JournalError) -> CliError {
         _ => format!("run the same command again; if it fails the same way, {other}"),
     };
     CliError::Blocked { message: err.to_string(), help }
+}
+
+/// The engine's ElevenLabs: a client at `config`'s URL, sending `key` when there is one.
+fn speech_api(
+    config: ElevenLabsConfig,
+    key: Option<ElevenLabsKey>,
+) -> Result<std::sync::Arc<dyn episodic_engine::SpeechApi>, CliError> {
+    let client = ElevenLabsClient::new(config, key).map_err(|err| CliError::Render(err.to_string()))?;
+    Ok(std::sync::Arc::new(client))
 }
 
 /// The run's cap: `--max-cost`, and the sum of the episodes' budgets when every episode has one.

@@ -5,6 +5,7 @@
 
 pub(crate) mod api;
 mod driver;
+mod elevenlabs;
 mod stage;
 
 use super::{Context, Done, Output};
