@@ -5,7 +5,7 @@ use crate::node::{
     RenderRole, RenderSpec, UploadSpec,
 };
 use crate::{NodeKey, Plan};
-use episodic_catalog::{ArgKind, ArgSource, Catalog, DurationRule, Model, OutputSize, Tier, Usd};
+use episodic_catalog::{ArgKind, ArgSource, Catalog, DurationRule, Model, ModelKind, OutputSize, Tier, Usd};
 use episodic_manifest::{Broll, Dialogue, Episode, Layout, MediaFile, Problem, Segment, SegmentKind};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{Map, Value, json};
@@ -85,15 +85,20 @@ impl<'a> Builder<'a> {
         let fps = self.catalog.default_avatar(quality).fps;
 
         let mut composes = Vec::with_capacity(episode.segments.len());
+        let mut speeches = Vec::with_capacity(episode.segments.len());
         for segment in &episode.segments {
-            let compose = match &segment.kind {
-                SegmentKind::Dialogue(dialogue) => self.dialogue(episode, segment, dialogue, canvas, fps),
-                SegmentKind::Broll(broll) => self.broll(episode, segment, broll, canvas, fps),
+            let (compose, speech) = match &segment.kind {
+                SegmentKind::Dialogue(dialogue) => {
+                    let compose = self.dialogue(episode, segment, dialogue, canvas, fps);
+                    (compose, self.carried_speech(dialogue))
+                }
+                SegmentKind::Broll(broll) => (self.broll(episode, segment, broll, canvas, fps), None),
             };
             composes.push(compose);
+            speeches.push(speech);
         }
 
-        let audio = self.audio(episode, &composes, fps);
+        let audio = self.audio(episode, &composes, &speeches, fps);
         let segments: Vec<String> = composes.iter().map(|index| self.graph[*index].id.clone()).collect();
         let keys: Vec<&str> = composes.iter().map(|index| self.graph[*index].key.as_str()).collect();
         let key = NodeKey::of_json(
@@ -275,6 +280,14 @@ impl<'a> Builder<'a> {
         self.compose(spec, &[main])
     }
 
+    /// The speech whose sound the speaker's clip carries: an avatar driven by an audio file returns
+    /// that audio as its clip's sound (lip-synced to it from the first sample), so the episode's
+    /// sound can be read from the file before the render exists.
+    fn carried_speech(&self, dialogue: &Dialogue) -> Option<MediaFile> {
+        let model = self.speaker_model(&dialogue.model);
+        (model.kind == ModelKind::Avatar && model.audio_arg().is_some()).then(|| dialogue.audio.clone())
+    }
+
     fn speaker_model(&self, name: &str) -> &'a Model {
         let model = self.catalog.get(name).unwrap_or(self.catalog.default_avatar(Tier::Pro));
         if self.draft { self.catalog.draft_avatar() } else { model }
@@ -427,12 +440,22 @@ impl<'a> Builder<'a> {
         index
     }
 
-    /// The episode's audio: needs only each segment's main clip, not its compose, so it is encoded
-    /// while the composes run and concat is left with copying.
-    fn audio(&mut self, episode: &Episode, composes: &[NodeIndex], fps: u32) -> NodeIndex {
+    /// The episode's audio: needs only each segment's sound, not its compose, so it is encoded
+    /// while the composes run and concat is left with copying. A segment whose sound is its speech
+    /// (`speeches[i]`, see [`Builder::carried_speech`]) gives the node no input: with every segment
+    /// so, the audio is encoded while the renders are out, and the last render leaves only its
+    /// compose and the concat's copy behind it. Other segments' sound waits for their clip.
+    fn audio(
+        &mut self,
+        episode: &Episode,
+        composes: &[NodeIndex],
+        speeches: &[Option<MediaFile>],
+        fps: u32,
+    ) -> NodeIndex {
         let mut segments = Vec::with_capacity(composes.len());
+        let mut sources = Vec::with_capacity(composes.len());
         let mut mains = Vec::with_capacity(composes.len());
-        for compose in composes {
+        for (compose, speech) in composes.iter().zip(speeches) {
             let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
             // The main clip is one of the compose's own inputs: no search of the whole graph.
             let main = self
@@ -443,9 +466,16 @@ impl<'a> Builder<'a> {
                 segments.push(AudioSegment {
                     segment: spec.segment.clone(),
                     main: spec.main.clone(),
+                    speech: speech.clone(),
                     seconds: spec.seconds,
                 });
-                mains.push(main);
+                match speech {
+                    Some(file) => sources.push(json!({ FILE_PLACEHOLDER: file.sha256 })),
+                    None => {
+                        sources.push(json!(self.graph[main].key.as_str()));
+                        mains.push(main);
+                    }
+                }
             }
         }
         let spec = AudioSpec {
@@ -456,8 +486,8 @@ impl<'a> Builder<'a> {
             bitrate: AUDIO_BITRATE.to_owned(),
         };
         let key = NodeKey::of_json(&json!({
-            "audio": 1,
-            "clips": mains.iter().map(|index| self.graph[*index].key.as_str()).collect::<Vec<_>>(),
+            "audio": 2,
+            "sources": sources,
             "milliseconds": spec.segments.iter().map(|s| (s.seconds * 1000.0).round() as u64).collect::<Vec<_>>(),
             "fps": spec.fps,
             "sample_rate": spec.sample_rate,

@@ -172,6 +172,11 @@ pub struct AudioSegment {
     pub segment: String,
     /// The id of the download whose audio is the segment's: its compose's [`ComposeSpec::main`].
     pub main: String,
+    /// The speech that drives the segment's avatar, when its clip's sound is that speech: the sound
+    /// is then read from this file, which is here from the start, instead of from the clip, which
+    /// arrives with the render. `None` for clips whose sound is their own (b-roll).
+    #[serde(skip)]
+    pub speech: Option<MediaFile>,
     /// The segment's length, as its compose cuts it ([`ComposeSpec::seconds`]).
     pub seconds: f64,
 }
