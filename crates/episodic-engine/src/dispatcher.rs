@@ -5,7 +5,7 @@
 
 use crate::events::{EventKind, StopReason};
 use crate::executor::{self, Context, Done, Inputs, Output};
-use crate::gate::Gate;
+use crate::gate::{Gate, Rank, RenderUrgency, render_ranks};
 use crate::journal::now;
 use crate::report::{NodeReport, Span};
 use crate::{NodeError, Stop, StopCause};
@@ -131,6 +131,8 @@ pub(crate) struct Dispatcher<'p, E: FnMut(&str, EventKind)> {
     limits: Limits,
     fail_fast: bool,
     nodes: HashMap<NodeRef, NodeState>,
+    /// Each node's place in its gate's queue (see [`Rank`]).
+    ranks: HashMap<NodeRef, Rank>,
     ready: VecDeque<NodeRef>,
     shared: HashMap<String, Shared>,
     /// Why the run stopped starting work, the most severe reason seen.
@@ -156,7 +158,14 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
     ) -> Self {
         let mut nodes = HashMap::new();
         let mut ready = VecDeque::new();
+        let mut ranks = HashMap::new();
         for (p, plan) in plans.iter().enumerate() {
+            for index in plan.graph.node_indices() {
+                ranks.insert((p, index), (p, index.index()));
+            }
+            for (index, place) in render_ranks(&render_urgencies(plan)) {
+                ranks.insert((p, NodeIndex::new(index)), (p, place));
+            }
             for index in plan.graph.node_indices() {
                 let waiting_on = plan.graph.neighbors_directed(index, Direction::Incoming).count();
                 nodes.insert(
@@ -174,6 +183,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             limits,
             fail_fast,
             nodes,
+            ranks,
             ready,
             shared: HashMap::new(),
             stopping: None,
@@ -332,8 +342,9 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             let episode = plan.episode.clone();
             let canvas = (plan.canvas.width, plan.canvas.height);
             let fps = plan.fps;
-            // Plan order is segment order: the earliest segments get the slots first.
-            let rank = (p, index.index());
+            // Plan order is segment order: the earliest segments get the slots first (renders by
+            // what waits on them, see `gate::render_ranks`).
+            let rank = self.ranks.get(&node_ref).copied().unwrap_or((p, index.index()));
             tasks.spawn(async move {
                 let began = Instant::now();
                 let _permit = limit.acquire(rank).await;
@@ -537,6 +548,30 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
     pub(crate) fn failures(&mut self, p: usize) -> Vec<Failure> {
         self.failures.remove(&p).unwrap_or_default()
     }
+}
+
+/// What ranks each render of `plan`: the composes its clip's download feeds, the earliest of them,
+/// and the clip's length.
+fn render_urgencies(plan: &Plan) -> Vec<RenderUrgency> {
+    let graph = &plan.graph;
+    graph
+        .node_indices()
+        .filter_map(|index| {
+            let spec = graph[index].render()?;
+            let composes: Vec<usize> = graph
+                .neighbors_directed(index, Direction::Outgoing)
+                .flat_map(|download| graph.neighbors_directed(download, Direction::Outgoing))
+                .filter(|dependent| graph[*dependent].kind() == NodeKind::Compose)
+                .map(NodeIndex::index)
+                .collect();
+            Some(RenderUrgency {
+                index: index.index(),
+                composes: composes.len(),
+                first_compose: composes.iter().copied().min().unwrap_or(usize::MAX),
+                seconds: spec.seconds,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

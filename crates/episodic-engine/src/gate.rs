@@ -5,14 +5,50 @@
 //! different segments and no segment is complete until the speakers' wave has run; its composes
 //! then pile up after the last render. Handing slots out by plan order (segment by segment)
 //! completes segments early and lets their composes run while later renders are still out.
+//!
+//! Renders are ranked by [`render_ranks`]: a render that several composes wait on (one listener
+//! clip shared by every segment where its character listens) goes before the others, then renders
+//! by the earliest segment they serve, the longest first within a segment (its clip decides when
+//! that segment can compose).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
-/// Lower ranks go first: `(manifest, node index in plan order)`.
+/// Lower ranks go first: `(manifest, place in that manifest)`. The place is the node's index in
+/// plan order, or for a render its place in [`render_ranks`]; ranks compare within one gate, and
+/// renders have a gate of their own.
 pub(crate) type Rank = (usize, usize);
+
+/// What ranks a render among the renders waiting for a slot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RenderUrgency {
+    /// The render's index in plan order.
+    pub(crate) index: usize,
+    /// How many composes wait on its clip.
+    pub(crate) composes: usize,
+    /// The plan index of the earliest of those composes (plan order is segment order).
+    pub(crate) first_compose: usize,
+    /// The clip's length: fal's latency grows with it.
+    pub(crate) seconds: f64,
+}
+
+/// Each render's place in the queue for render slots, by plan index: first the renders that more
+/// composes wait on, then by the earliest segment they serve, then the longest clip first, then plan
+/// order. A render served after the others of its segment would leave that segment's compose
+/// waiting longest, and one that several composes wait on would leave all of them waiting.
+pub(crate) fn render_ranks(renders: &[RenderUrgency]) -> Vec<(usize, usize)> {
+    let mut order: Vec<&RenderUrgency> = renders.iter().collect();
+    order.sort_by(|a, b| {
+        b.composes
+            .cmp(&a.composes)
+            .then(a.first_compose.cmp(&b.first_compose))
+            .then(b.seconds.total_cmp(&a.seconds))
+            .then(a.index.cmp(&b.index))
+    });
+    order.iter().enumerate().map(|(place, render)| (render.index, place)).collect()
+}
 
 /// A gate with a fixed number of slots.
 #[derive(Debug)]
@@ -146,6 +182,40 @@ mod tests {
             task.await.unwrap();
         }
         assert_eq!(*order.lock().unwrap(), vec![1, 3, 3, 7, 9]);
+    }
+
+    fn urgency(index: usize, composes: usize, first_compose: usize, seconds: f64) -> RenderUrgency {
+        RenderUrgency { index, composes, first_compose, seconds }
+    }
+
+    /// The render at each place, first first.
+    fn order(renders: &[RenderUrgency]) -> Vec<usize> {
+        let mut ranked = render_ranks(renders);
+        ranked.sort_by_key(|(_, place)| *place);
+        ranked.into_iter().map(|(index, _)| index).collect()
+    }
+
+    #[test]
+    fn a_render_many_composes_wait_on_goes_first() {
+        // Segment 0: speaker (index 2, 2.5 s); segment 1: speaker (5, 3 s); one listener clip (3)
+        // shared by both segments, planned after segment 0's speaker.
+        let renders = [urgency(2, 1, 4, 2.5), urgency(3, 2, 4, 5.0), urgency(5, 1, 7, 3.0)];
+        assert_eq!(order(&renders), [3, 2, 5]);
+    }
+
+    #[test]
+    fn within_a_segment_the_longest_clip_goes_first_and_segments_keep_their_order() {
+        // Each segment: a speaker and a listener of its own; the listener's clip is longer in
+        // segment 0, the speaker's in segment 1.
+        let renders = [
+            urgency(1, 1, 3, 2.5),
+            urgency(2, 1, 3, 5.0),
+            urgency(5, 1, 7, 6.0),
+            urgency(6, 1, 7, 5.0),
+            urgency(9, 1, 11, 3.0),
+            urgency(10, 1, 11, 3.0),
+        ];
+        assert_eq!(order(&renders), [2, 1, 5, 6, 9, 10], "ties keep plan order");
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -180,6 +180,16 @@ impl Probe {
         Ok((info, end))
     }
 
+    /// Records `info`, what a probe of these very bytes said under another name (a file probed
+    /// where it was written, then renamed into place), as what probing `path` says now: a rename
+    /// changes the file's stamp, and probing again would start ffprobe for the same answer.
+    pub fn remember(&self, path: &Path, info: MediaInfo) {
+        let key = absolute(path);
+        if let Some(stamp) = Stamp::of(&key) {
+            self.facts.learn(&key, &stamp, |known| known.set_info(info));
+        }
+    }
+
     /// sha256 (hex) and size of a file's bytes, read in full unless the file is unchanged since
     /// they were last read.
     pub fn hash(&self, path: &Path) -> std::io::Result<(String, u64)> {
@@ -411,6 +421,22 @@ mod tests {
         let video = info.video().expect("video");
         assert_eq!((video.width, video.height), (Some(1920), Some(1080)));
         assert!((video.fps.unwrap_or_default() - 29.97).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_remembered_probe_is_recalled_without_ffprobe_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clip.mp4");
+        std::fs::write(&path, b"a clip renamed into place").unwrap();
+        // No ffprobe at all: only what was remembered can answer.
+        let probe = Probe::new(Tool { name: "ffprobe", path: dir.path().join("no-ffprobe") });
+        assert!(probe.probe(&path).is_err(), "nothing known, and no ffprobe to ask");
+        let info =
+            MediaInfo { format_name: "mov,mp4,m4a,3gp,3g2,mj2".into(), duration: Some(2.0), streams: vec![] };
+        probe.remember(&path, info.clone());
+        assert_eq!(probe.probe(&path).unwrap(), info);
+        std::fs::write(&path, b"other bytes, and more of them").unwrap();
+        assert!(probe.probe(&path).is_err(), "a changed file is not answered from memory");
     }
 
     #[test]

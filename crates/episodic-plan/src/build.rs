@@ -6,7 +6,7 @@ use crate::node::{
 };
 use crate::{NodeKey, Plan};
 use episodic_catalog::{
-    ArgKind, ArgSource, Catalog, DurationRule, Model, OutputSize, SPEECH_OUTPUT_FORMAT, Tier, Usd,
+    ArgKind, ArgSource, Catalog, DurationRule, Model, ModelKind, OutputSize, SPEECH_OUTPUT_FORMAT, Tier, Usd,
     voice_model,
 };
 use episodic_manifest::{
@@ -102,15 +102,20 @@ impl<'a> Builder<'a> {
         let fps = self.catalog.default_avatar(quality).fps;
 
         let mut composes = Vec::with_capacity(episode.segments.len());
+        let mut sounds = Vec::with_capacity(episode.segments.len());
         for segment in &episode.segments {
-            let compose = match &segment.kind {
-                SegmentKind::Dialogue(dialogue) => self.dialogue(episode, segment, dialogue, canvas, fps),
-                SegmentKind::Broll(broll) => self.broll(episode, segment, broll, canvas, fps),
+            let (compose, speech) = match &segment.kind {
+                SegmentKind::Dialogue(dialogue) => {
+                    let compose = self.dialogue(episode, segment, dialogue, canvas, fps);
+                    (compose, self.sound_of(dialogue))
+                }
+                SegmentKind::Broll(broll) => (self.broll(episode, segment, broll, canvas, fps), Sound::Clip),
             };
             composes.push(compose);
+            sounds.push(speech);
         }
 
-        let audio = self.audio(episode, &composes, fps);
+        let audio = self.audio(episode, &composes, &sounds, fps);
         let segments: Vec<String> = composes.iter().map(|index| self.graph[*index].id.clone()).collect();
         let keys: Vec<&str> = composes.iter().map(|index| self.graph[*index].key.as_str()).collect();
         let key = NodeKey::of_json(
@@ -338,6 +343,20 @@ impl<'a> Builder<'a> {
         self.compose(spec, &[main])
     }
 
+    /// The speech whose sound the speaker's clip carries: an avatar driven by an audio file returns
+    /// that audio as its clip's sound (lip-synced to it from the first sample), so the episode's
+    /// sound can be read from the file before the render exists.
+    fn sound_of(&self, dialogue: &Dialogue) -> Sound {
+        let model = self.speaker_model(&dialogue.model);
+        if !(model.kind == ModelKind::Avatar && model.audio_arg().is_some()) {
+            return Sound::Clip;
+        }
+        match &dialogue.speech {
+            Speech::Audio { file, .. } => Sound::File(file.clone()),
+            Speech::Line(_) => Sound::Voiced,
+        }
+    }
+
     fn speaker_model(&self, name: &str) -> &'a Model {
         let model = self.catalog.get(name).unwrap_or(self.catalog.default_avatar(Tier::Pro));
         if self.draft { self.catalog.draft_avatar() } else { model }
@@ -551,13 +570,16 @@ impl<'a> Builder<'a> {
         index
     }
 
-    /// The episode's audio: needs only each segment's main clip, not its compose, so it is encoded
-    /// while the composes run and concat is left with copying.
-    fn audio(&mut self, episode: &Episode, composes: &[NodeIndex], fps: u32) -> NodeIndex {
+    /// The episode's audio: needs only each segment's sound, not its compose, so it is encoded
+    /// while the composes run and concat is left with copying. A segment whose sound is its speech
+    /// (`sounds[i]`, see [`Builder::sound_of`]) gives the node no clip as input: with every segment
+    /// so, the audio is encoded while the renders are out, and the last render leaves only its
+    /// compose and the concat's copy behind it. Other segments' sound waits for their clip.
+    fn audio(&mut self, episode: &Episode, composes: &[NodeIndex], sounds: &[Sound], fps: u32) -> NodeIndex {
         let mut segments = Vec::with_capacity(composes.len());
-        let mut mains = Vec::with_capacity(composes.len());
-        let mut speeches = Vec::new();
-        for compose in composes {
+        let mut sources = Vec::with_capacity(composes.len());
+        let mut inputs = Vec::with_capacity(composes.len());
+        for (compose, sound) in composes.iter().zip(sounds) {
             let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
             // The main clip is one of the compose's own inputs: no search of the whole graph.
             let find = |id: &str| {
@@ -571,11 +593,24 @@ impl<'a> Builder<'a> {
                 segments.push(AudioSegment {
                     segment: spec.segment.clone(),
                     main: spec.main.clone(),
+                    speech_file: match sound {
+                        Sound::File(file) => Some(file.clone()),
+                        _ => None,
+                    },
+                    voiced: matches!(sound, Sound::Voiced) && speech.is_some(),
                     seconds: spec.seconds,
                     speech: spec.speech.clone(),
                 });
-                mains.push(main);
-                speeches.extend(speech);
+                match (sound, speech) {
+                    (Sound::File(file), _) => sources.push(json!({ FILE_PLACEHOLDER: file.sha256 })),
+                    (Sound::Voiced, Some(speech)) => sources.push(json!(self.graph[speech].key.as_str())),
+                    _ => {
+                        sources.push(json!(self.graph[main].key.as_str()));
+                        inputs.push(main);
+                    }
+                }
+                // A line's real length comes from its speech, so the speech is an input either way.
+                inputs.extend(speech);
             }
         }
         let spec = AudioSpec {
@@ -586,8 +621,8 @@ impl<'a> Builder<'a> {
             bitrate: AUDIO_BITRATE.to_owned(),
         };
         let key = NodeKey::of_json(&json!({
-            "audio": 1,
-            "clips": mains.iter().map(|index| self.graph[*index].key.as_str()).collect::<Vec<_>>(),
+            "audio": 2,
+            "sources": sources,
             "milliseconds": spec.segments.iter().map(|s| (s.seconds * 1000.0).round() as u64).collect::<Vec<_>>(),
             "fps": spec.fps,
             "sample_rate": spec.sample_rate,
@@ -602,8 +637,8 @@ impl<'a> Builder<'a> {
         );
         let index = self.add(format!("audio/{}", episode.id), key, label, Usd::ZERO, NodeDetail::Audio(spec));
         // A clip shared by two segments (one render asked for twice) is one input.
-        let mut linked = HashSet::with_capacity(mains.len());
-        for main in mains.into_iter().chain(speeches) {
+        let mut linked = HashSet::with_capacity(inputs.len());
+        for main in inputs {
             if linked.insert(main) {
                 self.graph.add_edge(main, index, ());
             }
@@ -615,6 +650,17 @@ impl<'a> Builder<'a> {
         self.ids.insert(id.clone());
         self.graph.add_node(Node { id, key, label, cost, detail })
     }
+}
+
+/// Where a segment's sound comes from, for the episode's audio: an avatar driven by speech returns
+/// that speech as its clip's sound, so it can be read before the render lands.
+enum Sound {
+    /// A recorded speech file (`audio:`), here from the start.
+    File(MediaFile),
+    /// A voiced line: its speech node's audio, there once it is voiced.
+    Voiced,
+    /// The clip's own sound (b-roll, or a model that does not take the speech).
+    Clip,
 }
 
 /// How long a listener clip is, and how it covers `speech` seconds.

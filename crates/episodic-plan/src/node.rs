@@ -219,6 +219,15 @@ pub struct AudioSegment {
     pub segment: String,
     /// The id of the download whose audio is the segment's: its compose's [`ComposeSpec::main`].
     pub main: String,
+    /// The speech that drives the segment's avatar, when its clip's sound is that speech: the sound
+    /// is then read from this file, which is here from the start, instead of from the clip, which
+    /// arrives with the render. `None` for clips whose sound is their own (b-roll).
+    #[serde(skip)]
+    pub speech_file: Option<MediaFile>,
+    /// Whether the sound is the audio of the line voiced by [`AudioSegment::speech`], read as soon
+    /// as it is voiced, instead of the clip's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub voiced: bool,
     /// The segment's length, as its compose cuts it ([`ComposeSpec::seconds`]).
     pub seconds: f64,
     /// For a line: the speech node whose audio's real length replaces `seconds` ([`ComposeSpec::speech`]).

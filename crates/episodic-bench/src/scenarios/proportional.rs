@@ -115,6 +115,19 @@ pub fn run(ctx: &Context, listeners: Listeners) -> Section {
         .filter(|event| event["event"] == "node_started" && event["kind"] == "compose")
         .filter(|event| elapsed(event) >= last_render)
         .count();
+    // What ran after the last render: the nodes that finished after it, with their own walls.
+    let on_tail: Vec<String> = events
+        .iter()
+        .filter(|event| event["event"] == "node_finished" && elapsed(event) > last_render)
+        .map(|event| {
+            format!(
+                "{} {:.2} s",
+                event["node"].as_str().unwrap_or("?"),
+                event["wall"].as_f64().unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    let audio_done = finished(&events, "audio").map(elapsed).fold(0.0, f64::max);
     let output = events
         .iter()
         .find(|event| event["event"] == "episode_finished")
@@ -137,6 +150,14 @@ pub fn run(ctx: &Context, listeners: Listeners) -> Section {
         Figure::info(
             "last render's `node_finished` → last compose's → concat's (events' `elapsed`)",
             format!("{last_render:.2} s → {last_compose:.2} s → {concat_done:.2} s"),
+        ),
+        Figure::info(
+            "nodes that finished after the last render (each node's `wall`: from its start, slot wait included)",
+            on_tail.join(", "),
+        ),
+        Figure::info(
+            "the episode's audio ready (`audio` node's `node_finished`)",
+            format!("{audio_done:.2} s"),
         ),
         Figure::info(
             "composes started after the last render finished",

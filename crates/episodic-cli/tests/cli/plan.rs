@@ -154,7 +154,7 @@ fn the_demo_comment_quotes_the_planned_cost() {
 }
 
 #[test]
-fn the_episodes_audio_needs_the_main_clips_not_the_composes() {
+fn the_episodes_audio_needs_only_the_b_rolls_clips_and_reads_speech_from_its_files() {
     for manifest in ["pipelines/demo/episode.yaml", "pipelines/longform/episode.yaml"] {
         let plan = plan_json(manifest, &[]);
         let nodes = plan["nodes"].as_array().expect("nodes");
@@ -163,13 +163,14 @@ fn the_episodes_audio_needs_the_main_clips_not_the_composes() {
         let [audio] = of_kind("audio")[..] else { panic!("one audio node in {manifest}") };
         let deps: HashSet<&str> =
             audio["deps"].as_array().expect("deps").iter().map(|dep| dep.as_str().expect("id")).collect();
-        // Exactly the speakers' and b-rolls' downloads: the clips whose sound each segment carries.
-        let mains: HashSet<&str> = of_kind("download")
+        // Exactly the b-rolls' downloads: an avatar's clip carries the speech it was driven by, so
+        // that sound is read from the speech file, there from the start, not from the render.
+        let brolls: HashSet<&str> = of_kind("download")
             .iter()
             .map(|node| node["id"].as_str().expect("id"))
-            .filter(|id| !id.ends_with("/listener"))
+            .filter(|id| !id.ends_with("/listener") && !id.ends_with("/speaker"))
             .collect();
-        assert_eq!(deps, mains, "{manifest}");
+        assert_eq!(deps, brolls, "{manifest}");
         let [concat] = of_kind("concat")[..] else { panic!("one concat node in {manifest}") };
         let concat_deps = concat["deps"].as_array().expect("deps");
         assert!(concat_deps.iter().any(|dep| dep == &audio["id"]), "concat copies the audio");

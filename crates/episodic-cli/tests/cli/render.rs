@@ -412,3 +412,44 @@ fn a_fault_that_outlasts_the_retries_fails_its_node_only_and_a_rerun_resumes() {
     assert_ok(&second);
     assert_eq!(bench.stats().submits.total, 1, "only the render that never went through");
 }
+
+/// An episode of dialogue only: its audio is read from the speech files, so it is encoded while
+/// the renders are still out, not after the last of them (then it sat on the run's tail).
+#[test]
+fn dialogue_audio_is_encoded_while_the_renders_are_out() {
+    let bench = Bench::new(StudioConfig {
+        fixed_render_time: Duration::from_millis(1500),
+        ..StudioConfig::default()
+    });
+    let demo = std::fs::read_to_string(bench.root().join(DEMO)).expect("the demo");
+    let (head, tail) = demo.split_once("  - id: crowd-shot").expect("the demo's b-roll segment");
+    let rest = &tail[tail.find("  - id: glitch-reaction").expect("the segment after the b-roll")..];
+    let talk = format!("{head}{rest}").replace("episode: ninja-news-demo", "episode: ninja-news-talk");
+    std::fs::write(bench.root().join("pipelines/demo/talk.yaml"), talk).expect("write the manifest");
+    let mut command = bench.context().command(["render", "pipelines/demo/talk.yaml"]);
+    command
+        .args(["--backend", "fal", "--scale", "8", "--state-dir", ".state", "--json"])
+        .envs(bench.fal_env(KEY));
+    let output = command.output().expect("run episodic render");
+    assert_ok(&output);
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let position = |wanted: &dyn Fn(&serde_json::Value) -> bool| events.iter().position(wanted);
+    let first_render = position(&|event| event["event"] == "node_finished" && event["kind"] == "render")
+        .expect("a render finished");
+    let audio_started = position(&|event| event["event"] == "node_started" && event["kind"] == "audio")
+        .expect("the audio node started");
+    assert!(audio_started < first_render, "the audio waited for a render");
+    let info = crate::support::probe()
+        .probe(&bench.root().join("pipelines/demo/out/ninja-news-talk.mp4"))
+        .expect("probe the episode");
+    let (video, audio) = (info.video().expect("video"), info.audio().expect("audio"));
+    let (video_seconds, audio_seconds) =
+        (video.duration.expect("video length"), audio.duration.expect("audio length"));
+    assert!(
+        (video_seconds - audio_seconds).abs() < 0.025,
+        "{video_seconds} s of video, {audio_seconds} s of audio"
+    );
+}

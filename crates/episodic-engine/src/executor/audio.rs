@@ -1,9 +1,12 @@
-//! The episode's audio: every segment's main clip cut to the segment's whole frames, joined and
-//! encoded once, as soon as the main clips are downloaded. It runs beside the composes, so after the
-//! last render only one compose and the concat's stream copy remain.
+//! The episode's audio: every segment's sound cut to the segment's whole frames, joined and encoded
+//! once. A speaker's sound is the speech its avatar was driven by, read from that file (the clip
+//! carries the same audio), so an episode of dialogue has its audio encoded while the renders are
+//! still out; a b-roll's sound waits for its clip. After the last render only its compose and the
+//! concat's stream copy remain.
 
 use super::{Context, Done, Inputs, Output, artifact, compose::encoding, spoken_seconds};
 use crate::NodeError;
+use episodic_manifest::MediaFile;
 use episodic_media::AudioPart;
 use episodic_plan::AudioSpec;
 use std::path::PathBuf;
@@ -18,14 +21,21 @@ pub(crate) async fn audio(
     if let Some(path) = artifact::existing(ctx, key)? {
         return Ok(Done::cached(Output::Artifact { path }));
     }
-    let mains: Vec<PathBuf> = spec
-        .segments
-        .iter()
-        .map(|segment| match inputs.get(&segment.main) {
-            Some(Output::Artifact { path }) => Ok(path.clone()),
-            _ => Err(NodeError::Unexpected(format!("the episode's audio is missing {}", segment.main))),
-        })
-        .collect::<Result<_, _>>()?;
+    let mut mains: Vec<PathBuf> = Vec::with_capacity(spec.segments.len());
+    for segment in &spec.segments {
+        let voiced = segment.speech.as_deref().filter(|_| segment.voiced).and_then(|id| inputs.get(id));
+        mains.push(match (&segment.speech_file, voiced, inputs.get(&segment.main)) {
+            (Some(file), _, _) => planned_bytes(ctx, file).await?,
+            (None, Some(Output::Speech { audio, .. }), _) => audio.clone(),
+            (None, _, Some(Output::Artifact { path })) => path.clone(),
+            _ => {
+                return Err(NodeError::Unexpected(format!(
+                    "the episode's audio is missing {}",
+                    segment.main
+                )));
+            }
+        });
+    }
     let parts: Vec<AudioPart> = spec
         .segments
         .iter()
@@ -49,4 +59,20 @@ pub(crate) async fn audio(
     // Learned now, so concat recalls it instead of probing after the last compose.
     ctx.probe.probe_async(&path).await?;
     Ok(Done::fresh(Output::Artifact { path }))
+}
+
+/// The speech file, if it still holds the bytes that were planned: the node's key names that hash,
+/// so audio made from a file changed since would be kept under the wrong name. (The file's upload
+/// checks the same, as the render is sent; this node may read it first.)
+async fn planned_bytes(ctx: &Context, speech: &MediaFile) -> Result<PathBuf, NodeError> {
+    let (probe, path) = (ctx.probe.clone(), speech.path.clone());
+    let hashed = tokio::task::spawn_blocking(move || probe.hash(&path)).await.map_err(|err| {
+        NodeError::Unexpected(format!("hashing `{}` did not finish: {err}", speech.written))
+    })?;
+    let (sha256, _) = hashed
+        .map_err(|source| NodeError::Io { what: format!("cannot read `{}`", speech.written), source })?;
+    if sha256 != speech.sha256 {
+        return Err(NodeError::InputChanged { path: speech.written.clone() });
+    }
+    Ok(speech.path.clone())
 }

@@ -8,6 +8,7 @@ use super::{Context, Done, Inputs, Output, artifact};
 use crate::NodeError;
 use crate::journal::now;
 use episodic_fal::{EndpointId, FalErrorKind, RequestHandle};
+use episodic_media::MediaInfo;
 use std::path::Path;
 
 /// Frames a clip may be short of (or past) the length fal reported: encoders round the last frame.
@@ -45,15 +46,20 @@ pub(crate) async fn download(
         }
         other => other?,
     };
-    if let Err(detail) = verify(ctx, &part, *seconds).await {
-        let _ = tokio::fs::remove_file(&part).await;
-        let error = NodeError::BrokenClip { render: render.to_owned(), request_id: request, detail };
-        // Paid for and unusable: a failure the user may choose to pay for again, never a clip
-        // composed as if it were whole.
-        ctx.journal.lose_result(render_key, &error.to_string(), now())?;
-        return Err(error);
-    }
+    let info = match verify(ctx, &part, *seconds).await {
+        Ok(info) => info,
+        Err(detail) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            let error = NodeError::BrokenClip { render: render.to_owned(), request_id: request, detail };
+            // Paid for and unusable: a failure the user may choose to pay for again, never a clip
+            // composed as if it were whole.
+            ctx.journal.lose_result(render_key, &error.to_string(), now())?;
+            return Err(error);
+        }
+    };
     let path = artifact::adopt(ctx, key, &part, "mp4").await?;
+    // The compose asks what the clip holds; it was just read, under the scratch name.
+    ctx.probe.remember(&path, info);
     Ok(Done::fresh(Output::Artifact { path }))
 }
 
@@ -73,8 +79,8 @@ async fn fetch(ctx: &Context, url: &str, size: Option<u64>) -> Result<std::path:
     }
 }
 
-/// Why the clip at `path` is not the whole video fal described, if it is not.
-async fn verify(ctx: &Context, path: &Path, expected: Option<f64>) -> Result<(), String> {
+/// What the clip at `path` holds when it is the whole video fal described; else why it is not.
+async fn verify(ctx: &Context, path: &Path, expected: Option<f64>) -> Result<MediaInfo, String> {
     let (probe, owned) = (ctx.probe.clone(), path.to_path_buf());
     let probed = tokio::task::spawn_blocking(move || probe.probe_clip(&owned))
         .await
@@ -92,7 +98,7 @@ async fn verify(ctx: &Context, path: &Path, expected: Option<f64>) -> Result<(),
             return Err(format!("its video holds {end:.3} s, fal reported {expected:.3} s"));
         }
     }
-    Ok(())
+    Ok(info)
 }
 
 /// The video URL and size the result endpoint gives now, if it still has the result.
