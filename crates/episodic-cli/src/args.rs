@@ -169,6 +169,25 @@ pub struct PlanArgs {
     pub prices: PriceArgs,
 }
 
+/// How one `render` process takes part in a fleet: which episodes of the batch it takes, and
+/// where finished files are shared with the other machines.
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct FleetArgs {
+    /// Take only the episodes whose id hashes to shard I of N (0 ≤ I < N); the other shards,
+    /// started with the same manifests, take the rest.
+    #[arg(long, value_name = "I/N", conflicts_with = "shard_count")]
+    pub shard: Option<crate::commands::Shard>,
+    /// Split into N shards, this process's index taken from JOB_COMPLETION_INDEX (set by a
+    /// Kubernetes Indexed Job).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub shard_count: Option<u32>,
+    /// Share finished clips, segments and episodes with other machines through this store:
+    /// `s3://bucket/prefix` (credentials, region and AWS_ENDPOINT_URL from the AWS_* variables)
+    /// or a folder (a shared mount). The state folder keeps the local copies ffmpeg reads.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_ARTIFACTS_URL)]
+    pub artifacts: Option<String>,
+}
+
 /// `episodic compare`.
 #[derive(Debug, ClapArgs)]
 pub struct CompareArgs {
@@ -418,4 +437,6 @@ pub struct RenderArgs {
     pub ambiguous_grace: u64,
     #[command(flatten)]
     pub prices: PriceArgs,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
 }

@@ -11,6 +11,10 @@ pub const EPISODIC_FFMPEG: &str = "EPISODIC_FFMPEG";
 /// `ffprobe` makes every probe ask ffprobe instead of reading WAV, MP3, PNG, JPEG and WebP
 /// headers natively (which give the same answers, without ffprobe's ~0.1 s start-up).
 pub const EPISODIC_PROBE: &str = "EPISODIC_PROBE";
+/// The shared artifact store (same as `render --artifacts`): `s3://bucket/prefix` or a folder.
+pub const EPISODIC_ARTIFACTS_URL: &str = "EPISODIC_ARTIFACTS_URL";
+/// This pod's index in a Kubernetes Indexed Job: the shard of `render --shard-count N`.
+pub const JOB_COMPLETION_INDEX: &str = "JOB_COMPLETION_INDEX";
 /// The state folder (same as `--state-dir`).
 pub const EPISODIC_STATE_DIR: &str = "EPISODIC_STATE_DIR";
 /// Where episodic keeps what it learned about files (default: `$XDG_CACHE_HOME/episodic`, else

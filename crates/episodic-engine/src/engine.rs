@@ -11,6 +11,7 @@ use crate::gate::Gate;
 use crate::journal::{EpisodeNeeds, Journal, NeededNode, Process, RenderState, RunOutcome, SpeechState, now};
 use crate::report::{NodeReport, Report};
 use crate::stop::{SpendBreaker, Stop};
+use crate::store::ArtifactStore;
 use episodic_catalog::{Catalog, Usd};
 use episodic_fal::FalClient;
 use episodic_media::{Ffmpeg, Probe};
@@ -29,6 +30,7 @@ pub struct Engine {
     catalog: Catalog,
     config: EngineConfig,
     speech: Option<Arc<dyn SpeechApi>>,
+    shared: Option<Arc<dyn ArtifactStore>>,
 }
 
 /// How one episode of a run ended.
@@ -93,7 +95,14 @@ impl Engine {
         config: EngineConfig,
         speech: Option<Arc<dyn SpeechApi>>,
     ) -> Self {
-        Self { journal, client, ffmpeg, probe, catalog, config, speech }
+        Self { journal, client, ffmpeg, probe, catalog, config, speech, shared: None }
+    }
+
+    /// Shares artifacts with other machines through `store`: each download, compose, audio and
+    /// concat looks there before making its file, and publishes what it makes.
+    pub fn with_shared_artifacts(mut self, store: Arc<dyn ArtifactStore>) -> Self {
+        self.shared = Some(store);
+        self
     }
 
     /// What the renders and lines not yet completed in the journal are estimated to cost.
@@ -169,6 +178,7 @@ impl Engine {
             catalog: self.catalog.clone(),
             config: self.config.clone(),
             artifacts,
+            shared: self.shared.clone(),
             events,
             stop: stop.clone(),
             breaker: SpendBreaker::default(),

@@ -10,6 +10,9 @@ pub enum NodeError {
     /// The journal could not be read or written.
     #[error("{0}")]
     Journal(#[from] crate::journal::JournalError),
+    /// The shared artifact store (`--artifacts`) could not be read or written.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
     /// ffmpeg or ffprobe failed.
     #[error("{0}")]
     Media(#[from] episodic_media::MediaError),

@@ -29,6 +29,7 @@ mod gate;
 pub mod journal;
 mod report;
 mod stop;
+pub mod store;
 
 pub use assess::assess;
 pub use config::EngineConfig;

@@ -7,7 +7,7 @@
 use super::plan::precise;
 use super::render::{Run, check_output, run_plans};
 use super::{catalog, check, media_tools, probe};
-use crate::args::{CompareArgs, PriceArgs, RenderArgs};
+use crate::args::{CompareArgs, FleetArgs, PriceArgs, RenderArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
 use episodic_catalog::{Catalog, DurationRule, ModelKind, closest};
@@ -82,12 +82,13 @@ pub fn run(args: CompareArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         webhook_url: None,
         ambiguous_grace: 600,
         prices: PriceArgs { prices: None },
+        fleet: FleetArgs::default(),
         plan: None,
         only: Vec::new(),
         first: None,
     };
     let manifests = vec![args.manifest.clone()];
-    let run = Run { plans: &plans, refused: &refused, manifests: &manifests, scale: args.scale };
+    let run = Run { plans: &plans, refused: &refused, manifests: &manifests, scale: args.scale, shard: None };
     let (code, summary) =
         run_plans(&render_args, run, &catalog, &probe, (ffmpeg_tool.clone(), ffprobe_tool), printer)?;
     if !summary.is_some_and(|summary| summary.ok()) {

@@ -9,9 +9,12 @@ mod plan_file;
 mod presets;
 mod preview;
 mod render;
+mod shard;
 mod studio;
 mod validate;
 mod webhooks;
+
+pub use shard::Shard;
 
 use crate::args::{Args, Command, PriceArgs};
 use crate::error::CliError;

@@ -1,5 +1,6 @@
 //! `episodic render`: manifests to finished MP4s, through the journaled engine.
 
+use super::Shard;
 use super::plan_file::{self, Basis, Choices};
 use super::{catalog, check, media_tools, pages, probe, report_late, runtime};
 use crate::args::{BackendArg, RenderArgs};
@@ -35,9 +36,14 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         ),
     };
 
+    let completion_index = std::env::var(crate::env::JOB_COMPLETION_INDEX).ok();
+    let shard = super::shard::resolve(args.fleet.shard, args.fleet.shard_count, completion_index.as_deref())
+        .map_err(|message| CliError::Usage { message })?;
+
     // Check every manifest first; a broken one fails alone, the others still render.
     let mut plans = Vec::new();
     let mut refused = Vec::new();
+    let mut split = ShardSplit::default();
     for path in &manifest_paths {
         let episode = match check(path, &catalog, &probe, printer) {
             Ok(episode) => episode,
@@ -47,6 +53,13 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 continue;
             }
         };
+        if let Some(shard) = shard {
+            if !shard.takes(&episode.id) {
+                split.left.push(episode.id.clone());
+                continue;
+            }
+            split.taken.push(episode.id.clone());
+        }
         let prepared = match super::plan::prepare(&episode, &catalog, &probe, &choices) {
             Ok(prepared) => prepared,
             Err(err) => {
@@ -97,12 +110,49 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         }
         plans.push(plan);
     }
+    let shard_line = shard.map(|shard| split.line(shard));
+    if let Some(line) = &shard_line
+        && split.taken.is_empty()
+        && refused.is_empty()
+    {
+        // Nothing fell to this shard: done, with nothing opened or spent.
+        printer.note(line);
+        return Ok(ExitCode::SUCCESS);
+    }
     if plans.is_empty() {
         return Ok(ExitCode::from(crate::error::exit::FAILURE));
     }
     let tools = (ffmpeg_tool, ffprobe_tool);
-    let run = Run { plans: &plans, refused: &refused, manifests: &manifest_paths, scale: choices.scale };
+    let run = Run {
+        plans: &plans,
+        refused: &refused,
+        manifests: &manifest_paths,
+        scale: choices.scale,
+        shard: shard_line,
+    };
     Ok(run_plans(&args, run, &catalog, &probe, tools, printer)?.0)
+}
+
+/// Which episodes of the batch a shard took and which it left to the others.
+#[derive(Debug, Default)]
+struct ShardSplit {
+    taken: Vec<String>,
+    left: Vec<String>,
+}
+
+impl ShardSplit {
+    /// One line for the producer: every episode id on both sides, so the shards' lines together
+    /// account for the whole batch.
+    fn line(&self, shard: Shard) -> String {
+        let list = |ids: &[String]| if ids.is_empty() { "none".to_owned() } else { ids.join(", ") };
+        format!(
+            "shard {shard}: took {} episode(s): {}; left {} to the other shards: {}",
+            self.taken.len(),
+            list(&self.taken),
+            self.left.len(),
+            list(&self.left)
+        )
+    }
 }
 
 /// Checked plans, ready to run.
@@ -115,6 +165,8 @@ pub(super) struct Run<'a> {
     pub manifests: &'a [std::path::PathBuf],
     /// `--scale`, for the local studio's clips.
     pub scale: u32,
+    /// With `--shard`, the line saying which episodes this shard took and which it left.
+    pub shard: Option<String>,
 }
 
 /// Runs checked plans to the end with the run options of `args` (its manifests are not read):
@@ -128,7 +180,7 @@ pub(super) fn run_plans(
     (ffmpeg_tool, ffprobe_tool): (episodic_media::Tool, episodic_media::Tool),
     printer: &Printer,
 ) -> Result<(ExitCode, Option<episodic_engine::RunSummary>), CliError> {
-    let Run { plans, refused, manifests: manifest_paths, scale } = run;
+    let Run { plans, refused, manifests: manifest_paths, scale, shard } = run;
     let journal = Journal::open(&args.state_dir).map_err(state_error)?;
     let key = FalKey::from_env().map_err(|err| CliError::Render(err.to_string()))?;
     let backend = match args.backend {
@@ -167,6 +219,18 @@ pub(super) fn run_plans(
     let cap = spending_cap(plans, config.max_cost);
     let manifests: Vec<String> = manifest_paths.iter().map(|path| path.display().to_string()).collect();
 
+    let shared_artifacts = match &args.fleet.artifacts {
+        Some(url) => {
+            let store = episodic_engine::store::open(url).map_err(|err| CliError::Blocked {
+                message: err.to_string(),
+                help: "give --artifacts (or EPISODIC_ARTIFACTS_URL) as s3://bucket/prefix, with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION (and AWS_ENDPOINT_URL for an S3-compatible server) set, or as a folder".into(),
+            })?;
+            printer.note(&format!("artifacts are shared through {}", store.location()));
+            Some(store)
+        }
+        None => None,
+    };
+
     let runtime = runtime()?;
     let summary = runtime.block_on(async {
         // The local studio lives as long as this run, on a port of its own.
@@ -196,7 +260,7 @@ pub(super) fn run_plans(
             }
         };
         let estimate = plans.iter().map(Plan::total_cost).sum::<Usd>();
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             std::sync::Arc::new(journal),
             client,
             // No font: only the studio's test cards draw text.
@@ -208,6 +272,9 @@ pub(super) fn run_plans(
             // (`EngineError::NoSpeechApi`).
             speech,
         );
+        if let Some(shared) = shared_artifacts {
+            engine = engine.with_shared_artifacts(shared);
+        }
         let to_go = engine.estimate_to_go(plans).map_err(|err| CliError::Render(err.to_string()))?;
         if let Some(cap) = cap
             && to_go > cap
@@ -278,6 +345,9 @@ pub(super) fn run_plans(
     })?;
 
     printer.note(&table(&summary, refused, &args.state_dir, backend));
+    if let Some(shard) = &shard {
+        printer.note(shard);
+    }
     for line in pages::write(&summary, args.manifests.len() > 1) {
         printer.note(&line);
     }

@@ -1,21 +1,49 @@
 //! The artifact store: files named by their content hash, recorded against the node key that
 //! made them, so a rerun finds them and a half-written file is never mistaken for one.
+//!
+//! With a shared store (`--artifacts`), what a node makes is also published there: the content
+//! as `objects/<sha256>.<ext>`, then a pointer `keys/<sha256 of the node key>` naming it. Another
+//! machine missing the file locally reads the pointer, fetches the object into its own artifact
+//! folder (ffmpeg needs local files), checks its hash, and records it, so it makes nothing that
+//! any machine already made. The pointer is written after the object, so it never names a
+//! missing one.
 
 use super::Context;
 use crate::NodeError;
-use crate::journal::{ArtifactRecord, now};
+use crate::journal::{ARTIFACTS_DIR, ArtifactRecord, now};
+use crate::store::ArtifactStore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
-/// The recorded artifact of a node, if its file is still there whole.
-pub(crate) fn existing(ctx: &Context, key: &str) -> Result<Option<PathBuf>, NodeError> {
-    let Some(record) = ctx.journal.artifact(key)? else { return Ok(None) };
-    let Some(state_dir) = ctx.journal.state_dir() else { return Ok(None) };
-    let path = state_dir.join(&record.path);
-    match std::fs::metadata(&path) {
-        Ok(meta) if meta.len() == record.size => Ok(Some(path)),
-        _ => Ok(None),
+/// What a shared store's `keys/…` pointer says about the artifact a node key made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Pointer {
+    /// The object's name under `objects/`: `<sha256>.<ext>`.
+    name: String,
+    sha256: String,
+    size: u64,
+}
+
+/// The recorded artifact of a node, if its file is still there whole; with a shared store, one
+/// another machine made (or this one made and since lost) is fetched first.
+pub(crate) async fn existing(ctx: &Context, key: &str) -> Result<Option<PathBuf>, NodeError> {
+    let record = ctx.journal.artifact(key)?;
+    if let Some(record) = &record
+        && let Some(state_dir) = ctx.journal.state_dir()
+    {
+        let path = state_dir.join(&record.path);
+        if std::fs::metadata(&path).is_ok_and(|meta| meta.len() == record.size) {
+            return Ok(Some(path));
+        }
     }
+    let Some(shared) = &ctx.shared else { return Ok(None) };
+    let pointer = match record.and_then(|record| pointer_of(&record)) {
+        Some(pointer) => Some(pointer),
+        None => read_pointer(shared.as_ref(), key).await?,
+    };
+    let Some(pointer) = pointer else { return Ok(None) };
+    fetch(ctx, shared.as_ref(), key, &pointer).await
 }
 
 /// A fresh temporary path in the artifact folder, for a file about to be written.
@@ -25,7 +53,8 @@ pub(crate) fn scratch(ctx: &Context, extension: &str) -> PathBuf {
     ctx.artifacts.join(format!(".tmp-{}-{nanos}.{extension}", std::process::id()))
 }
 
-/// Moves a finished file into the store under its hash and records it for `key`.
+/// Moves a finished file into the store under its hash and records it for `key`; with a shared
+/// store, publishes it there too before the node counts as done.
 pub(crate) async fn adopt(
     ctx: &Context,
     key: &str,
@@ -41,11 +70,14 @@ pub(crate) async fn adopt(
     })?;
     ctx.journal.record_artifact(&ArtifactRecord {
         key: key.to_owned(),
-        path: PathBuf::from("artifacts").join(name),
-        sha256,
+        path: PathBuf::from(ARTIFACTS_DIR).join(&name),
+        sha256: sha256.clone(),
         size,
         created_at: now(),
     })?;
+    if let Some(shared) = &ctx.shared {
+        publish(shared.as_ref(), key, &Pointer { name, sha256, size }, &target).await?;
+    }
     Ok(target)
 }
 
@@ -61,4 +93,87 @@ pub(crate) async fn hash(path: &Path) -> Result<(String, u64), NodeError> {
     .await
     .map_err(|err| NodeError::Unexpected(format!("hashing task failed: {err}")))?
     .map_err(|source| NodeError::Io { what: "cannot hash a file".into(), source })
+}
+
+/// The pointer's name for a node key: keys are long and may hold any character.
+fn pointer_name(key: &str) -> String {
+    format!("keys/{}", hex::encode(Sha256::digest(key.as_bytes())))
+}
+
+fn object_name(name: &str) -> String {
+    format!("objects/{name}")
+}
+
+/// The pointer a journal record implies (a shared journal may know an artifact this machine
+/// never held).
+fn pointer_of(record: &ArtifactRecord) -> Option<Pointer> {
+    let name = record.path.file_name()?.to_str()?.to_owned();
+    Some(Pointer { name, sha256: record.sha256.clone(), size: record.size })
+}
+
+async fn read_pointer(shared: &dyn ArtifactStore, key: &str) -> Result<Option<Pointer>, NodeError> {
+    let Some(bytes) = shared.get_bytes(&pointer_name(key)).await? else { return Ok(None) };
+    // A pointer this build cannot read is treated as absent: the node is made again and the
+    // pointer rewritten, which costs time, never money twice (renders are journaled).
+    Ok(serde_json::from_slice::<Pointer>(&bytes)
+        .ok()
+        .filter(|pointer| pointer.name.starts_with(&pointer.sha256) && !pointer.name.contains('/')))
+}
+
+/// Publishes the object, then its pointer. An object already there (another machine made the
+/// same bytes) is not sent again.
+async fn publish(
+    shared: &dyn ArtifactStore,
+    key: &str,
+    pointer: &Pointer,
+    file: &Path,
+) -> Result<(), NodeError> {
+    let object = object_name(&pointer.name);
+    if shared.size(&object).await? != Some(pointer.size) {
+        shared.put_file(&object, file).await?;
+    }
+    let json = serde_json::to_vec(pointer)
+        .map_err(|err| NodeError::Unexpected(format!("a pointer cannot be written: {err}")))?;
+    shared.put_bytes(&pointer_name(key), json).await?;
+    Ok(())
+}
+
+/// Fetches the pointed-to object into the local artifact folder, checks it is the content the
+/// pointer names, and records it for `key`. `None` when the object is gone or not whole.
+async fn fetch(
+    ctx: &Context,
+    shared: &dyn ArtifactStore,
+    key: &str,
+    pointer: &Pointer,
+) -> Result<Option<PathBuf>, NodeError> {
+    let extension = pointer.name.rsplit_once('.').map_or("bin", |(_, extension)| extension);
+    let part = scratch(ctx, extension);
+    let fetched = shared.get_file(&object_name(&pointer.name), &part).await;
+    let whole = match fetched {
+        Ok(true) => {
+            hash(&part).await.is_ok_and(|(sha256, size)| sha256 == pointer.sha256 && size == pointer.size)
+        }
+        Ok(false) => false,
+        Err(err) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(err.into());
+        }
+    };
+    if !whole {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Ok(None);
+    }
+    let target = ctx.artifacts.join(&pointer.name);
+    tokio::fs::rename(&part, &target).await.map_err(|source| NodeError::Io {
+        what: format!("cannot move a fetched file into `{}`", target.display()),
+        source,
+    })?;
+    ctx.journal.record_artifact(&ArtifactRecord {
+        key: key.to_owned(),
+        path: PathBuf::from(ARTIFACTS_DIR).join(&pointer.name),
+        sha256: pointer.sha256.clone(),
+        size: pointer.size,
+        created_at: now(),
+    })?;
+    Ok(Some(target))
 }

@@ -18,7 +18,7 @@ pub(crate) async fn audio(
     canvas: (u32, u32),
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
-    if let Some(path) = artifact::existing(ctx, key)? {
+    if let Some(path) = artifact::existing(ctx, key).await? {
         return Ok(Done::cached(Output::Artifact { path }));
     }
     let mut mains: Vec<PathBuf> = Vec::with_capacity(spec.segments.len());

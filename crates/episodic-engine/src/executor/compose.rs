@@ -32,7 +32,7 @@ pub(crate) async fn compose(
     at_once: usize,
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
-    if let Some(path) = artifact::existing(ctx, key)? {
+    if let Some(path) = artifact::existing(ctx, key).await? {
         return Ok(Done::cached(Output::Artifact { path }));
     }
     let path_of = |id: &str| match inputs.get(id) {

@@ -27,7 +27,7 @@ pub(crate) async fn concat(
         Some(Output::Artifact { path }) => path.clone(),
         _ => return Err(NodeError::Unexpected(format!("concat is missing {}", spec.audio))),
     };
-    let (joined, cache_hit) = match artifact::existing(ctx, key)? {
+    let (joined, cache_hit) = match artifact::existing(ctx, key).await? {
         Some(path) => {
             // An unchanged rerun: the episode is already there, byte for byte, with its pictures.
             if published(&path, &spec.output, segments.len()).await {

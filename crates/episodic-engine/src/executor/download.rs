@@ -23,7 +23,7 @@ pub(crate) async fn download(
     render: &str,
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
-    if let Some(path) = artifact::existing(ctx, key)? {
+    if let Some(path) = artifact::existing(ctx, key).await? {
         return Ok(Done::cached(Output::Artifact { path }));
     }
     let Some(Output::Render { video_url, file_size, seconds, key: render_key, endpoint, request_id }) =

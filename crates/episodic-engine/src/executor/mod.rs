@@ -92,6 +92,8 @@ pub(crate) struct Context {
     pub(crate) catalog: Catalog,
     pub(crate) config: EngineConfig,
     pub(crate) artifacts: PathBuf,
+    /// The store shared with other machines (`--artifacts`), behind the local artifact folder.
+    pub(crate) shared: Option<Arc<dyn crate::store::ArtifactStore>>,
     pub(crate) events: mpsc::UnboundedSender<(String, EventKind)>,
     /// Whether, and how urgently, the run is stopping.
     pub(crate) stop: watch::Receiver<Stop>,
