@@ -39,7 +39,7 @@ fn finished(stdout: &[u8]) -> Vec<(String, bool)> {
 
 fn sha256(path: &Path) -> String {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("a file to hash")))
 }
 
 #[test]

@@ -10,34 +10,37 @@ use std::path::Path;
 /// Every behaviour the artifact layer relies on, for one store.
 async fn suite(store: &dyn ArtifactStore, scratch: &Path) {
     // Absent objects are `None`, not errors.
-    assert_eq!(store.size("objects/missing.mp4").await.unwrap(), None);
-    assert_eq!(store.get_bytes("keys/missing").await.unwrap(), None);
-    assert!(!store.get_file("objects/missing.mp4", &scratch.join("never")).await.unwrap());
+    assert_eq!(store.size("objects/missing.mp4").await.expect("the store answers"), None);
+    assert_eq!(store.get_bytes("keys/missing").await.expect("the store answers"), None);
+    assert!(!store.get_file("objects/missing.mp4", &scratch.join("never")).await.expect("the store answers"));
 
     // Small objects round-trip, and a second write of the same name replaces the first whole.
-    store.put_bytes("keys/a", b"{\"first\":1}".to_vec()).await.unwrap();
-    store.put_bytes("keys/a", b"{\"second\":2}".to_vec()).await.unwrap();
-    assert_eq!(store.get_bytes("keys/a").await.unwrap().unwrap(), b"{\"second\":2}");
+    store.put_bytes("keys/a", b"{\"first\":1}".to_vec()).await.expect("the store answers");
+    store.put_bytes("keys/a", b"{\"second\":2}".to_vec()).await.expect("the store answers");
+    assert_eq!(
+        store.get_bytes("keys/a").await.expect("the store answers").expect("the object is there"),
+        b"{\"second\":2}"
+    );
 
     // Files round-trip byte for byte.
     let small = scratch.join("small.bin");
-    std::fs::write(&small, b"a clip").unwrap();
-    store.put_file("objects/small.bin", &small).await.unwrap();
-    assert_eq!(store.size("objects/small.bin").await.unwrap(), Some(6));
+    std::fs::write(&small, b"a clip").expect("a local file");
+    store.put_file("objects/small.bin", &small).await.expect("the store answers");
+    assert_eq!(store.size("objects/small.bin").await.expect("the store answers"), Some(6));
     let back = scratch.join("small.back");
-    assert!(store.get_file("objects/small.bin", &back).await.unwrap());
-    assert_eq!(std::fs::read(&back).unwrap(), b"a clip");
+    assert!(store.get_file("objects/small.bin", &back).await.expect("the store answers"));
+    assert_eq!(std::fs::read(&back).expect("a local file"), b"a clip");
 
     // A large object (past the single-PUT size, so S3 takes it in parts) arrives whole.
     let large = scratch.join("large.bin");
     let bytes: Vec<u8> =
         (0..24 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    std::fs::write(&large, &bytes).unwrap();
-    store.put_file("objects/large.bin", &large).await.unwrap();
-    assert_eq!(store.size("objects/large.bin").await.unwrap(), Some(bytes.len() as u64));
+    std::fs::write(&large, &bytes).expect("a local file");
+    store.put_file("objects/large.bin", &large).await.expect("the store answers");
+    assert_eq!(store.size("objects/large.bin").await.expect("the store answers"), Some(bytes.len() as u64));
     let back = scratch.join("large.back");
-    assert!(store.get_file("objects/large.bin", &back).await.unwrap());
-    assert!(std::fs::read(&back).unwrap() == bytes, "the large object came back different");
+    assert!(store.get_file("objects/large.bin", &back).await.expect("the store answers"));
+    assert!(std::fs::read(&back).expect("a local file") == bytes, "the large object came back different");
 
     // Names that would leave the store are refused, not resolved.
     assert!(store.put_bytes("../escape", b"x".to_vec()).await.is_err());
@@ -86,7 +89,7 @@ fn s3_urls_are_checked() {
 
 fn walk(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+    for entry in std::fs::read_dir(dir).expect("a local file").flatten() {
         let path = entry.path();
         if path.is_dir() {
             found.extend(walk(&path));

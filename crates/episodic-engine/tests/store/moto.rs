@@ -31,8 +31,8 @@ impl Moto {
             });
         // Werkzeug prints the port it bound on stderr (some versions on stdout): read both.
         let (tx, rx) = mpsc::channel::<String>();
-        let stderr = child.stderr.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().expect("piped stderr");
+        let stdout = child.stdout.take().expect("piped stdout");
         for stream in [Box::new(stderr) as Box<dyn Read + Send>, Box::new(stdout)] {
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -60,14 +60,14 @@ impl Moto {
     /// Creates a bucket (moto checks no signature on this call, so a bare PUT does).
     pub fn create_bucket(&self, bucket: &str) {
         let host = self.endpoint.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(host).unwrap();
+        let mut stream = TcpStream::connect(host).expect("moto listens");
         write!(
             stream,
             "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         )
-        .unwrap();
+        .expect("a request to moto");
         let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
+        stream.read_to_string(&mut answer).expect("moto's answer");
         assert!(answer.starts_with("HTTP/1.1 200"), "moto refused bucket {bucket}: {answer}");
     }
 
