@@ -177,6 +177,13 @@ impl Plan {
             }
             NodeDetail::Audio(spec) => {
                 for segment in &spec.segments {
+                    // A speaker's sound is read from its speech file, which is no node's output.
+                    if let Some(file) = &segment.speech_file {
+                        parts.insert(
+                            format!("audio file of {}", segment.segment),
+                            json!({"file": file.written, "sha256": file.sha256}),
+                        );
+                    }
                     parts.insert(
                         format!("length of {}", segment.segment),
                         Value::String(format!("{:.3} s", segment.seconds)),
