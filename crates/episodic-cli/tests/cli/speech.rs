@@ -226,3 +226,57 @@ fn a_crash_between_claim_and_answer_is_settled_from_the_history_not_voiced_again
     assert_eq!(end.faults.answers_lost, 2, "{end:?}");
     assert!(stderr.contains("found in ElevenLabs' history"), "{stderr}");
 }
+
+#[test]
+fn without_an_elevenlabs_key_a_plan_with_lines_stops_before_anything_starts_naming_the_key() {
+    let bench = Bench::new(StudioConfig::default());
+    // The fal backend, and neither ELEVENLABS_API_KEY nor EPISODIC_ELEVENLABS_URL.
+    let output = bench
+        .context()
+        .command(["render", DEMO_LINES, "--backend", "fal", "--scale", "8", "--state-dir", ".state"])
+        .envs(bench.fal_env(crate::support::BENCH_KEY))
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stats = bench.stats();
+    assert_eq!((stats.uploads.count, stats.submits.total, stats.tts.requests), (0, 0, 0), "{stats:?}");
+    bench.context().insta_settings().bind(|| insta::assert_snapshot!("speech_without_key", stderr));
+}
+
+#[test]
+fn a_wrong_elevenlabs_key_is_refused_by_name_and_never_shown() {
+    const SECRET: &str = "sk_SECRET-5d2a-do-not-leak";
+    let bench =
+        Bench::new(StudioConfig { elevenlabs_key: Some("the-right-key".into()), ..StudioConfig::default() });
+    write_talk(bench.root(), "21m00Tcm4TlvDq8ikWAM", &TALK_LINES[..1]);
+    let output =
+        bench.speech_command(TALK, &["--json"]).env("ELEVENLABS_API_KEY", SECRET).output().expect("run");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ElevenLabs refused the API key"), "{stderr}");
+    assert!(!stderr.contains(SECRET) && !stdout.contains(SECRET), "the key leaked");
+    let mut leaked = Vec::new();
+    for dir in [bench.root().join(".state"), bench.root().join("pipelines/demo-lines/out")] {
+        for entry in walk(&dir) {
+            if std::fs::read(&entry)
+                .is_ok_and(|bytes| bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()))
+            {
+                leaked.push(entry);
+            }
+        }
+    }
+    assert!(leaked.is_empty(), "the key was stored: {leaked:?}");
+    assert_eq!(bench.stats().tts.requests, 0);
+    bench.context().insta_settings().bind(|| insta::assert_snapshot!("speech_wrong_key", problems(&stderr)));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files = Vec::new();
+    for path in entries.filter_map(Result::ok).map(|entry| entry.path()) {
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
