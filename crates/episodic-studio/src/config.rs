@@ -43,7 +43,8 @@ pub struct StudioConfig {
     /// How long after its submit a request first appears in the request history
     /// (`GET /v1/models/requests/by-endpoint`): fal's history may list a queued request late, so
     /// a client recovering a lost submit must not take "absent" for "never queued" at once.
-    /// Zero lists it at once.
+    /// ElevenLabs' `GET /v1/history` lists a generation this long after it was voiced, too (its
+    /// audio is served at once). Zero lists it at once.
     pub history_lag: Duration,
     /// The account's credit. Once successful renders have been billed this much or more, the
     /// account is locked as fal locks it: submits and upload initiations answer 403

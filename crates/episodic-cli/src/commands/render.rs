@@ -348,6 +348,12 @@ pub(super) fn hints_for<'f>(failures: impl IntoIterator<Item = &'f Failure>) -> 
                 "a rerun looks in ElevenLabs' history again; to voice anyway, rerun with --resubmit-ambiguous (it may be paid twice)"
             }
             NodeError::SpeechLinkDropping { .. } => "check the network to ElevenLabs; a rerun tries again",
+            NodeError::Speech { error: episodic_engine::SpeechError::Unauthorized { .. }, .. } => {
+                "check ELEVENLABS_API_KEY (or EPISODIC_ELEVENLABS_URL, if it points elsewhere), then rerun"
+            }
+            NodeError::Speech { error: episodic_engine::SpeechError::VoiceNotFound { .. }, .. } => {
+                "check the voice id in `cast` (a voice of the ElevenLabs account, or one added from its library), then rerun"
+            }
             NodeError::SpeechQuota(_) => {
                 "ElevenLabs' quota is spent: add credits (or wait for the reset) and rerun; lines already voiced are not paid again"
             }

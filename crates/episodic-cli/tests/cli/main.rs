@@ -17,6 +17,7 @@ mod render;
 mod render_output;
 mod report_page;
 mod secrets;
+mod speech;
 mod stops;
 mod support;
 mod webhooks;
