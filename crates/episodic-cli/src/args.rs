@@ -58,6 +58,11 @@ pub struct WebhookServeArgs {
     /// The state folder the render runs use.
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
     pub state_dir: PathBuf,
+    /// A journal shared by several machines (`postgres://user:password@host:port/database`)
+    /// instead of the state folder's SQLite file; artifacts stay in the state folder. Prefer
+    /// the environment variable: a command line is visible to other users of the machine.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
     /// Where fal publishes its webhook keys (default: `<rest url>/.well-known/jwks.json`).
     #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
     pub jwks_url: Option<String>,
@@ -256,6 +261,11 @@ pub struct RenderArgs {
     /// The state folder (journal and artifacts).
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
     pub state_dir: PathBuf,
+    /// A journal shared by several machines (`postgres://user:password@host:port/database`)
+    /// instead of the state folder's SQLite file; artifacts stay in the state folder. Prefer
+    /// the environment variable: a command line is visible to other users of the machine.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
     /// Write one JSON event per line to stdout instead of progress lines.
     #[arg(long)]
     pub json: bool,

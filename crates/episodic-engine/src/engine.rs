@@ -115,7 +115,8 @@ impl Engine {
         mut on_event: impl FnMut(Event),
     ) -> Result<RunSummary, EngineError> {
         let started = Instant::now();
-        let owner = self.journal.start_run(&Process::current(), &manifests, now())?;
+        let owner =
+            self.journal.start_batch_run(&Process::current(), &manifests, Some(&batch_of(plans)), now())?;
         let artifacts = self.journal.artifacts_dir().map(PathBuf::from).ok_or(EngineError::NoStateDir)?;
         let (events, events_rx) = mpsc::unbounded_channel();
         let ctx = Arc::new(Context {
@@ -193,4 +194,24 @@ impl Engine {
         self.journal.finish_run(owner.run_id, outcome, now())?;
         Ok(RunSummary { episodes, stopped, retries: self.client.retries() })
     }
+}
+
+/// The batch a run renders: a hash of its plans' render keys, so every machine given the same
+/// manifests names the same batch and shares its budget (`journal/spend.rs`).
+fn batch_of(plans: &[Plan]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut keys: Vec<&str> = plans
+        .iter()
+        .flat_map(|plan| {
+            plan.nodes().filter(|node| node.kind() == NodeKind::Render).map(|node| node.key.as_str())
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut hasher = Sha256::new();
+    for key in keys {
+        hasher.update(key.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
 }

@@ -56,7 +56,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(crate::error::exit::FAILURE));
     }
 
-    let journal = Journal::open(&args.state_dir).map_err(state_error)?;
+    let journal = Journal::open_at(&args.state_dir, args.journal.as_deref()).map_err(state_error)?;
     let key = FalKey::from_env().map_err(|err| CliError::Render(err.to_string()))?;
     let backend = match args.backend {
         Some(BackendArg::Fal) if key.is_none() => {
@@ -313,6 +313,10 @@ fn state_error(err: JournalError) -> CliError {
         }
         JournalError::TooNew { .. } => format!("upgrade episodic, {other}"),
         JournalError::Locked { .. } => format!("wait for the other run to finish, {other}"),
+        JournalError::PostgresUrl { .. } => {
+            "fix --journal (or EPISODIC_JOURNAL_URL), or leave it unset to use the state folder's own journal".to_owned()
+        }
+        JournalError::Postgres { .. } => "check that the database in --journal (or EPISODIC_JOURNAL_URL) is running and reachable, and that its user may create tables; or leave it unset to use the state folder's own journal".to_owned(),
         _ => format!("run the same command again; if it fails the same way, {other}"),
     };
     CliError::Blocked { message: err.to_string(), help }
