@@ -67,7 +67,8 @@ impl Journal {
         cap_micros: Option<u64>,
     ) -> Result<SpendDecision, JournalError> {
         let estimate = to_i64("estimate", estimate_micros)?;
-        self.transaction(TxMode::Durable, |tx| {
+        // Not fsynced: a reservation only matters while its run lives, and a power cut ends it.
+        self.transaction(TxMode::Write, |tx| {
             let run = tx.run(owner.run_id)?.ok_or_else(|| JournalError::InvalidRow {
                 what: format!("run {}", owner.run_id),
                 reason: "no such run".to_owned(),
