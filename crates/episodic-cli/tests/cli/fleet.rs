@@ -195,3 +195,28 @@ fn a_machine_killed_mid_run_leaves_the_survivor_and_a_rerun_to_pay_once() {
         assert_eq!(bench.stats().submits.total, renders, "{context}: a render was submitted twice");
     }
 }
+
+#[test]
+fn an_unreachable_journal_is_named_without_its_password_and_nothing_is_paid() {
+    let bench = Bench::new(StudioConfig::default());
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let output = bench
+        .command(&[])
+        .env("EPISODIC_JOURNAL_URL", "postgres://episodic:pw-not-to-show@127.0.0.1:1/journal")
+        .output()
+        .expect("run episodic render");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("postgres://episodic@127.0.0.1:1/journal"), "{stderr}");
+    assert!(stderr.contains("EPISODIC_JOURNAL_URL"), "the help names the setting: {stderr}");
+    assert!(!stderr.contains("pw-not-to-show"), "the password was printed: {stderr}");
+    let bad =
+        bench.command(&["--journal", "postgres://episodic:pw-not-to-show@127.0.0.1:notaport/j"]).output();
+    let bad = bad.expect("run episodic render");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a PostgreSQL URL"), "{stderr}");
+    assert!(!stderr.contains("pw-not-to-show"), "the password was printed: {stderr}");
+    assert_eq!(bench.stats().submits.total, 0);
+    assert_eq!(bench.stats().uploads.count, 0);
+}
