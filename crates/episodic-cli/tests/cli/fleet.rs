@@ -178,13 +178,7 @@ fn a_machine_killed_mid_run_leaves_the_survivor_and_a_rerun_to_pay_once() {
             let _ = a.kill();
         }
         let killed = !a.wait().expect("wait for a").success();
-        #[expect(clippy::print_stderr, reason = "which moment a trial hit, for replaying it")]
-        {
-            eprintln!(
-                "{context}: {}",
-                if killed { "killed mid-run" } else { "a finished before the moment" }
-            );
-        }
+        eprintln!("{context}: {}", if killed { "killed mid-run" } else { "a finished before the moment" });
 
         let b = b.wait_with_output().expect("wait for b");
         assert_ok(&b);
