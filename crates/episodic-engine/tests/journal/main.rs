@@ -49,6 +49,8 @@ fn main() -> ExitCode {
         a_database_path_that_is_a_directory_is_a_clear_error,
         #[ignore]
         durability_cost,
+        #[ignore]
+        render_life_on_each_backend,
     ]
     .to_vec();
     tests.extend_from_slice(on_every_backend![
@@ -575,4 +577,25 @@ fn durability_cost() {
     let (raw_full, raw_normal) = (raw("FULL"), raw("NORMAL"));
     println!("mark_submitted (FULL): {full:?}; heartbeat (NORMAL): {normal:?}");
     println!("bare update: FULL {raw_full:?}, NORMAL {raw_normal:?}");
+}
+
+/// Measures one render's journal life (claim, reservation, request id, result) on each backend.
+/// Not run by default: `bash .ci/postgres cargo test -p episodic-engine --test journal --
+/// --ignored --nocapture render_life_on_each_backend`.
+#[expect(clippy::print_stdout, reason = "a measurement reports its figures")]
+fn render_life_on_each_backend() {
+    const N: u32 = 200;
+    for (name, store) in [("sqlite", Store::sqlite()), ("postgres", Store::postgres())] {
+        let journal = store.open();
+        let me = journal.start_batch_run(&Process::current(), &[], Some("measure"), now()).unwrap();
+        let started = Instant::now();
+        for i in 0..N {
+            let key = format!("key-{i}");
+            journal.claim_render(&key, ENDPOINT, &args(&key), &me, now()).unwrap();
+            journal.reserve_spend(&key, &me, 100, Some(u64::MAX)).unwrap();
+            journal.mark_submitted(&key, &me, &format!("req-{i}"), now()).unwrap();
+            journal.mark_completed(&key, &me, &serde_json::json!({}), 1.0, 100, now()).unwrap();
+        }
+        println!("{name}: {:?} per render (4 transactions)", started.elapsed() / N);
+    }
 }
