@@ -21,6 +21,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Check a manifest and its media; report every problem at once.
     Validate(ValidateArgs),
+    /// Render one segment on several models and write the clips side by side, each captioned
+    /// with its model, cost and render time (renders the journal has are reused).
+    Compare(CompareArgs),
     /// List the models episodic can render with, their prices and limits.
     Models(ModelsArgs),
     /// List the prompt presets.
@@ -29,6 +32,63 @@ pub enum Command {
     Studio(StudioArgs),
     /// Receive fal's webhooks for `render --webhook-url`.
     Webhooks(WebhooksArgs),
+    /// Show what the state folder keeps and why, and remove what no episode needs.
+    Cache(CacheArgs),
+}
+
+/// `episodic cache`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+/// `episodic cache ...`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List every kept file (clips, segments, episodes) and upload: size, age, which episode's
+    /// node needs it, or why it is kept anyway.
+    Ls(CacheLsArgs),
+    /// Remove the files no journaled episode needs; a clip of a render paid for within
+    /// --older-than days stays.
+    Gc(CacheGcArgs),
+}
+
+/// What `cache ls` and `cache gc` share.
+#[derive(Debug, ClapArgs)]
+pub struct CacheScope {
+    /// The state folder the render runs use.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// The shared journal the render runs use (`postgres://...`, as `render --journal`): it
+    /// records which of this folder's files the episodes need.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
+    /// The window, in days, within which a paid clip no episode needs any more is kept (0: keep
+    /// nothing that is not needed).
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub older_than: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `episodic cache ls`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheLsArgs {
+    #[command(flatten)]
+    pub scope: CacheScope,
+}
+
+/// `episodic cache gc`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheGcArgs {
+    #[command(flatten)]
+    pub scope: CacheScope,
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `episodic webhooks`.
@@ -96,6 +156,66 @@ pub struct PlanArgs {
     /// Print the plan as a Graphviz digraph.
     #[arg(long)]
     pub dot: bool,
+    /// Plan the canvas divided by N, as `render --scale N` renders it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// Preview: only these segments (ids, comma-separated), written to
+    /// `<output folder>/<episode>.preview.mp4`, never over the episode.
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Preview: the episode's first SECONDS (a segment cut there is rendered from its audio
+    /// trimmed at a pause nearby), written to `<output folder>/<episode>.preview.mp4`.
+    #[arg(long, value_name = "SECONDS")]
+    pub first: Option<f64>,
+    /// Also write the plan as JSON to this file, for `render --plan FILE` to render exactly it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The state folder `render` uses: read (never written) to say what is done and what will
+    /// run; a missing folder means nothing is done yet.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// A journal shared by several machines (`postgres://...`, as `render --journal`) to read
+    /// instead of the state folder's SQLite file; only read, never written.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+}
+
+/// `episodic compare`.
+#[derive(Debug, ClapArgs)]
+pub struct CompareArgs {
+    /// The manifest (episode.yaml).
+    pub manifest: PathBuf,
+    /// The segment to render on each model.
+    #[arg(long, value_name = "ID")]
+    pub segment: String,
+    /// The models, comma-separated: avatar models for a speech segment, video models for b-roll.
+    #[arg(long, value_name = "MODEL[,MODEL...]", value_delimiter = ',', required = true)]
+    pub models: Vec<String>,
+    /// `fal` or `local`; without it, fal when a key is set, otherwise the local studio.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Renders in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Refuse to spend more than this many dollars.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// The state folder (journal and artifacts), shared with `render`.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// A journal shared by several machines (`postgres://user:password@host:port/database`)
+    /// instead of the state folder's SQLite file; artifacts stay in the state folder. Prefer
+    /// the environment variable: a command line is visible to other users of the machine.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
+    /// Divide the canvas (and, on the local studio, every clip) by N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// Submit again renders that failed in an earlier run (they are billed again).
+    #[arg(long)]
+    pub retry_failed: bool,
     #[command(flatten)]
     pub prices: PriceArgs,
 }
@@ -238,8 +358,20 @@ pub enum BackendArg {
 #[derive(Debug, ClapArgs)]
 pub struct RenderArgs {
     /// The manifests to render; they share one scheduler, state store and upload cache.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "plan", conflicts_with = "plan")]
     pub manifests: Vec<PathBuf>,
+    /// Render exactly the plan `episodic plan FILE --out PLAN` wrote; refused, before anything is
+    /// sent, when the manifest, an input's content, a price or the catalog changed since.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["draft", "scale", "only", "first"])]
+    pub plan: Option<PathBuf>,
+    /// Preview: only these segments (ids, comma-separated), written to
+    /// `<output folder>/<episode>.preview.mp4`, never over the episode.
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Preview: the episode's first SECONDS (a segment cut there is rendered from its audio
+    /// trimmed at a pause nearby), written to `<output folder>/<episode>.preview.mp4`.
+    #[arg(long, value_name = "SECONDS")]
+    pub first: Option<f64>,
     /// `fal` or `local`; without it, fal when a key is set, otherwise the local studio.
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,

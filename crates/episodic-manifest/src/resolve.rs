@@ -1,15 +1,19 @@
 //! From the manifest as written to an [`Episode`]: defaults, presets and models applied, names
 //! cross-checked, media inspected. Every problem found is collected; nothing stops at the first.
 
-use crate::episode::{Broll, CastMember, Dialogue, Episode, Listener, Segment, SegmentKind};
+use crate::episode::{Broll, CastMember, Dialogue, Episode, Listener, Segment, SegmentKind, Speech, Voice};
 use crate::inputs::Inputs;
 use crate::manifest::{Layout, Manifest, PromptSpec, Seat, SegmentEntry};
 use crate::prompt::{self, AVATAR_NEGATIVE, VIDEO_NEGATIVE};
+use crate::speech;
 use crate::{Problem, Span, Spanned};
 use episodic_catalog::{AspectRatio, Catalog, DurationRule, Model, ModelKind, Preset, Tier, Usd, closest};
 use episodic_media::Probe;
 use std::collections::HashMap;
 use std::path::Path;
+
+/// The highest `take:` a segment may ask for.
+const MAX_TAKE: u32 = 1000;
 
 const GENERIC_LISTENER: &str = "Character listening attentively, subtle nodding, natural blinking";
 
@@ -26,7 +30,8 @@ pub(crate) fn resolve(
     let jobs = std::thread::available_parallelism().map_or(1, usize::from);
     probe.learn_all(&manifest.media_paths(base), jobs);
     let errors_before = problems.iter().filter(|p| p.is_error()).count();
-    let mut resolver = Resolver { manifest, catalog, inputs: Inputs::new(base, probe), problems };
+    let mut resolver =
+        Resolver { manifest, catalog, inputs: Inputs::new(base, probe), problems, voices: Vec::new() };
 
     let id = resolver.episode_id();
     let quality = manifest.quality.as_ref().map(|q| q.value).unwrap_or(Tier::Pro);
@@ -34,6 +39,7 @@ pub(crate) fn resolve(
     let output = resolver.output(base, id.as_deref());
     let cast = resolver.cast();
     let segments = resolver.segments(&cast, quality);
+    let captions = manifest.captions.as_ref().and_then(|entry| speech::captions(entry, resolver.problems));
     resolver.lint_cast(&cast, &segments);
 
     let errors_after = resolver.problems.iter().filter(|p| p.is_error()).count();
@@ -51,6 +57,7 @@ pub(crate) fn resolve(
         manifest_path: manifest_path.to_path_buf(),
         cast: cast.into_iter().map(|(member, _)| member).collect::<Option<Vec<_>>>()?,
         segments,
+        captions,
     })
 }
 
@@ -59,6 +66,8 @@ struct Resolver<'a> {
     catalog: &'a Catalog,
     inputs: Inputs<'a>,
     problems: &'a mut Vec<Problem>,
+    /// Each cast member's voice, by index in the manifest (`None`: none, or one already reported).
+    voices: Vec<Option<Voice>>,
 }
 
 /// A cast member resolved (or not, when its image failed) and its index in the manifest.
@@ -145,6 +154,11 @@ impl<'a> Resolver<'a> {
                     Some(seat) => seat.value,
                     None => unseated.next().unwrap_or(Seat::Left),
                 };
+                let voice = entry
+                    .voice
+                    .as_ref()
+                    .and_then(|voice| speech::voice(voice, &entry.name.value, self.problems));
+                self.voices.push(voice.clone());
                 let role = format!("the image of `{}`", entry.name.value);
                 let image = match (&entry.image, &limits) {
                     (Some(image), Some(limits)) => self.inputs.image(image, limits, &role, self.problems),
@@ -155,6 +169,7 @@ impl<'a> Resolver<'a> {
                     image,
                     seat,
                     preset: entry.preset.as_ref().map(|p| p.value.clone()),
+                    voice,
                 });
                 (member, index)
             })
@@ -215,11 +230,34 @@ impl<'a> Resolver<'a> {
                 Some(SegmentKind::Broll(_)) => Layout::Solo,
                 _ => layout,
             };
-            if let (Some(kind), Some(id)) = (kind, &entry.id) {
-                segments.push(Segment { id: id.value.clone(), span: entry.span, layout: effective, kind });
+            let take = self.take(entry);
+            if let (Some(kind), Some(id), Some(take)) = (kind, &entry.id, take) {
+                segments.push(Segment {
+                    id: id.value.clone(),
+                    span: entry.span,
+                    layout: effective,
+                    kind,
+                    take,
+                });
             }
         }
         segments
+    }
+
+    /// `take: N`: a whole number from 1 (the first take, as if unset) to [`MAX_TAKE`].
+    fn take(&mut self, entry: &SegmentEntry) -> Option<u32> {
+        let Some(take) = &entry.take else { return Some(1) };
+        if take.value.fract() == 0.0 && (1.0..=f64::from(MAX_TAKE)).contains(&take.value) {
+            return Some(take.value as u32);
+        }
+        self.problems.push(
+            Problem::error("bad-take", format!("`take: {}` is not a take number", take.value))
+                .with_span(take.span, "not a whole number from 1")
+                .with_help(format!(
+                    "write `take: 2` for a second, fresh render of this segment's clips (1 to {MAX_TAKE}; 1 is the first take)"
+                )),
+        );
+        None
     }
 
     fn dialogue(
@@ -251,8 +289,20 @@ impl<'a> Resolver<'a> {
         let fallback = self.catalog.default_avatar(quality);
         let model = self.model(model_name, fallback, &[ModelKind::Avatar], "a speaking segment")?;
 
-        let audio = match (&entry.audio, &model.audio) {
-            (Some(audio), Some(limits)) => self.inputs.audio(audio, limits, &model.name, self.problems),
+        let speech = match (&entry.line, &model.audio) {
+            (Some(line), Some(limits)) => {
+                self.line(line, entry, &model.name, limits).map(|line| Speech::Line(Box::new(line)))
+            }
+            (None, Some(limits)) => entry
+                .audio
+                .as_ref()
+                .and_then(|audio| self.inputs.audio(audio, limits, &model.name, self.problems))
+                .map(|(file, seconds)| Speech::Audio { file, seconds }),
+            _ => None,
+        };
+        let text = match (&speech, &entry.text) {
+            (Some(Speech::Line(line)), _) => Some(line.text.clone()),
+            (_, Some(text)) if !text.value.trim().is_empty() => Some(text.value.trim().to_owned()),
             _ => None,
         };
 
@@ -359,11 +409,10 @@ impl<'a> Resolver<'a> {
             .unwrap_or_default();
         let direction = speaker_prompt_spec.map(prompt::compose).unwrap_or_default();
         let negative = entry.negative_prompt.as_ref().or(defaults.negative_prompt.as_ref());
-        let (audio, audio_seconds) = audio?;
         Some(Dialogue {
             speaker: cast.iter().position(|(_, index)| *index == speaker_index)?,
-            audio,
-            audio_seconds,
+            speech: speech?,
+            text,
             model: model.name.clone(),
             prompt: prompt::join_sentences([base.as_str(), direction.as_str()]),
             negative_prompt: negative.map(|n| n.value.clone()).unwrap_or_else(|| AVATAR_NEGATIVE.to_owned()),
@@ -371,6 +420,27 @@ impl<'a> Resolver<'a> {
             cfg_scale: cfg_scale.map(|c| c.value),
             listener,
         })
+    }
+
+    /// A segment's line, spoken by its speaker's voice.
+    fn line(
+        &mut self,
+        written: &Spanned<String>,
+        entry: &SegmentEntry,
+        avatar: &str,
+        limits: &episodic_catalog::AudioLimits,
+    ) -> Option<crate::episode::Line> {
+        let manifest = self.manifest;
+        let speaker = entry.speaker.as_ref()?;
+        let index = manifest.cast.iter().position(|member| member.name.value == speaker.value)?;
+        let Some(voice) = self.voices.get(index).cloned().flatten() else {
+            // A voice written but unusable was reported where it is written.
+            if manifest.cast[index].voice.is_none() {
+                self.problems.push(speech::no_voice(written, speaker, manifest.cast[index].name.span));
+            }
+            return None;
+        };
+        speech::line(written, &voice, avatar, limits, self.problems)
     }
 
     fn broll(&mut self, entry: &SegmentEntry) -> Option<Broll> {

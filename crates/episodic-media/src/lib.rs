@@ -6,6 +6,8 @@
 //! [`MediaError`] into diagnostics.
 
 mod audio;
+pub mod captions;
+mod compare;
 mod compose;
 mod concat;
 mod encode;
@@ -18,12 +20,16 @@ mod header;
 mod output;
 pub mod placeholder;
 mod probe;
+mod silence;
 mod sniff;
 mod thumbnail;
 mod tool;
 
 pub use audio::{AudioPart, episode_audio};
-pub use compose::{Composition, Fill, Layout, Seat, compose, compose_with_thumbnail};
+pub use compare::{Grid, Labelled, compare_grid};
+pub use compose::{
+    BurnIn, ComposeExtras, Composition, Fill, Layout, Seat, compose, compose_with, compose_with_thumbnail,
+};
 pub use concat::{concat, reencode_concat};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};
 pub use error::MediaError;
@@ -31,6 +37,7 @@ pub use facts::FactStore;
 pub use ffmpeg::Ffmpeg;
 pub use font::find_font;
 pub use probe::{MediaInfo, Probe, StreamInfo, StreamKind};
+pub use silence::{SILENCE_MIN_SECONDS, SILENCE_NOISE_DB, Silence, cut_point, silences, trim_audio};
 pub use sniff::{FileKind, sniff, sniff_file};
 pub use thumbnail::{contact_sheet, sheet_size, thumbnail};
 pub use tool::{Tool, locate};

@@ -2,11 +2,16 @@
 
 use crate::node::{
     AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    RenderRole, RenderSpec, UploadSpec,
+    RenderRole, RenderSpec, SpeechSpec, UploadSpec,
 };
 use crate::{NodeKey, Plan};
-use episodic_catalog::{ArgKind, ArgSource, Catalog, DurationRule, Model, OutputSize, Tier, Usd};
-use episodic_manifest::{Broll, Dialogue, Episode, Layout, MediaFile, Problem, Segment, SegmentKind};
+use episodic_catalog::{
+    ArgKind, ArgSource, Catalog, DurationRule, Model, OutputSize, SPEECH_OUTPUT_FORMAT, Tier, Usd,
+    voice_model,
+};
+use episodic_manifest::{
+    Broll, Dialogue, Episode, Layout, Line, MediaFile, Problem, Segment, SegmentKind, Speech,
+};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -50,10 +55,18 @@ struct Builder<'a> {
     uploads: HashMap<String, NodeIndex>,
     /// Renders by key: two segments that ask for the same clip share one render (and one payment).
     renders: HashMap<NodeKey, NodeIndex>,
+    /// Speech by key: an identical line (same voice, settings and text) is voiced once.
+    speeches: HashMap<NodeKey, NodeIndex>,
     downloads: HashMap<NodeIndex, NodeIndex>,
     ids: HashSet<String>,
     warnings: Vec<Problem>,
     warned: HashSet<(String, &'static str)>,
+    /// Every segment that asked for each render, in order (two or more: shared).
+    asked: HashMap<NodeIndex, Vec<String>>,
+    /// What each render shows, for the plan's "shared by" note.
+    shows: HashMap<NodeIndex, String>,
+    /// Renders of a segment's later take.
+    takes: HashMap<NodeIndex, u32>,
 }
 
 impl<'a> Builder<'a> {
@@ -65,10 +78,14 @@ impl<'a> Builder<'a> {
             graph: DiGraph::new(),
             uploads: HashMap::new(),
             renders: HashMap::new(),
+            speeches: HashMap::new(),
             downloads: HashMap::new(),
             ids: HashSet::new(),
             warnings: Vec::new(),
             warned: HashSet::new(),
+            asked: HashMap::new(),
+            shows: HashMap::new(),
+            takes: HashMap::new(),
         }
     }
 
@@ -116,6 +133,13 @@ impl<'a> Builder<'a> {
         // and the one a reader expects: each segment's uploads, renders and compose together.
         let order: Vec<NodeIndex> = self.graph.node_indices().collect();
         debug_assert!(self.graph.raw_edges().iter().all(|edge| edge.source() < edge.target()));
+        let mut shared = HashMap::new();
+        for (index, segments) in std::mem::take(&mut self.asked) {
+            if segments.len() > 1 {
+                let what = self.shows.remove(&index).unwrap_or_else(|| self.graph[index].label.clone());
+                shared.insert(index, crate::Sharing { what, segments });
+            }
+        }
         Plan {
             episode: episode.id.clone(),
             title: episode.title.clone(),
@@ -131,6 +155,9 @@ impl<'a> Builder<'a> {
             graph: self.graph,
             order,
             warnings: self.warnings,
+            captions: episode.captions,
+            shared,
+            takes: self.takes,
         }
     }
 
@@ -145,11 +172,20 @@ impl<'a> Builder<'a> {
         let speaker = episode.member(dialogue.speaker);
         let model = self.speaker_model(&dialogue.model);
         let image = self.upload(&speaker.image);
-        let audio = self.upload(&dialogue.audio);
+        let (audio, speech) = match &dialogue.speech {
+            Speech::Audio { file, .. } => (self.upload(file), None),
+            Speech::Line(line) => {
+                let speech = self.speech(segment, line);
+                (self.speech_upload(speech), Some(speech))
+            }
+        };
 
         let mut args = Map::new();
         put_file(&mut args, model.image_arg(), &speaker.image);
-        put_file(&mut args, model.audio_arg(), &dialogue.audio);
+        if let Some(key) = model.audio_arg() {
+            // The upload node's key: a file's sha256, or what a voiced line's key derives.
+            args.insert(key.to_owned(), json!({ FILE_PLACEHOLDER: self.graph[audio].key.as_str() }));
+        }
         if !dialogue.prompt.is_empty() && model.schema_arg("prompt").is_some() {
             args.insert("prompt".into(), Value::String(dialogue.prompt.clone()));
         }
@@ -165,9 +201,19 @@ impl<'a> Builder<'a> {
             self.optional_arg(&mut args, model, segment, "cfg_scale", json!(cfg), true);
         }
         put_required_defaults(&mut args, model);
-        let seconds = dialogue.audio_seconds;
-        let speaker_render =
-            self.render(segment, RenderRole::Speaker, model, args, seconds, false, &[image, audio]);
+        let seconds = dialogue.speech.seconds();
+        let estimated = dialogue.speech.is_estimate();
+        let speaker_render = self.render(
+            segment,
+            RenderRole::Speaker,
+            model,
+            args,
+            seconds,
+            false,
+            estimated,
+            &[image, audio],
+        );
+        self.shows.entry(speaker_render).or_insert_with(|| format!("{} speaking", speaker.name));
         let main = self.download(speaker_render);
 
         let mut listener_download = None;
@@ -193,6 +239,8 @@ impl<'a> Builder<'a> {
                 put_file(&mut args, Some("end_image_url"), &member.image);
             }
             put_required_defaults(&mut args, model);
+            // The listener's length is chosen from the estimate when the line is not voiced yet;
+            // a listener clip covers up to its whole length, looped past it, either way.
             let render = self.render(
                 segment,
                 RenderRole::Listener,
@@ -200,8 +248,10 @@ impl<'a> Builder<'a> {
                 args,
                 f64::from(clip_seconds),
                 false,
+                false,
                 &[image],
             );
+            self.shows.entry(render).or_insert_with(|| format!("{} listening", member.name));
             listener_download = Some(self.download(render));
             fill = Some(listener_fill);
         }
@@ -212,12 +262,15 @@ impl<'a> Builder<'a> {
             canvas,
             fps,
             seconds,
+            speech: speech.map(|index| self.graph[index].id.clone()),
+            text: dialogue.text.clone(),
             main: self.graph[main].id.clone(),
             speaker_seat: listener_download.map(|_| speaker.seat),
             listener: listener_download.map(|index| self.graph[index].id.clone()),
             listener_fill: fill,
         };
-        let inputs: Vec<NodeIndex> = [Some(main), listener_download].into_iter().flatten().collect();
+        // The speech is an input too: its audio's real length decides the segment's.
+        let inputs: Vec<NodeIndex> = [Some(main), listener_download, speech].into_iter().flatten().collect();
         self.compose(spec, &inputs)
     }
 
@@ -258,8 +311,16 @@ impl<'a> Builder<'a> {
         }
         put_required_defaults(&mut args, model);
         let seconds = f64::from(broll.duration);
-        let render =
-            self.render(segment, RenderRole::Broll, model, args, seconds, broll.generate_audio, &inputs);
+        let render = self.render(
+            segment,
+            RenderRole::Broll,
+            model,
+            args,
+            seconds,
+            broll.generate_audio,
+            false,
+            &inputs,
+        );
         let main = self.download(render);
         let spec = ComposeSpec {
             segment: segment.id.clone(),
@@ -267,6 +328,8 @@ impl<'a> Builder<'a> {
             canvas,
             fps,
             seconds,
+            speech: None,
+            text: None,
             main: self.graph[main].id.clone(),
             speaker_seat: None,
             listener: None,
@@ -324,6 +387,51 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The speech node of a line: keyed by everything that decides the audio (voice, model,
+    /// settings, output format, the exact text), so an unchanged line is never voiced twice and
+    /// two segments saying the same line with the same voice share one.
+    fn speech(&mut self, segment: &Segment, line: &Line) -> NodeIndex {
+        let voice = &line.voice;
+        let model = voice_model(&voice.model);
+        let spec = SpeechSpec {
+            segment: segment.id.clone(),
+            voice_id: voice.id.clone(),
+            model: voice.model.clone(),
+            settings: voice.settings.clone(),
+            output_format: SPEECH_OUTPUT_FORMAT.to_owned(),
+            text: line.text.clone(),
+            characters: line.characters,
+            estimated_seconds: line.estimated_seconds,
+            price_as_of: model.map(|m| m.as_of.to_owned()).unwrap_or_default(),
+            price_source: model.map(|m| m.source.to_owned()).unwrap_or_default(),
+        };
+        let key = NodeKey::of_json(&spec.key_json());
+        if let Some(existing) = self.speeches.get(&key) {
+            return *existing;
+        }
+        let cost = model.map(|model| model.cost(line.characters)).unwrap_or_default();
+        let label = format!("{} chars on {}, ~{:.1} s", line.characters, voice.model, line.estimated_seconds);
+        let index =
+            self.add(format!("speech/{}", segment.id), key.clone(), label, cost, NodeDetail::Speech(spec));
+        self.speeches.insert(key, index);
+        index
+    }
+
+    /// The upload of a speech node's audio (one per speech node).
+    fn speech_upload(&mut self, speech: NodeIndex) -> NodeIndex {
+        let node = &self.graph[speech];
+        let key = NodeKey::of_json(&json!({"upload": 1, "speech": node.key.as_str()}));
+        if let Some(index) = self.uploads.get(key.as_str()) {
+            return *index;
+        }
+        let id = node.id.replacen("speech/", "upload/speech-", 1) + ".mp3";
+        let detail = NodeDetail::Upload(UploadSpec::Speech { speech: node.id.clone() });
+        let index = self.add(id, key.clone(), "voiced line".to_owned(), Usd::ZERO, detail);
+        self.graph.add_edge(speech, index, ());
+        self.uploads.insert(key.as_str().to_owned(), index);
+        index
+    }
+
     fn upload(&mut self, file: &MediaFile) -> NodeIndex {
         if let Some(index) = self.uploads.get(&file.sha256) {
             return *index;
@@ -339,7 +447,7 @@ impl<'a> Builder<'a> {
             NodeKey::of_file(&file.sha256),
             label,
             Usd::ZERO,
-            NodeDetail::Upload(UploadSpec { file: file.clone() }),
+            NodeDetail::Upload(UploadSpec::File { file: file.clone() }),
         );
         self.uploads.insert(file.sha256.clone(), index);
         index
@@ -354,11 +462,21 @@ impl<'a> Builder<'a> {
         args: Map<String, Value>,
         seconds: f64,
         generate_audio: bool,
+        estimated: bool,
         inputs: &[NodeIndex],
     ) -> NodeIndex {
         let args = Value::Object(args);
-        let key = NodeKey::of_json(&json!({"endpoint": model.endpoint, "args": args}));
+        // A later take is the same request rendered afresh: its own key, its own payment. The
+        // first take's key is unchanged, so `take: 1` reuses what was rendered without one.
+        let mut identity = json!({"endpoint": model.endpoint, "args": args});
+        if segment.take > 1
+            && let Some(fields) = identity.as_object_mut()
+        {
+            fields.insert("take".into(), json!(segment.take));
+        }
+        let key = NodeKey::of_json(&identity);
         if let Some(existing) = self.renders.get(&key) {
+            self.asked.entry(*existing).or_default().push(segment.id.clone());
             return *existing;
         }
         let cost = model.cost(seconds, generate_audio);
@@ -370,8 +488,10 @@ impl<'a> Builder<'a> {
             args,
             seconds,
             generate_audio,
+            estimated,
         };
-        let label = format!("{} {:.1} s on {}", role.as_str(), seconds, model.name);
+        let approx = if estimated { "~" } else { "" };
+        let label = format!("{} {approx}{:.1} s on {}", role.as_str(), seconds, model.name);
         let index = self.add(
             format!("render/{}/{}", segment.id, role.as_str()),
             key.clone(),
@@ -380,6 +500,10 @@ impl<'a> Builder<'a> {
             NodeDetail::Render(spec),
         );
         self.renders.insert(key, index);
+        self.asked.insert(index, vec![segment.id.clone()]);
+        if segment.take > 1 {
+            self.takes.insert(index, segment.take);
+        }
         // `update_edge` would search the upload's edges, and a portrait's upload feeds every
         // render of its character: quadratic in segments (half of a 10,000-segment plan's time).
         // The node is new, so only a file given twice (image and audio alike) could repeat.
@@ -432,20 +556,26 @@ impl<'a> Builder<'a> {
     fn audio(&mut self, episode: &Episode, composes: &[NodeIndex], fps: u32) -> NodeIndex {
         let mut segments = Vec::with_capacity(composes.len());
         let mut mains = Vec::with_capacity(composes.len());
+        let mut speeches = Vec::new();
         for compose in composes {
             let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
             // The main clip is one of the compose's own inputs: no search of the whole graph.
-            let main = self
-                .graph
-                .neighbors_directed(*compose, petgraph::Direction::Incoming)
-                .find(|input| self.graph[*input].id == spec.main);
+            let find = |id: &str| {
+                self.graph
+                    .neighbors_directed(*compose, petgraph::Direction::Incoming)
+                    .find(|input| self.graph[*input].id == id)
+            };
+            let main = find(&spec.main);
+            let speech = spec.speech.as_deref().and_then(find);
             if let Some(main) = main {
                 segments.push(AudioSegment {
                     segment: spec.segment.clone(),
                     main: spec.main.clone(),
                     seconds: spec.seconds,
+                    speech: spec.speech.clone(),
                 });
                 mains.push(main);
+                speeches.extend(speech);
             }
         }
         let spec = AudioSpec {
@@ -473,7 +603,7 @@ impl<'a> Builder<'a> {
         let index = self.add(format!("audio/{}", episode.id), key, label, Usd::ZERO, NodeDetail::Audio(spec));
         // A clip shared by two segments (one render asked for twice) is one input.
         let mut linked = HashSet::with_capacity(mains.len());
-        for main in mains {
+        for main in mains.into_iter().chain(speeches) {
             if linked.insert(main) {
                 self.graph.add_edge(main, index, ());
             }

@@ -3,14 +3,20 @@
 
 mod bad_inputs;
 mod broken_manifests;
+mod cache;
 mod chaos;
 mod commands;
+mod compare;
 mod facts;
 mod fleet;
 mod paying;
 mod plan;
+mod plan_apply;
+mod plan_state;
+mod previews;
 mod render;
 mod render_output;
+mod report_page;
 mod secrets;
 mod stops;
 mod support;

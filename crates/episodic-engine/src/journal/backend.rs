@@ -7,16 +7,18 @@
 //! a backend only reads and writes rows. A transaction holds the lock on every render row it
 //! reads with `lock: true` until it ends (SQLite: `BEGIN IMMEDIATE` locks the whole database;
 //! PostgreSQL: `SELECT ... FOR UPDATE`), so a decision and the write it leads to cannot be split
-//! by another process. A new family of claims (speech, say) adds its row operations here and its
-//! rules in a module of its own.
+//! by another process. Each family of claims (renders, lines voiced by ElevenLabs) has its row
+//! operations here and its rules in a module of its own (`store.rs`, `speech.rs`).
 
 use std::fmt::Debug;
 
 use super::error::JournalError;
 use super::liveness::RunFacts;
+use super::needs::{EpisodeNeeds, EpisodeRow, Need, Origin};
 use super::record::{
     ArtifactRecord, Owner, Process, RenderRecord, RunId, RunRecord, UnixSeconds, UploadRecord,
 };
+use super::speech::SpeechRecord;
 use super::webhooks::WebhookResult;
 
 /// What a transaction may do, and how durably its commit is kept.
@@ -42,6 +44,19 @@ pub enum RenderFilter {
 
 /// A webhook delivery as stored: ok, the payload's JSON text, fal's error, when it arrived.
 pub type StoredWebhook = (bool, String, Option<String>, UnixSeconds);
+
+/// What a completed line cost and kept, as stored (every value checked to fit an `i64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredSpeechCompletion {
+    /// Characters billed.
+    pub characters: i64,
+    /// Credits ElevenLabs says it charged.
+    pub credits: Option<i64>,
+    /// Cost in micro-dollars.
+    pub cost_micros: i64,
+    /// Whether the alignment was kept.
+    pub aligned: bool,
+}
 
 /// A database that holds a journal. `Send + Sync`: one per open journal, shared by the engine's
 /// tasks.
@@ -181,4 +196,99 @@ pub trait Tx {
     fn insert_webhook(&mut self, result: &WebhookResult, payload: &str) -> Result<bool, JournalError>;
     /// The delivered outcome of a request: ok, payload JSON text, error, received at.
     fn webhook(&mut self, request_id: &str) -> Result<Option<StoredWebhook>, JournalError>;
+
+    // --- lines voiced by ElevenLabs (speech.rs) ---
+
+    /// The line of `key`; locked until the transaction ends when `lock`.
+    fn speech(&mut self, key: &str, lock: bool) -> Result<Option<SpeechRecord>, JournalError>;
+    /// Inserts a new `Voicing` row owned by `owner`; false when another transaction inserted the
+    /// key first (then read it with `lock: true` and decide again).
+    #[allow(clippy::too_many_arguments)]
+    fn insert_speech_claim(
+        &mut self,
+        key: &str,
+        voice_id: &str,
+        model_id: &str,
+        request: &str,
+        owner: &Owner,
+        now: UnixSeconds,
+    ) -> Result<bool, JournalError>;
+    /// Makes `owner` the holder of an unfinished line, keeping its state.
+    fn set_speech_owner(&mut self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError>;
+    /// Makes `owner` the voicer of an existing line again (`Voicing`, one more attempt), clearing
+    /// what the earlier attempt left.
+    fn reclaim_speech(&mut self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError>;
+    /// → `Answered` with ElevenLabs' history item, held by `owner`.
+    fn set_speech_answered(
+        &mut self,
+        key: &str,
+        history_item_id: &str,
+        request_id: Option<&str>,
+        owner: &Owner,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError>;
+    /// → `Completed`, its cost counted for `run`.
+    fn set_speech_completed(
+        &mut self,
+        key: &str,
+        completion: &StoredSpeechCompletion,
+        run: RunId,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError>;
+    /// → `Failed` with `error`.
+    fn set_speech_failed(&mut self, key: &str, error: &str, now: UnixSeconds) -> Result<(), JournalError>;
+    /// Removes a line's row (a claim given back).
+    fn delete_speech(&mut self, key: &str) -> Result<(), JournalError>;
+    /// Whether a line other than `key` holds this history item.
+    fn history_item_taken(&mut self, history_item_id: &str, key: &str) -> Result<bool, JournalError>;
+    /// Reserves `micros` for a claimed line (its estimate, counted until it completes).
+    fn set_speech_reserved(&mut self, key: &str, micros: i64) -> Result<(), JournalError>;
+
+    // --- what episodes need (needs.rs) ---
+
+    /// Replaces what `needs.output` needs by `needs` and records each key's origin (an origin
+    /// already recorded stays: a key hashes what made it).
+    fn replace_needs(
+        &mut self,
+        needs: &EpisodeNeeds,
+        run: RunId,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError>;
+    /// Takes the lock that orders `replace_needs` against a decision made on a snapshot: held
+    /// until the transaction ends, it makes every `replace_needs` wait (SQLite: `BEGIN IMMEDIATE`
+    /// holds it already).
+    fn lock_needs(&mut self) -> Result<(), JournalError>;
+    /// Every artifact, oldest first.
+    fn all_artifacts(&mut self) -> Result<Vec<ArtifactRecord>, JournalError>;
+    /// Every upload, oldest first.
+    fn all_uploads(&mut self) -> Result<Vec<UploadRecord>, JournalError>;
+    /// Every journaled episode, oldest plan first.
+    fn episodes(&mut self) -> Result<Vec<EpisodeRow>, JournalError>;
+    /// Every (key, node that needs it), in episode and node order.
+    fn needs(&mut self) -> Result<Vec<(String, Need)>, JournalError>;
+    /// What made each key a run recorded.
+    fn origins(&mut self) -> Result<Vec<(String, Origin)>, JournalError>;
+    /// Every completed render: key, cost in micro-dollars, completed at.
+    fn payments(&mut self) -> Result<Vec<(String, i64, UnixSeconds)>, JournalError>;
+    /// Removes the artifact of `key` if it still names `path`; whether it did.
+    fn delete_artifact_at(&mut self, key: &str, path: &str) -> Result<bool, JournalError>;
+
+    // --- node parts and plan's questions (parts.rs) ---
+
+    /// Records the parts a node was made with, replacing the last ones.
+    fn put_parts(
+        &mut self,
+        episode: &str,
+        node: &str,
+        key: &str,
+        parts: &str,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError>;
+    /// The key and parts a node was last made with; `None` too when the database predates them
+    /// (a read-only opening of an older journal).
+    fn parts(&mut self, episode: &str, node: &str) -> Result<Option<(String, String)>, JournalError>;
+    /// Seconds from a completed render's claim to its result.
+    fn render_seconds(&mut self, key: &str) -> Result<Option<i64>, JournalError>;
+    /// Whether an upload of this file was ever recorded, expired or not.
+    fn ever_uploaded(&mut self, sha256: &str) -> Result<bool, JournalError>;
 }

@@ -22,17 +22,23 @@
 //! `backend` (the seam: `Backend` and `Tx`), `sqlite` and `postgres` (the
 //! two backends), `cache` (uploads and artifacts), `runs`, `spend` (budgets and the breaker
 //! across machines), [`recover`] (the restore policy), `liveness` (is an owner alive?), `migrate`
-//! (SQLite's embedded migrations), `webhooks` (outcomes delivered by fal), [`error`].
+//! (SQLite's embedded migrations), `webhooks` (outcomes delivered by fal), `needs` (what each
+//! journaled episode needs, for `cache ls` and `cache gc`), `speech` (lines voiced by ElevenLabs,
+//! claimed and journaled like renders), `parts` (each node's inputs by name, for `plan`, and the
+//! read-only opening), [`error`].
 
 mod backend;
 mod cache;
 pub mod error;
 mod liveness;
 mod migrate;
+mod needs;
+mod parts;
 mod postgres;
 pub mod record;
 pub mod recover;
 mod runs;
+mod speech;
 mod spend;
 mod sqlite;
 mod store;
@@ -42,12 +48,14 @@ pub use cache::UPLOAD_EXPIRY_MARGIN_SECS;
 pub use error::JournalError;
 pub use liveness::DEFAULT_STALE_AFTER;
 pub use migrate::SCHEMA_VERSION;
+pub use needs::{CacheSnapshot, EpisodeNeeds, EpisodeRow, Need, NeededNode, Origin, Payment};
 pub use postgres::POSTGRES_SCHEMA_VERSION;
 pub use record::{
     ArtifactRecord, Claim, Owner, Process, RenderRecord, RenderState, RunId, RunOutcome, RunRecord,
     UnixSeconds, UploadRecord, now,
 };
 pub use recover::{Recovery, RecoveryAction};
+pub use speech::{SpeechClaim, SpeechCompletion, SpeechRecord, SpeechState};
 pub use spend::SpendDecision;
 pub use store::{ARTIFACTS_DIR, BUSY_TIMEOUT, DATABASE_FILE, Journal};
 pub use webhooks::WebhookResult;

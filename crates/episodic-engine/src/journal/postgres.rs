@@ -1,6 +1,7 @@
 //! The PostgreSQL backend: one database shared by every machine given the same `--journal` URL.
 //!
-//! Locking: every transaction is `READ COMMITTED`; a decision reads the render's row with
+//! Locking: every writing transaction is `READ COMMITTED` (a reading one is `REPEATABLE READ`,
+//! so what it reads is one snapshot, as on SQLite); a decision reads the render's row with
 //! `SELECT ... FOR UPDATE`, so a second machine's claim of the same key waits for the first to
 //! commit and then reads what it decided. A new key is inserted with `ON CONFLICT DO NOTHING`; the
 //! loser of that race locks and reads the winner's row. Budget reservations lock the session's
@@ -28,13 +29,15 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, Config, IsolationLevel, NoTls, Row, Transaction};
 
-use super::backend::{Backend, RenderFilter, StoredWebhook, Tx, TxMode};
+use super::backend::{Backend, RenderFilter, StoredSpeechCompletion, StoredWebhook, Tx, TxMode};
 use super::error::JournalError;
 use super::liveness::RunFacts;
+use super::needs::{EpisodeNeeds, EpisodeRow, Need, Origin};
 use super::record::{
     ArtifactRecord, Owner, Process, RenderRecord, RunId, RunRecord, UnixSeconds, UploadRecord,
 };
 use super::runs::decode_run;
+use super::speech::{RawSpeech, SPEECH_COLUMNS, SpeechRecord};
 use super::store::{BUSY_TIMEOUT, RENDER_COLUMNS, RawRender, to_u64};
 use super::webhooks::WebhookResult;
 
@@ -47,11 +50,13 @@ struct Migration {
 }
 
 /// Every PostgreSQL migration, oldest first. Append only.
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, sql: include_str!("postgres_migrations/0001_initial.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, sql: include_str!("postgres_migrations/0001_initial.sql") },
+    Migration { version: 2, sql: include_str!("postgres_migrations/0002_episodes_speech_parts.sql") },
+];
 
 /// The PostgreSQL schema version this build creates and understands.
-pub const POSTGRES_SCHEMA_VERSION: u32 = 1;
+pub const POSTGRES_SCHEMA_VERSION: u32 = 2;
 
 /// Serialises migrations of one database across machines (`pg_advisory_xact_lock`); any
 /// constant works as long as nothing else in the database uses it.
@@ -134,7 +139,11 @@ impl PostgresBackend {
             let client = guard.as_mut().ok_or_else(lost)?;
             let tx = client
                 .build_transaction()
-                .isolation_level(IsolationLevel::ReadCommitted)
+                .isolation_level(if mode == TxMode::Read {
+                    IsolationLevel::RepeatableRead
+                } else {
+                    IsolationLevel::ReadCommitted
+                })
                 .read_only(mode == TxMode::Read)
                 .start()
                 .map_err(|e| self.error(e))?;
@@ -316,6 +325,32 @@ impl PgTx<'_> {
         .map_err(|e| self.backend.error(e))?;
         raw.decode()
     }
+
+    fn decode_speech(&self, row: &Row) -> Result<SpeechRecord, JournalError> {
+        let raw = (|| -> Result<RawSpeech, postgres::Error> {
+            Ok(RawSpeech {
+                key: row.try_get(0)?,
+                voice_id: row.try_get(1)?,
+                model_id: row.try_get(2)?,
+                request: row.try_get(3)?,
+                state: row.try_get(4)?,
+                attempts: row.try_get(5)?,
+                owner_run: row.try_get(6)?,
+                owner_pid: row.try_get(7)?,
+                owner_host: row.try_get(8)?,
+                claimed_at: row.try_get(9)?,
+                history_item_id: row.try_get(10)?,
+                characters: row.try_get(11)?,
+                credits: row.try_get(12)?,
+                cost_micros: row.try_get(13)?,
+                aligned: row.try_get(14)?,
+                completed_by_run: row.try_get(15)?,
+                error: row.try_get(16)?,
+            })
+        })()
+        .map_err(|e| self.backend.error(e))?;
+        raw.decode()
+    }
 }
 
 impl Tx for PgTx<'_> {
@@ -482,12 +517,19 @@ impl Tx for PgTx<'_> {
     }
 
     fn spent_by_run(&mut self, run: RunId) -> Result<i64, JournalError> {
-        self.sum("SELECT sum(cost_micros)::BIGINT FROM renders WHERE completed_by_run = $1", &[&run.0])
+        self.sum(
+            "SELECT (coalesce((SELECT sum(cost_micros) FROM renders WHERE completed_by_run = $1), 0)
+                   + coalesce((SELECT sum(cost_micros) FROM speeches WHERE completed_by_run = $1), 0))::BIGINT",
+            &[&run.0],
+        )
     }
 
     fn spent_since(&mut self, since: UnixSeconds) -> Result<i64, JournalError> {
         self.sum(
-            "SELECT sum(cost_micros)::BIGINT FROM renders WHERE state = 'completed' AND completed_at >= $1",
+            "SELECT (coalesce((SELECT sum(cost_micros) FROM renders
+                               WHERE state = 'completed' AND completed_at >= $1), 0)
+                   + coalesce((SELECT sum(cost_micros) FROM speeches
+                               WHERE state = 'completed' AND completed_at >= $1), 0))::BIGINT",
             &[&since],
         )
     }
@@ -540,6 +582,11 @@ impl Tx for PgTx<'_> {
                            WHERE r.state = 'completed' AND coalesce(u.session, u.id) = $1), 0)
                + coalesce((SELECT sum(r.reserved_micros) FROM renders r JOIN runs u ON u.id = r.owner_run
                            WHERE r.state IN ('submitting', 'submitted') AND r.key <> $2
+                             AND coalesce(u.session, u.id) = $1), 0)
+               + coalesce((SELECT sum(s.cost_micros) FROM speeches s JOIN runs u ON u.id = s.completed_by_run
+                           WHERE s.state = 'completed' AND coalesce(u.session, u.id) = $1), 0)
+               + coalesce((SELECT sum(s.reserved_micros) FROM speeches s JOIN runs u ON u.id = s.owner_run
+                           WHERE s.state IN ('voicing', 'answered') AND s.key <> $2
                              AND coalesce(u.session, u.id) = $1), 0))::BIGINT",
             &[&session.0, &except_key],
         )
@@ -660,6 +707,292 @@ impl Tx for PgTx<'_> {
             &[&request_id],
         )?;
         Ok(row.map(|row| (row.get(0), row.get(1), row.get(2), row.get(3))))
+    }
+
+    fn speech(&mut self, key: &str, lock: bool) -> Result<Option<SpeechRecord>, JournalError> {
+        let lock = if lock { " FOR UPDATE" } else { "" };
+        let row =
+            self.query_opt(&format!("SELECT {SPEECH_COLUMNS} FROM speeches WHERE key = $1{lock}"), &[&key])?;
+        row.map(|row| self.decode_speech(&row)).transpose()
+    }
+
+    fn insert_speech_claim(
+        &mut self,
+        key: &str,
+        voice_id: &str,
+        model_id: &str,
+        request: &str,
+        owner: &Owner,
+        now: UnixSeconds,
+    ) -> Result<bool, JournalError> {
+        let inserted = self.execute(
+            "INSERT INTO speeches (key, voice_id, model_id, request, state, owner_run, owner_pid,
+                                   owner_host, claimed_at, updated_at)
+             VALUES ($1, $2, $3, $4, 'voicing', $5, $6, $7, $8, $8) ON CONFLICT (key) DO NOTHING",
+            &[
+                &key,
+                &voice_id,
+                &model_id,
+                &request,
+                &owner.run_id.0,
+                &i64::from(owner.pid),
+                &owner.host,
+                &now,
+            ],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn set_speech_owner(&mut self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError> {
+        self.execute(
+            "UPDATE speeches SET owner_run = $2, owner_pid = $3, owner_host = $4, updated_at = $5
+             WHERE key = $1",
+            &[&key, &owner.run_id.0, &i64::from(owner.pid), &owner.host, &now],
+        )?;
+        Ok(())
+    }
+
+    fn reclaim_speech(&mut self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError> {
+        self.execute(
+            "UPDATE speeches SET state = 'voicing', attempts = attempts + 1, owner_run = $2, owner_pid = $3,
+                                 owner_host = $4, claimed_at = $5, history_item_id = NULL, request_id = NULL,
+                                 answered_at = NULL, error = NULL, failed_at = NULL, reserved_micros = NULL,
+                                 updated_at = $5
+             WHERE key = $1",
+            &[&key, &owner.run_id.0, &i64::from(owner.pid), &owner.host, &now],
+        )?;
+        Ok(())
+    }
+
+    fn set_speech_answered(
+        &mut self,
+        key: &str,
+        history_item_id: &str,
+        request_id: Option<&str>,
+        owner: &Owner,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError> {
+        self.execute(
+            "UPDATE speeches SET state = 'answered', history_item_id = $2, request_id = $3,
+                                 answered_at = $4, owner_run = $5, owner_pid = $6,
+                                 owner_host = $7, updated_at = $4
+             WHERE key = $1",
+            &[&key, &history_item_id, &request_id, &now, &owner.run_id.0, &i64::from(owner.pid), &owner.host],
+        )?;
+        Ok(())
+    }
+
+    fn set_speech_completed(
+        &mut self,
+        key: &str,
+        completion: &StoredSpeechCompletion,
+        run: RunId,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError> {
+        self.execute(
+            "UPDATE speeches SET state = 'completed', characters = $2, credits = $3,
+                                 cost_micros = $4, aligned = $5, completed_at = $6,
+                                 completed_by_run = $7, reserved_micros = NULL, updated_at = $6
+             WHERE key = $1",
+            &[
+                &key,
+                &completion.characters,
+                &completion.credits,
+                &completion.cost_micros,
+                &completion.aligned,
+                &now,
+                &run.0,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_speech_failed(&mut self, key: &str, error: &str, now: UnixSeconds) -> Result<(), JournalError> {
+        self.execute(
+            "UPDATE speeches SET state = 'failed', error = $2, failed_at = $3, reserved_micros = NULL,
+                                 updated_at = $3
+             WHERE key = $1",
+            &[&key, &error, &now],
+        )?;
+        Ok(())
+    }
+
+    fn delete_speech(&mut self, key: &str) -> Result<(), JournalError> {
+        self.execute("DELETE FROM speeches WHERE key = $1", &[&key])?;
+        Ok(())
+    }
+
+    fn history_item_taken(&mut self, history_item_id: &str, key: &str) -> Result<bool, JournalError> {
+        let row = self.query_opt(
+            "SELECT 1 FROM speeches WHERE history_item_id = $1 AND key <> $2 LIMIT 1",
+            &[&history_item_id, &key],
+        )?;
+        Ok(row.is_some())
+    }
+
+    fn set_speech_reserved(&mut self, key: &str, micros: i64) -> Result<(), JournalError> {
+        self.execute("UPDATE speeches SET reserved_micros = $2 WHERE key = $1", &[&key, &micros])?;
+        Ok(())
+    }
+
+    fn replace_needs(
+        &mut self,
+        needs: &EpisodeNeeds,
+        run: RunId,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError> {
+        self.execute("DELETE FROM episodes WHERE output = $1", &[&needs.output])?;
+        self.execute(
+            "INSERT INTO episodes (output, episode, manifest, run_id, planned_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&needs.output, &needs.episode, &needs.manifest, &run.0, &now],
+        )?;
+        for needed in &needs.nodes {
+            self.execute(
+                "INSERT INTO episode_nodes (output, node_id, key) VALUES ($1, $2, $3)
+                 ON CONFLICT (output, node_id) DO UPDATE SET key = excluded.key",
+                &[&needs.output, &needed.id, &needed.key],
+            )?;
+            self.execute(
+                "INSERT INTO node_origins (key, kind, render, sha256) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (key) DO NOTHING",
+                &[&needed.key, &needed.kind, &needed.render_key, &needed.sha256],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn lock_needs(&mut self) -> Result<(), JournalError> {
+        // EXCLUSIVE conflicts with the ROW EXCLUSIVE lock every write to `episodes` takes, and
+        // lets plain reads through.
+        self.execute("LOCK TABLE episodes IN EXCLUSIVE MODE", &[])?;
+        Ok(())
+    }
+
+    fn all_artifacts(&mut self) -> Result<Vec<ArtifactRecord>, JournalError> {
+        let rows = self.query(
+            "SELECT key, path, sha256, size, created_at FROM artifacts ORDER BY created_at, key",
+            &[],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let key: String = row.get(0);
+                let path: String = row.get(1);
+                Ok(ArtifactRecord {
+                    size: to_u64(&key, row.get(3))?,
+                    path: PathBuf::from(path),
+                    sha256: row.get(2),
+                    created_at: row.get(4),
+                    key,
+                })
+            })
+            .collect()
+    }
+
+    fn all_uploads(&mut self) -> Result<Vec<UploadRecord>, JournalError> {
+        let rows = self.query(
+            "SELECT sha256, url, content_type, size, uploaded_at, expires_at FROM uploads
+             ORDER BY uploaded_at, sha256",
+            &[],
+        )?;
+        rows.iter()
+            .map(|row| {
+                let sha256: String = row.get(0);
+                Ok(UploadRecord {
+                    size: to_u64(&sha256, row.get(3))?,
+                    url: row.get(1),
+                    content_type: row.get(2),
+                    uploaded_at: row.get(4),
+                    expires_at: row.get(5),
+                    sha256,
+                })
+            })
+            .collect()
+    }
+
+    fn episodes(&mut self) -> Result<Vec<EpisodeRow>, JournalError> {
+        let rows = self.query(
+            "SELECT output, episode, manifest, planned_at FROM episodes ORDER BY planned_at, output",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| EpisodeRow {
+                output: row.get(0),
+                episode: row.get(1),
+                manifest: row.get(2),
+                planned_at: row.get(3),
+            })
+            .collect())
+    }
+
+    fn needs(&mut self) -> Result<Vec<(String, Need)>, JournalError> {
+        let rows = self.query(
+            "SELECT n.key, e.episode, e.output, n.node_id FROM episode_nodes n
+             JOIN episodes e ON e.output = n.output
+             ORDER BY e.planned_at, e.output, n.node_id",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), Need { episode: row.get(1), output: row.get(2), node: row.get(3) }))
+            .collect())
+    }
+
+    fn origins(&mut self) -> Result<Vec<(String, Origin)>, JournalError> {
+        let rows = self.query("SELECT key, kind, render, sha256 FROM node_origins", &[])?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), Origin { kind: row.get(1), render_key: row.get(2), sha256: row.get(3) }))
+            .collect())
+    }
+
+    fn payments(&mut self) -> Result<Vec<(String, i64, UnixSeconds)>, JournalError> {
+        let rows =
+            self.query("SELECT key, cost_micros, completed_at FROM renders WHERE state = 'completed'", &[])?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect())
+    }
+
+    fn delete_artifact_at(&mut self, key: &str, path: &str) -> Result<bool, JournalError> {
+        let removed = self.execute("DELETE FROM artifacts WHERE key = $1 AND path = $2", &[&key, &path])?;
+        Ok(removed > 0)
+    }
+
+    fn put_parts(
+        &mut self,
+        episode: &str,
+        node: &str,
+        key: &str,
+        parts: &str,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError> {
+        self.execute(
+            "INSERT INTO node_parts (episode, node, key, parts, recorded_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (episode, node) DO UPDATE SET key = excluded.key, parts = excluded.parts,
+             recorded_at = excluded.recorded_at",
+            &[&episode, &node, &key, &parts, &now],
+        )?;
+        Ok(())
+    }
+
+    fn parts(&mut self, episode: &str, node: &str) -> Result<Option<(String, String)>, JournalError> {
+        // Every PostgreSQL journal is migrated on connecting, so the table is always there.
+        let row = self.query_opt(
+            "SELECT key, parts FROM node_parts WHERE episode = $1 AND node = $2",
+            &[&episode, &node],
+        )?;
+        Ok(row.map(|row| (row.get(0), row.get(1))))
+    }
+
+    fn render_seconds(&mut self, key: &str) -> Result<Option<i64>, JournalError> {
+        let row = self.query_opt(
+            "SELECT completed_at - claimed_at FROM renders WHERE key = $1 AND state = 'completed'",
+            &[&key],
+        )?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    fn ever_uploaded(&mut self, sha256: &str) -> Result<bool, JournalError> {
+        Ok(self.query_opt("SELECT 1 FROM uploads WHERE sha256 = $1", &[&sha256])?.is_some())
     }
 }
 

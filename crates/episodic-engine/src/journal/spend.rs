@@ -6,7 +6,8 @@
 //! [`Journal::reserve_spend`] locks the session (its first run's row: the whole database on
 //! SQLite, `SELECT ... FOR NO KEY UPDATE` on PostgreSQL), adds up what the session committed
 //! (billed costs of renders its runs completed, plus the estimates reserved by renders its runs
-//! hold unfinished) and reserves this render's estimate only if the sum stays within the cap. Two
+//! hold unfinished, and the same for lines voiced by ElevenLabs: [`Journal::reserve_speech_spend`])
+//! and reserves this render's estimate only if the sum stays within the cap. Two
 //! machines can therefore never together pass it, and a rerun after every run of the batch has
 //! ended starts afresh, as a single run always has.
 //!
@@ -39,6 +40,13 @@ pub enum SpendDecision {
     },
 }
 
+/// What a reservation is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spending {
+    Render,
+    Speech,
+}
+
 impl Journal {
     /// Puts a new run into the budget session of a live run of `batch`, or its own.
     pub(crate) fn join_session(
@@ -66,6 +74,31 @@ impl Journal {
         estimate_micros: u64,
         cap_micros: Option<u64>,
     ) -> Result<SpendDecision, JournalError> {
+        self.reserve(Spending::Render, key, owner, estimate_micros, cap_micros)
+    }
+
+    /// Before voicing the line `key` (claimed by `owner`): reserves `estimate_micros` against the
+    /// run's budget session, as [`Journal::reserve_spend`] does for a render, so lines and renders
+    /// share one cap across machines. fal's out-of-credit answer does not stop ElevenLabs, so the
+    /// breaker is not consulted.
+    pub fn reserve_speech_spend(
+        &self,
+        key: &str,
+        owner: &Owner,
+        estimate_micros: u64,
+        cap_micros: Option<u64>,
+    ) -> Result<SpendDecision, JournalError> {
+        self.reserve(Spending::Speech, key, owner, estimate_micros, cap_micros)
+    }
+
+    fn reserve(
+        &self,
+        spending: Spending,
+        key: &str,
+        owner: &Owner,
+        estimate_micros: u64,
+        cap_micros: Option<u64>,
+    ) -> Result<SpendDecision, JournalError> {
         let estimate = to_i64("estimate", estimate_micros)?;
         // Not fsynced: a reservation only matters while its run lives, and a power cut ends it.
         self.transaction(TxMode::Write, |tx| {
@@ -75,11 +108,15 @@ impl Journal {
             })?;
             // Strictly after the start: a run started in the second of a trip may be the user's
             // rerun after topping up, and a missed trip costs at most one refused submit.
-            if let Some((tripped_at, by)) = tx.breaker_trip_since(run.started_at.saturating_add(1))? {
+            if spending == Spending::Render
+                && let Some((tripped_at, by)) = tx.breaker_trip_since(run.started_at.saturating_add(1))?
+            {
                 return Ok(SpendDecision::OutOfCredit { tripped_at, by });
             }
             let session = tx.session_of(owner.run_id)?.unwrap_or(owner.run_id);
             tx.lock_session(session)?;
+            // Render and speech keys are hashes of different things, so leaving out `key` leaves
+            // out only this claim's own earlier reservation.
             let committed = tx.session_committed(session, key)?;
             if let Some(cap) = cap_micros {
                 let committed_micros = to_u64("committed", committed)?;
@@ -87,7 +124,10 @@ impl Journal {
                     return Ok(SpendDecision::OverBudget { committed_micros });
                 }
             }
-            tx.set_reserved(key, estimate)?;
+            match spending {
+                Spending::Render => tx.set_reserved(key, estimate)?,
+                Spending::Speech => tx.set_speech_reserved(key, estimate)?,
+            }
             Ok(SpendDecision::Reserved)
         })
     }

@@ -14,16 +14,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
-use super::backend::{Backend, RenderFilter, StoredWebhook, Tx, TxMode};
+use super::backend::{Backend, RenderFilter, StoredSpeechCompletion, StoredWebhook, Tx, TxMode};
 use super::error::JournalError;
 use super::liveness::RunFacts;
 use super::migrate;
+use super::needs::{EpisodeNeeds, EpisodeRow, Need, Origin};
 use super::record::{
     ArtifactRecord, Owner, Process, RenderRecord, RunId, RunRecord, UnixSeconds, UploadRecord,
 };
 use super::runs::decode_run;
+use super::speech::{RawSpeech, SPEECH_COLUMNS, SpeechRecord};
 use super::store::{BUSY_TIMEOUT, RENDER_COLUMNS, RawRender, to_u64};
 use super::webhooks::WebhookResult;
 
@@ -51,6 +53,34 @@ impl SqliteBackend {
         let backend = SqliteBackend { conn: Mutex::new(conn), db_path };
         backend.initialise()?;
         Ok(backend)
+    }
+
+    /// Opens the database at `db_path` to read it only: nothing is created, migrated or written.
+    /// `None` when it does not exist.
+    pub(crate) fn open_read_only(db_path: &Path) -> Result<Option<SqliteBackend>, JournalError> {
+        if !db_path.is_file() {
+            return Ok(None);
+        }
+        let flags =
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        // A reader of a WAL database creates `-wal` and `-shm` beside it when they are missing
+        // (the last writer closed cleanly) and leaves them there. Then every page is in the main
+        // file, so it is read as an immutable file instead, which creates nothing. When they
+        // exist (a run is writing, or died), they are used as they are.
+        let mut wal = db_path.as_os_str().to_owned();
+        wal.push("-wal");
+        let uri = if Path::new(&wal).exists() {
+            format!("file:{}?mode=ro", uri_path(db_path))
+        } else {
+            format!("file:{}?mode=ro&immutable=1", uri_path(db_path))
+        };
+        let conn = Connection::open_with_flags(&uri, flags).map_err(|e| open_error(db_path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(db_path, e))?;
+        // The first read: a file that is not a database fails here, with the same message as
+        // `render` gives.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get::<_, i64>(0))
+            .map_err(|e| open_error(db_path, e))?;
+        Ok(Some(SqliteBackend { conn: Mutex::new(conn), db_path: db_path.to_owned() }))
     }
 
     /// Sets the connection's pragmas and applies migrations. Errors here are the ones a user meets
@@ -148,12 +178,47 @@ struct SqliteTx<'c> {
 }
 
 impl SqliteTx<'_> {
+    /// Whether the database has `table` (a read-only opening may find an older schema).
+    fn has_table(&self, table: &str) -> Result<bool, JournalError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                params![table],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
     fn load_renders(&self, filter: &str) -> Result<Vec<RenderRecord>, JournalError> {
         let mut statement =
             self.tx.prepare(&format!("SELECT {RENDER_COLUMNS} FROM renders WHERE {filter}"))?;
         let raws = statement.query_map([], read_render)?.collect::<Result<Vec<_>, _>>()?;
         raws.into_iter().map(RawRender::decode).collect()
     }
+}
+
+fn read_speech(row: &Row<'_>) -> rusqlite::Result<RawSpeech> {
+    Ok(RawSpeech {
+        key: row.get(0)?,
+        voice_id: row.get(1)?,
+        model_id: row.get(2)?,
+        request: row.get(3)?,
+        state: row.get(4)?,
+        attempts: row.get(5)?,
+        owner_run: row.get(6)?,
+        owner_pid: row.get(7)?,
+        owner_host: row.get(8)?,
+        claimed_at: row.get(9)?,
+        history_item_id: row.get(10)?,
+        characters: row.get(11)?,
+        credits: row.get(12)?,
+        cost_micros: row.get(13)?,
+        aligned: row.get(14)?,
+        completed_by_run: row.get(15)?,
+        error: row.get(16)?,
+    })
 }
 
 fn read_render(row: &Row<'_>) -> rusqlite::Result<RawRender> {
@@ -357,7 +422,8 @@ impl Tx for SqliteTx<'_> {
 
     fn spent_by_run(&mut self, run: RunId) -> Result<i64, JournalError> {
         Ok(self.tx.query_row(
-            "SELECT coalesce(sum(cost_micros), 0) FROM renders WHERE completed_by_run = ?1",
+            "SELECT (SELECT coalesce(sum(cost_micros), 0) FROM renders WHERE completed_by_run = ?1)
+                  + (SELECT coalesce(sum(cost_micros), 0) FROM speeches WHERE completed_by_run = ?1)",
             params![run.0],
             |row| row.get(0),
         )?)
@@ -365,8 +431,10 @@ impl Tx for SqliteTx<'_> {
 
     fn spent_since(&mut self, since: UnixSeconds) -> Result<i64, JournalError> {
         Ok(self.tx.query_row(
-            "SELECT coalesce(sum(cost_micros), 0) FROM renders
-             WHERE state = 'completed' AND completed_at >= ?1",
+            "SELECT (SELECT coalesce(sum(cost_micros), 0) FROM renders
+                     WHERE state = 'completed' AND completed_at >= ?1)
+                  + (SELECT coalesce(sum(cost_micros), 0) FROM speeches
+                     WHERE state = 'completed' AND completed_at >= ?1)",
             params![since],
             |row| row.get(0),
         )?)
@@ -418,6 +486,11 @@ impl Tx for SqliteTx<'_> {
                            WHERE r.state = 'completed' AND coalesce(u.session, u.id) = ?1), 0)
                + coalesce((SELECT sum(r.reserved_micros) FROM renders r JOIN runs u ON u.id = r.owner_run
                            WHERE r.state IN ('submitting', 'submitted') AND r.key <> ?2
+                             AND coalesce(u.session, u.id) = ?1), 0)
+               + coalesce((SELECT sum(s.cost_micros) FROM speeches s JOIN runs u ON u.id = s.completed_by_run
+                           WHERE s.state = 'completed' AND coalesce(u.session, u.id) = ?1), 0)
+               + coalesce((SELECT sum(s.reserved_micros) FROM speeches s JOIN runs u ON u.id = s.owner_run
+                           WHERE s.state IN ('voicing', 'answered') AND s.key <> ?2
                              AND coalesce(u.session, u.id) = ?1), 0)",
             params![session.0, except_key],
             |row| row.get(0),
@@ -570,6 +643,340 @@ impl Tx for SqliteTx<'_> {
             )
             .optional()?)
     }
+
+    fn speech(&mut self, key: &str, _lock: bool) -> Result<Option<SpeechRecord>, JournalError> {
+        // A writing transaction already holds the database's lock (BEGIN IMMEDIATE).
+        let raw = self
+            .tx
+            .query_row(
+                &format!("SELECT {SPEECH_COLUMNS} FROM speeches WHERE key = ?1"),
+                params![key],
+                read_speech,
+            )
+            .optional()?;
+        raw.map(RawSpeech::decode).transpose()
+    }
+
+    fn insert_speech_claim(
+        &mut self,
+        key: &str,
+        voice_id: &str,
+        model_id: &str,
+        request: &str,
+        owner: &Owner,
+        now: UnixSeconds,
+    ) -> Result<bool, JournalError> {
+        let inserted = self.tx.execute(
+            "INSERT INTO speeches (key, voice_id, model_id, request, state, owner_run, owner_pid,
+                                   owner_host, claimed_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'voicing', ?5, ?6, ?7, ?8, ?8) ON CONFLICT (key) DO NOTHING",
+            params![key, voice_id, model_id, request, owner.run_id.0, owner.pid, owner.host, now],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn set_speech_owner(&mut self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError> {
+        self.tx.execute(
+            "UPDATE speeches SET owner_run = ?2, owner_pid = ?3, owner_host = ?4, updated_at = ?5
+             WHERE key = ?1",
+            params![key, owner.run_id.0, owner.pid, owner.host, now],
+        )?;
+        Ok(())
+    }
+
+    fn reclaim_speech(&mut self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError> {
+        self.tx.execute(
+            "UPDATE speeches SET state = 'voicing', attempts = attempts + 1, owner_run = ?2, owner_pid = ?3,
+                                 owner_host = ?4, claimed_at = ?5, history_item_id = NULL, request_id = NULL,
+                                 answered_at = NULL, error = NULL, failed_at = NULL, reserved_micros = NULL,
+                                 updated_at = ?5
+             WHERE key = ?1",
+            params![key, owner.run_id.0, owner.pid, owner.host, now],
+        )?;
+        Ok(())
+    }
+
+    fn set_speech_answered(
+        &mut self,
+        key: &str,
+        history_item_id: &str,
+        request_id: Option<&str>,
+        owner: &Owner,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError> {
+        self.tx.execute(
+            "UPDATE speeches SET state = 'answered', history_item_id = ?2, request_id = ?3,
+                                 answered_at = ?4, owner_run = ?5, owner_pid = ?6,
+                                 owner_host = ?7, updated_at = ?4
+             WHERE key = ?1",
+            params![key, history_item_id, request_id, now, owner.run_id.0, owner.pid, owner.host],
+        )?;
+        Ok(())
+    }
+
+    fn set_speech_completed(
+        &mut self,
+        key: &str,
+        completion: &StoredSpeechCompletion,
+        run: RunId,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError> {
+        self.tx.execute(
+            "UPDATE speeches SET state = 'completed', characters = ?2, credits = ?3,
+                                 cost_micros = ?4, aligned = ?5, completed_at = ?6,
+                                 completed_by_run = ?7, reserved_micros = NULL, updated_at = ?6
+             WHERE key = ?1",
+            params![
+                key,
+                completion.characters,
+                completion.credits,
+                completion.cost_micros,
+                completion.aligned,
+                now,
+                run.0
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_speech_failed(&mut self, key: &str, error: &str, now: UnixSeconds) -> Result<(), JournalError> {
+        self.tx.execute(
+            "UPDATE speeches SET state = 'failed', error = ?2, failed_at = ?3, reserved_micros = NULL,
+                                 updated_at = ?3
+             WHERE key = ?1",
+            params![key, error, now],
+        )?;
+        Ok(())
+    }
+
+    fn delete_speech(&mut self, key: &str) -> Result<(), JournalError> {
+        self.tx.execute("DELETE FROM speeches WHERE key = ?1", params![key])?;
+        Ok(())
+    }
+
+    fn history_item_taken(&mut self, history_item_id: &str, key: &str) -> Result<bool, JournalError> {
+        let taken = self
+            .tx
+            .query_row(
+                "SELECT 1 FROM speeches WHERE history_item_id = ?1 AND key <> ?2",
+                params![history_item_id, key],
+                |_| Ok(()),
+            )
+            .optional()?;
+        Ok(taken.is_some())
+    }
+
+    fn set_speech_reserved(&mut self, key: &str, micros: i64) -> Result<(), JournalError> {
+        self.tx.execute("UPDATE speeches SET reserved_micros = ?2 WHERE key = ?1", params![key, micros])?;
+        Ok(())
+    }
+
+    fn replace_needs(
+        &mut self,
+        needs: &EpisodeNeeds,
+        run: RunId,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError> {
+        self.tx.execute("DELETE FROM episodes WHERE output = ?1", params![needs.output])?;
+        self.tx.execute(
+            "INSERT INTO episodes (output, episode, manifest, run_id, planned_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![needs.output, needs.episode, needs.manifest, run.0, now],
+        )?;
+        let mut node = self
+            .tx
+            .prepare("INSERT OR REPLACE INTO episode_nodes (output, node_id, key) VALUES (?1, ?2, ?3)")?;
+        let mut origin = self.tx.prepare(
+            "INSERT OR IGNORE INTO node_origins (key, kind, render, sha256) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for needed in &needs.nodes {
+            node.execute(params![needs.output, needed.id, needed.key])?;
+            origin.execute(params![needed.key, needed.kind, needed.render_key, needed.sha256])?;
+        }
+        Ok(())
+    }
+
+    fn lock_needs(&mut self) -> Result<(), JournalError> {
+        // BEGIN IMMEDIATE already holds the database's write lock.
+        Ok(())
+    }
+
+    fn all_artifacts(&mut self) -> Result<Vec<ArtifactRecord>, JournalError> {
+        let mut statement = self
+            .tx
+            .prepare("SELECT key, path, sha256, size, created_at FROM artifacts ORDER BY created_at, key")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(key, path, sha256, size, created_at)| {
+                Ok(ArtifactRecord {
+                    size: to_u64(&key, size)?,
+                    key,
+                    path: PathBuf::from(path),
+                    sha256,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
+    fn all_uploads(&mut self) -> Result<Vec<UploadRecord>, JournalError> {
+        let mut statement = self.tx.prepare(
+            "SELECT sha256, url, content_type, size, uploaded_at, expires_at FROM uploads
+             ORDER BY uploaded_at, sha256",
+        )?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, i64>(4)?,
+                    row.get::<_, Option<i64>>(5)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(sha256, url, content_type, size, uploaded_at, expires_at)| {
+                Ok(UploadRecord {
+                    size: to_u64(&sha256, size)?,
+                    sha256,
+                    url,
+                    content_type,
+                    uploaded_at,
+                    expires_at,
+                })
+            })
+            .collect()
+    }
+
+    fn episodes(&mut self) -> Result<Vec<EpisodeRow>, JournalError> {
+        let mut statement = self.tx.prepare(
+            "SELECT output, episode, manifest, planned_at FROM episodes ORDER BY planned_at, output",
+        )?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(EpisodeRow {
+                    output: row.get(0)?,
+                    episode: row.get(1)?,
+                    manifest: row.get(2)?,
+                    planned_at: row.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn needs(&mut self) -> Result<Vec<(String, Need)>, JournalError> {
+        let mut statement = self.tx.prepare(
+            "SELECT n.key, e.episode, e.output, n.node_id FROM episode_nodes n
+             JOIN episodes e ON e.output = n.output
+             ORDER BY e.planned_at, e.output, n.node_id",
+        )?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get(0)?, Need { episode: row.get(1)?, output: row.get(2)?, node: row.get(3)? }))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn origins(&mut self) -> Result<Vec<(String, Origin)>, JournalError> {
+        let mut statement = self.tx.prepare("SELECT key, kind, render, sha256 FROM node_origins")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get(0)?, Origin { kind: row.get(1)?, render_key: row.get(2)?, sha256: row.get(3)? }))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn payments(&mut self) -> Result<Vec<(String, i64, UnixSeconds)>, JournalError> {
+        let mut statement = self
+            .tx
+            .prepare("SELECT key, cost_micros, completed_at FROM renders WHERE state = 'completed'")?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn delete_artifact_at(&mut self, key: &str, path: &str) -> Result<bool, JournalError> {
+        let removed =
+            self.tx.execute("DELETE FROM artifacts WHERE key = ?1 AND path = ?2", params![key, path])?;
+        Ok(removed > 0)
+    }
+
+    fn put_parts(
+        &mut self,
+        episode: &str,
+        node: &str,
+        key: &str,
+        parts: &str,
+        now: UnixSeconds,
+    ) -> Result<(), JournalError> {
+        self.tx.execute(
+            "INSERT INTO node_parts (episode, node, key, parts, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (episode, node) DO UPDATE SET key = excluded.key, parts = excluded.parts,
+             recorded_at = excluded.recorded_at",
+            params![episode, node, key, parts, now],
+        )?;
+        Ok(())
+    }
+
+    fn parts(&mut self, episode: &str, node: &str) -> Result<Option<(String, String)>, JournalError> {
+        if !self.has_table("node_parts")? {
+            return Ok(None);
+        }
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT key, parts FROM node_parts WHERE episode = ?1 AND node = ?2",
+                params![episode, node],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn render_seconds(&mut self, key: &str) -> Result<Option<i64>, JournalError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT completed_at - claimed_at FROM renders WHERE key = ?1 AND state = 'completed'",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    fn ever_uploaded(&mut self, sha256: &str) -> Result<bool, JournalError> {
+        Ok(self
+            .tx
+            .query_row("SELECT 1 FROM uploads WHERE sha256 = ?1", params![sha256], |_| Ok(true))
+            .optional()?
+            .unwrap_or(false))
+    }
+}
+
+/// A path as the path of a `file:` URI: the characters a URI gives a meaning to, escaped.
+fn uri_path(path: &Path) -> String {
+    let mut text = String::new();
+    for c in path.display().to_string().chars() {
+        match c {
+            '%' | '?' | '#' | ' ' => text.push_str(&format!("%{:02X}", c as u32)),
+            c => text.push(c),
+        }
+    }
+    text
 }
 
 /// Spreads retry pauses so that processes which collided once do not collide again in step. Not
@@ -609,5 +1016,15 @@ fn open_error(path: &Path, error: rusqlite::Error) -> JournalError {
             JournalError::Unwritable { path: path.to_owned(), source: error }
         }
         _ => JournalError::from(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uri_path_escapes_what_a_uri_gives_a_meaning_to() {
+        assert!(uri_path(Path::new("/a b/c%d?#")).ends_with("/a%20b/c%25d%3F%23"));
     }
 }

@@ -80,7 +80,7 @@ impl Journal {
         Ok(Journal::with_backend(Box::new(SqliteBackend::open_in_memory()?), None, None))
     }
 
-    fn with_backend(
+    pub(crate) fn with_backend(
         backend: Box<dyn Backend>,
         state_dir: Option<PathBuf>,
         artifacts_dir: Option<PathBuf>,
@@ -408,7 +408,7 @@ fn create_state_dir(state_dir: &Path) -> Result<PathBuf, JournalError> {
     Ok(artifacts_dir)
 }
 
-fn check_owner(key: &str, holder: &Owner, caller: &Owner) -> Result<(), JournalError> {
+pub(crate) fn check_owner(key: &str, holder: &Owner, caller: &Owner) -> Result<(), JournalError> {
     if holder.run_id == caller.run_id {
         Ok(())
     } else {

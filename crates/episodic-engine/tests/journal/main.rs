@@ -70,6 +70,12 @@ fn main() -> ExitCode {
         uploads_artifacts_and_webhooks_are_upserted,
         runs_of_one_batch_share_the_budget_and_the_breaker,
         concurrent_reservations_never_pass_the_cap,
+        a_line_is_claimed_answered_completed_then_reused,
+        a_dead_runs_line_is_ambiguous_fetched_or_voiced_again,
+        two_machines_claim_one_line_once,
+        speech_costs_and_reservations_count_against_the_shared_budget,
+        episode_needs_are_replaced_and_gc_forgets_only_what_it_decided,
+        node_parts_are_kept_per_node_and_read_without_writing,
     ]);
     // The PostgreSQL half of the suite needs a server (`bash .ci/postgres` starts one). CI must
     // run it, so there a missing server fails those tests; a developer without one is told and

@@ -51,6 +51,12 @@ impl Store {
         }
     }
 
+    /// Opens the journal to read it only, as `plan` does.
+    pub fn open_read_only(&self) -> Journal {
+        let url = self.database.as_ref().map(|database| database.url.as_str());
+        Journal::open_read_only_at(self.dir.path(), url).unwrap().unwrap()
+    }
+
     /// The folder children write their findings to.
     pub fn path(&self) -> &Path {
         self.dir.path()

@@ -1,12 +1,13 @@
 //! The journal's rules, run against every backend (`main` lists each test once per backend):
 //! what a claim answers, who may move a render on, what a dead owner's claim becomes, the caches,
-//! webhook outcomes, and spending shared across runs.
+//! webhook outcomes, spending shared across runs, lines voiced by ElevenLabs, what episodes need
+//! and each node's parts.
 
 use std::time::Duration;
 
 use episodic_engine::journal::{
-    ArtifactRecord, Claim, JournalError, Owner, Process, RenderState, RunOutcome, SpendDecision,
-    UploadRecord, WebhookResult,
+    ArtifactRecord, Claim, EpisodeNeeds, JournalError, NeededNode, Owner, Process, RenderState, RunOutcome,
+    SpeechClaim, SpeechCompletion, SpeechState, SpendDecision, UploadRecord, WebhookResult,
 };
 use serde_json::json;
 
@@ -298,4 +299,276 @@ pub fn concurrent_reservations_never_pass_the_cap(store: &Store) {
     let reserved: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert_eq!(reserved, 15, "1500 / 100 each, across {THREADS} runs");
     assert_eq!(journal.budget_session(lead.run_id).unwrap(), Some(lead.run_id));
+}
+
+fn claim_line(journal: &episodic_engine::Journal, key: &str, owner: &Owner, now: i64) -> SpeechClaim {
+    journal.claim_speech(key, "voice", "eleven_v3", r#"{"text":"hi"}"#, owner, now).unwrap()
+}
+
+const VOICED: SpeechCompletion =
+    SpeechCompletion { characters: 2, credits: Some(2), cost_micros: 200, aligned: true };
+
+pub fn a_line_is_claimed_answered_completed_then_reused(store: &Store) {
+    let journal = store.open();
+    let me = live(&journal);
+    assert_eq!(journal.speech("k").unwrap(), None);
+    assert_eq!(claim_line(&journal, "k", &me, 100), SpeechClaim::Claimed);
+    assert_eq!(
+        claim_line(&journal, "k", &me, 100),
+        SpeechClaim::Busy { owner: me.clone() },
+        "our other task"
+    );
+    let other = live(&journal);
+    assert!(matches!(
+        journal.mark_speech_answered("k", &other, "hist-1", None, false, 101),
+        Err(JournalError::NotOwner { .. })
+    ));
+    journal.mark_speech_answered("k", &me, "hist-1", Some("req-1"), false, 101).unwrap();
+    journal.mark_speech_answered("k", &me, "hist-1", Some("req-1"), false, 101).unwrap();
+    assert!(matches!(
+        journal.mark_speech_answered("k", &me, "hist-2", None, false, 101),
+        Err(JournalError::ConflictingRequestId { .. })
+    ));
+    assert_eq!(claim_line(&journal, "k", &me, 101), SpeechClaim::Fetch { history_item_id: "hist-1".into() });
+    journal.mark_speech_completed("k", &me, &VOICED, 102).unwrap();
+    journal.mark_speech_completed("k", &me, &VOICED, 103).unwrap();
+    assert_eq!(journal.spent_micros(me.run_id).unwrap(), 200, "the line's cost counts for its run");
+    assert_eq!(journal.spent_since(102).unwrap(), 200);
+    let later = live(&journal);
+    let SpeechClaim::Done(record) = claim_line(&journal, "k", &later, 104) else { panic!("reused") };
+    assert_eq!(record.attempts, 1);
+    assert!(matches!(
+        record.state,
+        SpeechState::Completed { aligned: true, cost_micros: 200, characters: 2, credits: Some(2), .. }
+    ));
+    assert!(journal.history_item_taken("hist-1", "other").unwrap());
+    assert!(!journal.history_item_taken("hist-1", "k").unwrap());
+    assert!(matches!(
+        journal.claim_speech("k", "voice", "eleven_v3", r#"{"text":"bye"}"#, &later, 105),
+        Err(JournalError::KeyMismatch { .. })
+    ));
+}
+
+pub fn a_dead_runs_line_is_ambiguous_fetched_or_voiced_again(store: &Store) {
+    let journal = store.open();
+    let dead = run(&journal, dead_pid(), 100);
+    journal.finish_run(dead.run_id, RunOutcome::Failed, 100).unwrap();
+    assert_eq!(claim_line(&journal, "k", &dead, 100), SpeechClaim::Claimed);
+    let me = live(&journal);
+    assert_eq!(
+        claim_line(&journal, "k", &me, 101),
+        SpeechClaim::Ambiguous { owner: dead.clone(), claimed_at: 100 }
+    );
+    // Found in ElevenLabs' history: taken over with its history item.
+    journal.mark_speech_answered("k", &me, "hist-9", None, true, 102).unwrap();
+    assert_eq!(claim_line(&journal, "k", &me, 103), SpeechClaim::Fetch { history_item_id: "hist-9".into() });
+    journal.mark_speech_completed("k", &me, &VOICED, 104).unwrap();
+
+    // Not found: voiced again, refused, retried at the user's word, given back.
+    journal.claim_speech("j", "voice", "eleven_v3", "{}", &dead, 100).unwrap();
+    assert_eq!(journal.force_revoice("j", &me, 105).unwrap(), SpeechClaim::Claimed);
+    assert_eq!(journal.speech("j").unwrap().unwrap().attempts, 2);
+    journal.mark_speech_failed("j", &me, "voice_not_found", 106).unwrap();
+    assert_eq!(
+        journal.claim_speech("j", "voice", "eleven_v3", "{}", &me, 107).unwrap(),
+        SpeechClaim::Failed { error: "voice_not_found".into() }
+    );
+    assert_eq!(journal.retry_failed_speech("j", &me, 108).unwrap(), SpeechClaim::Claimed);
+    journal.release_speech("j", &me).unwrap();
+    assert_eq!(journal.speech("j").unwrap(), None);
+    journal.release_speech("j", &me).unwrap();
+
+    // An answered line whose holder died is fetched by the next run, which then holds it.
+    let dying = run(&journal, std::process::id(), 110);
+    journal.claim_speech("a", "voice", "eleven_v3", "{}", &dying, 110).unwrap();
+    journal.mark_speech_answered("a", &dying, "hist-a", None, false, 111).unwrap();
+    journal.finish_run(dying.run_id, RunOutcome::Interrupted, 112).unwrap();
+    let next = live(&journal);
+    assert_eq!(
+        journal.claim_speech("a", "voice", "eleven_v3", "{}", &next, 113).unwrap(),
+        SpeechClaim::Fetch { history_item_id: "hist-a".into() }
+    );
+    assert!(matches!(
+        journal.speech("a").unwrap().unwrap().state,
+        SpeechState::Answered { ref owner, .. } if owner.run_id == next.run_id
+    ));
+}
+
+/// Two machines (two connections, two hosts) claim the same lines at once: each line is
+/// claimed by exactly one of them.
+pub fn two_machines_claim_one_line_once(store: &Store) {
+    const LINES: usize = 20;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let handles: Vec<_> = ["machine-a", "machine-b"]
+        .into_iter()
+        .map(|host| {
+            let journal = store.open();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let me = journal
+                    .start_run(&Process { pid: std::process::id(), host: host.to_owned() }, &[], 100)
+                    .unwrap();
+                barrier.wait();
+                (0..LINES)
+                    .filter(|i| {
+                        let key = format!("line-{i}");
+                        match journal.claim_speech(&key, "voice", "eleven_v3", "{}", &me, 100).unwrap() {
+                            SpeechClaim::Claimed => true,
+                            SpeechClaim::Busy { owner } => {
+                                assert_ne!(owner.run_id, me.run_id);
+                                false
+                            }
+                            other => panic!("{other:?}"),
+                        }
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let claimed: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(claimed, LINES);
+}
+
+/// Lines and renders of one batch share its budget across machines: a line's reservation and
+/// its voiced cost count against renders' reservations, and the other way round.
+pub fn speech_costs_and_reservations_count_against_the_shared_budget(store: &Store) {
+    let (a, b) = (store.open(), store.open());
+    let process = |host: &str| Process { pid: std::process::id(), host: host.to_owned() };
+    let first = a.start_batch_run(&process("machine-a"), &[], Some("batch"), 100).unwrap();
+    let second = b.start_batch_run(&process("machine-b"), &[], Some("batch"), 100).unwrap();
+    assert_eq!(
+        a.claim_speech("line", "voice", "eleven_v3", "{}", &first, 101).unwrap(),
+        SpeechClaim::Claimed
+    );
+    assert_eq!(a.reserve_speech_spend("line", &first, 300, Some(1_000)).unwrap(), SpendDecision::Reserved);
+    b.claim_render("r1", "e", "{}", &second, 101).unwrap();
+    assert_eq!(
+        b.reserve_spend("r1", &second, 800, Some(1_000)).unwrap(),
+        SpendDecision::OverBudget { committed_micros: 300 },
+        "the line's reservation counts"
+    );
+    // Voiced for less than reserved: the billed cost replaces the reservation.
+    a.mark_speech_completed("line", &first, &VOICED, 102).unwrap();
+    assert_eq!(b.reserve_spend("r1", &second, 800, Some(1_000)).unwrap(), SpendDecision::Reserved);
+    b.claim_speech("line-2", "voice", "eleven_v3", "{}", &second, 103).unwrap();
+    assert_eq!(
+        b.reserve_speech_spend("line-2", &second, 100, Some(1_000)).unwrap(),
+        SpendDecision::OverBudget { committed_micros: 1_000 },
+        "200 voiced + 800 reserved"
+    );
+    // fal's out-of-credit answer does not stop ElevenLabs.
+    a.trip_spend_breaker(&first, "out of credit", 104).unwrap();
+    assert_eq!(b.reserve_speech_spend("line-2", &second, 100, None).unwrap(), SpendDecision::Reserved);
+    assert_eq!(a.spent_micros(first.run_id).unwrap(), 200);
+}
+
+fn needs(output: &str, nodes: &[(&str, &str)]) -> EpisodeNeeds {
+    EpisodeNeeds {
+        output: output.to_owned(),
+        episode: "ep".to_owned(),
+        manifest: "ep.yaml".to_owned(),
+        nodes: nodes
+            .iter()
+            .map(|(id, key)| NeededNode {
+                id: (*id).to_owned(),
+                kind: id.split('/').next().unwrap_or("").to_owned(),
+                key: (*key).to_owned(),
+                render_key: id.starts_with("download").then(|| format!("r-{key}")),
+                sha256: id.starts_with("upload").then(|| format!("sha-{key}")),
+            })
+            .collect(),
+    }
+}
+
+fn artifact(key: &str) -> ArtifactRecord {
+    ArtifactRecord {
+        key: key.to_owned(),
+        path: format!("artifacts/{key}.mp4").into(),
+        sha256: key.to_owned(),
+        size: 10,
+        created_at: 5,
+    }
+}
+
+pub fn episode_needs_are_replaced_and_gc_forgets_only_what_it_decided(store: &Store) {
+    let journal = store.open();
+    let me = live(&journal);
+    journal
+        .record_needs(&needs("/o/ep.mp4", &[("download/a", "k1"), ("compose/a", "k2")]), me.run_id, 1)
+        .unwrap();
+    journal
+        .record_needs(&needs("/o/ep.preview.mp4", &[("compose/a", "k2"), ("upload/x", "k4")]), me.run_id, 2)
+        .unwrap();
+    journal.record_needs(&needs("/o/ep.mp4", &[("download/a", "k3")]), me.run_id, 3).unwrap();
+    journal.claim_render("r-k3", "e", "{}", &me, 3).unwrap();
+    journal.mark_submitted("r-k3", &me, "req", 3).unwrap();
+    journal.mark_completed("r-k3", &me, &json!({}), 1.0, 420_000, 4).unwrap();
+    for key in ["k1", "k2", "k3"] {
+        journal.record_artifact(&artifact(key)).unwrap();
+    }
+
+    let snapshot = store.open().cache_snapshot().unwrap();
+    let outputs: Vec<_> = snapshot.episodes.iter().map(|e| (e.output.as_str(), e.planned_at)).collect();
+    assert_eq!(outputs, [("/o/ep.preview.mp4", 2), ("/o/ep.mp4", 3)]);
+    assert!(!snapshot.needs.contains_key("k1"), "replaced by the later run");
+    assert_eq!(snapshot.needs["k2"].len(), 1, "still needed by the preview");
+    assert_eq!(snapshot.needs["k3"][0].node, "download/a");
+    assert_eq!(snapshot.needs["k3"][0].output, "/o/ep.mp4");
+    assert_eq!(snapshot.origins["k1"].render_key.as_deref(), Some("r-k1"), "origins outlive needs");
+    assert_eq!(snapshot.origins["k4"].sha256.as_deref(), Some("sha-k4"));
+    assert_eq!(snapshot.payments["r-k3"].cost_micros, 420_000);
+    assert_eq!(snapshot.payments["r-k3"].completed_at, 4);
+    assert_eq!(snapshot.artifacts.len(), 3);
+
+    let moved = ArtifactRecord { path: "artifacts/elsewhere.mp4".into(), ..artifact("k2") };
+    let (seen, forgotten) = store
+        .open()
+        .forget_artifacts(|snapshot| {
+            assert_eq!(snapshot.artifacts.len(), 3);
+            vec![artifact("k1"), moved.clone()]
+        })
+        .unwrap();
+    assert_eq!(seen.artifacts.len(), 3);
+    assert_eq!(forgotten, vec![artifact("k1")]);
+    assert_eq!(journal.artifact("k1").unwrap(), None);
+    assert_eq!(journal.artifact("k2").unwrap(), Some(artifact("k2")));
+}
+
+pub fn node_parts_are_kept_per_node_and_read_without_writing(store: &Store) {
+    {
+        let journal = store.open();
+        let me = live(&journal);
+        journal.record_parts("ep", "render/a/speaker", "k1", r#"{"prompt":"a"}"#, 1).unwrap();
+        journal.record_parts("ep", "render/a/speaker", "k2", r#"{"prompt":"b"}"#, 2).unwrap();
+        journal.record_parts("other", "render/a/speaker", "k9", "{}", 2).unwrap();
+        journal.claim_render("r", "e", "{}", &me, 100).unwrap();
+        journal.mark_submitted("r", &me, "req", 101).unwrap();
+        assert_eq!(journal.render_seconds("r").unwrap(), None, "not completed");
+        journal.mark_completed("r", &me, &json!({}), 1.0, 0, 142).unwrap();
+        journal
+            .record_upload(&UploadRecord {
+                sha256: "aa".to_owned(),
+                url: "https://files.example/aa".to_owned(),
+                content_type: "image/png".to_owned(),
+                size: 1,
+                uploaded_at: 1,
+                expires_at: Some(2),
+            })
+            .unwrap();
+    }
+    let journal = store.open_read_only();
+    assert_eq!(
+        journal.last_parts("ep", "render/a/speaker").unwrap(),
+        Some(("k2".to_owned(), r#"{"prompt":"b"}"#.to_owned()))
+    );
+    assert_eq!(journal.last_parts("ep", "render/b/speaker").unwrap(), None);
+    assert_eq!(journal.render_seconds("r").unwrap(), Some(42));
+    assert!(journal.ever_uploaded("aa").unwrap(), "expired, but uploaded once");
+    assert!(!journal.ever_uploaded("bb").unwrap());
+    if store.database.is_none() {
+        assert!(
+            journal.record_parts("ep", "x", "k", "{}", 3).is_err(),
+            "a read-only SQLite journal refuses writes"
+        );
+    }
 }

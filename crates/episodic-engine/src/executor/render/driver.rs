@@ -501,6 +501,7 @@ mod tests {
                 args: serde_json::json!({"prompt": "hi"}),
                 seconds: 2.0,
                 generate_audio: false,
+                estimated: false,
             };
             Setup {
                 journal,

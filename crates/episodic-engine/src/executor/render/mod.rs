@@ -64,20 +64,21 @@ pub(crate) async fn render(
     driver.run(&job).await
 }
 
-/// The arguments with every `{"$file": sha256}` replaced by that file's uploaded URL.
+/// The arguments with every `{"$file": key}` replaced by the URL of the upload with that key (a
+/// file's sha256, or the key of a voiced line's upload).
 fn substitute(args: &Value, inputs: &Inputs) -> Result<Value, NodeError> {
     match args {
         Value::Object(map) => {
-            if let Some(Value::String(sha)) = map.get(FILE_PLACEHOLDER)
+            if let Some(Value::String(wanted)) = map.get(FILE_PLACEHOLDER)
                 && map.len() == 1
             {
                 return inputs
                     .values()
                     .find_map(|output| match output {
-                        Output::Upload { sha256, url } if sha256 == sha => Some(Value::String(url.clone())),
+                        Output::Upload { key, url, .. } if key == wanted => Some(Value::String(url.clone())),
                         _ => None,
                     })
-                    .ok_or_else(|| NodeError::Unexpected(format!("no upload for file {sha}")));
+                    .ok_or_else(|| NodeError::Unexpected(format!("no upload for file {wanted}")));
             }
             let mut out = serde_json::Map::new();
             for (key, value) in map {

@@ -1,4 +1,4 @@
--- PostgreSQL migration 1: the journal's schema as SQLite's migrations 1 to 3 leave it, for a
+-- PostgreSQL migration 1: the journal's schema as SQLite's migrations 1, 2 and 6 leave it, for a
 -- database shared by several machines. Released migrations are never edited; change the schema
 -- with a new numbered file (journal/postgres.rs lists them).
 --
