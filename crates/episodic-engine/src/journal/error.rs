@@ -138,6 +138,11 @@ pub enum JournalError {
         owner: RunId,
     },
 
+    /// A decision made on a snapshot was rolled back by the database (a serialization failure
+    /// or deadlock on PostgreSQL) and is not remade on its own: nothing was changed.
+    #[error("another process interfered with this journal decision; nothing was changed")]
+    Interrupted,
+
     /// A row that the schema's checks should have prevented (edited by hand, or a bug).
     #[error("invalid journal row for {what}: {reason}")]
     InvalidRow {

@@ -125,32 +125,22 @@ impl Journal {
         &self,
         decide: impl FnOnce(&CacheSnapshot) -> Vec<ArtifactRecord> + Send,
     ) -> Result<(CacheSnapshot, Vec<ArtifactRecord>), JournalError> {
-        // `decide` runs once: a backend that runs a transaction again after a transient failure
-        // gets the same answer back, so the files removed are always the rows forgotten.
+        // `decide` runs once. A backend that runs a transaction again after a transient failure
+        // has let go of the lock in between, so the decision would be stale: that attempt fails
+        // instead, having changed nothing.
         let mut decide = Some(decide);
-        let mut decided: Option<(CacheSnapshot, Vec<ArtifactRecord>)> = None;
         self.transaction(TxMode::Write, |tx| {
+            let decide = decide.take().ok_or(JournalError::Interrupted)?;
             tx.lock_needs()?;
-            let (snapshot, chosen) = match decided.take() {
-                Some(done) => done,
-                None => {
-                    let snapshot = read_snapshot(tx)?;
-                    let decide = decide.take().ok_or_else(|| JournalError::InvalidRow {
-                        what: "cache decision".to_owned(),
-                        reason: "made twice".to_owned(),
-                    })?;
-                    let chosen = decide(&snapshot);
-                    (snapshot, chosen)
-                }
-            };
+            let snapshot = read_snapshot(tx)?;
+            let chosen = decide(&snapshot);
             let mut forgotten = Vec::with_capacity(chosen.len());
-            for record in &chosen {
+            for record in chosen {
                 let path = record.path.to_string_lossy().replace('\\', "/");
                 if tx.delete_artifact_at(&record.key, &path)? {
-                    forgotten.push(record.clone());
+                    forgotten.push(record);
                 }
             }
-            decided = Some((snapshot.clone(), chosen));
             Ok((snapshot, forgotten))
         })
     }
