@@ -13,6 +13,8 @@ pub const EPISODIC_FFMPEG: &str = "EPISODIC_FFMPEG";
 pub const EPISODIC_PROBE: &str = "EPISODIC_PROBE";
 /// The state folder (same as `--state-dir`).
 pub const EPISODIC_STATE_DIR: &str = "EPISODIC_STATE_DIR";
+/// A shared PostgreSQL journal (same as `--journal`); holds a password, so it is never printed.
+pub const EPISODIC_JOURNAL_URL: &str = "EPISODIC_JOURNAL_URL";
 /// Where episodic keeps what it learned about files (default: `$XDG_CACHE_HOME/episodic`, else
 /// `~/.cache/episodic`); `off` keeps nothing between runs.
 pub const EPISODIC_CACHE_DIR: &str = "EPISODIC_CACHE_DIR";

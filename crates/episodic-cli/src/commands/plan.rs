@@ -23,7 +23,7 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let budget = plan.budget_problem();
     let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
     report_late(&args.manifest, &late, printer);
-    let assessment = assess(&plan, &args.state_dir)?;
+    let assessment = assess(&plan, &args.state_dir, args.journal.as_deref())?;
     let basis = Basis::of(&plan, &catalog, &args.manifest, &choices)?;
     let mut json = plan_json(&plan, &assessment, &basis);
     if let (Some(preview), Some(fields)) = (&preview, json.as_object_mut()) {
@@ -126,9 +126,14 @@ pub(super) fn prepare(
     })
 }
 
-/// What the state folder already holds of the plan, read without creating or changing anything.
-pub(super) fn assess(plan: &Plan, state_dir: &std::path::Path) -> Result<Assessment, CliError> {
-    let journal = Journal::open_read_only(state_dir).map_err(super::render::state_error)?;
+/// What the state folder (or the shared journal at `journal_url`) already holds of the plan, read
+/// without creating or changing anything in the folder.
+pub(super) fn assess(
+    plan: &Plan,
+    state_dir: &std::path::Path,
+    journal_url: Option<&str>,
+) -> Result<Assessment, CliError> {
+    let journal = Journal::open_read_only_at(state_dir, journal_url).map_err(super::render::state_error)?;
     episodic_engine::assess(plan, journal.as_ref(), episodic_engine::journal::now())
         .map_err(super::render::state_error)
 }

@@ -61,7 +61,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         let plan = prepared.plan;
         if let (Some(saved), Some(file)) = (&saved, &args.plan) {
             // Before the journal is opened for writing and before any request: nothing moves.
-            let assessment = super::plan::assess(&plan, &args.state_dir)?;
+            let assessment = super::plan::assess(&plan, &args.state_dir, args.journal.as_deref())?;
             let basis = Basis::of(&plan, &catalog, path, &choices)?;
             let drift = plan_file::drift(saved, &basis, &plan, &assessment);
             if !drift.is_empty() {
@@ -129,7 +129,7 @@ pub(super) fn run_plans(
     printer: &Printer,
 ) -> Result<(ExitCode, Option<episodic_engine::RunSummary>), CliError> {
     let Run { plans, refused, manifests: manifest_paths, scale } = run;
-    let journal = Journal::open(&args.state_dir).map_err(state_error)?;
+    let journal = Journal::open_at(&args.state_dir, args.journal.as_deref()).map_err(state_error)?;
     let key = FalKey::from_env().map_err(|err| CliError::Render(err.to_string()))?;
     let backend = match args.backend {
         Some(BackendArg::Fal) if key.is_none() => {
@@ -435,6 +435,10 @@ pub(super) fn state_error(err: JournalError) -> CliError {
         }
         JournalError::TooNew { .. } => format!("upgrade episodic, {other}"),
         JournalError::Locked { .. } => format!("wait for the other run to finish, {other}"),
+        JournalError::PostgresUrl { .. } => {
+            "fix --journal (or EPISODIC_JOURNAL_URL), or leave it unset to use the state folder's own journal".to_owned()
+        }
+        JournalError::Postgres { .. } => "check that the database in --journal (or EPISODIC_JOURNAL_URL) is running and reachable, and that its user may create tables; or leave it unset to use the state folder's own journal".to_owned(),
         _ => format!("run the same command again; if it fails the same way, {other}"),
     };
     CliError::Blocked { message: err.to_string(), help }

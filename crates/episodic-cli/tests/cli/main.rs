@@ -8,6 +8,7 @@ mod chaos;
 mod commands;
 mod compare;
 mod facts;
+mod fleet;
 mod paying;
 mod plan;
 mod plan_apply;
