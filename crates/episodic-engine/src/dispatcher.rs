@@ -104,7 +104,7 @@ impl Limits {
         match kind {
             NodeKind::Render => &self.renders,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
-            NodeKind::Compose | NodeKind::Audio | NodeKind::Concat => &self.ffmpeg,
+            NodeKind::Compose | NodeKind::Audio | NodeKind::Concat | NodeKind::Join => &self.ffmpeg,
         }
     }
 }

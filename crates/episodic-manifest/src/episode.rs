@@ -2,6 +2,7 @@
 //! This is what the planner reads; it never looks at the YAML again.
 
 use crate::manifest::{Layout, Seat};
+pub use crate::split::SpeechPiece;
 use crate::{Span, Spanned};
 use episodic_catalog::{AspectRatio, Tier, Usd};
 use episodic_media::FileKind;
@@ -103,6 +104,9 @@ pub struct Dialogue {
     pub cfg_scale: Option<f64>,
     /// The silent reaction shot, if any.
     pub listener: Option<Listener>,
+    /// The pieces the line is rendered in when it is longer than its model renders (in order,
+    /// together exactly the whole track); empty when it is rendered whole.
+    pub pieces: Vec<SpeechPiece>,
 }
 
 /// A silent listener clip.

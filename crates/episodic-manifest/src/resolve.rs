@@ -5,6 +5,7 @@ use crate::episode::{Broll, CastMember, Dialogue, Episode, Listener, Segment, Se
 use crate::inputs::Inputs;
 use crate::manifest::{Layout, Manifest, PromptSpec, Seat, SegmentEntry};
 use crate::prompt::{self, AVATAR_NEGATIVE, VIDEO_NEGATIVE};
+use crate::split::{SpeechPiece, Splitter};
 use crate::{Problem, Span, Spanned};
 use episodic_catalog::{AspectRatio, Catalog, DurationRule, Model, ModelKind, Preset, Tier, Usd, closest};
 use episodic_media::Probe;
@@ -19,6 +20,7 @@ pub(crate) fn resolve(
     manifest_path: &Path,
     catalog: &Catalog,
     probe: &Probe,
+    splitter: Option<&Splitter>,
     problems: &mut Vec<Problem>,
 ) -> Option<Episode> {
     let base = manifest_path.parent().unwrap_or(Path::new("."));
@@ -26,7 +28,7 @@ pub(crate) fn resolve(
     let jobs = std::thread::available_parallelism().map_or(1, usize::from);
     probe.learn_all(&manifest.media_paths(base), jobs);
     let errors_before = problems.iter().filter(|p| p.is_error()).count();
-    let mut resolver = Resolver { manifest, catalog, inputs: Inputs::new(base, probe), problems };
+    let mut resolver = Resolver { manifest, catalog, inputs: Inputs::new(base, probe), splitter, problems };
 
     let id = resolver.episode_id();
     let quality = manifest.quality.as_ref().map(|q| q.value).unwrap_or(Tier::Pro);
@@ -58,6 +60,7 @@ struct Resolver<'a> {
     manifest: &'a Manifest,
     catalog: &'a Catalog,
     inputs: Inputs<'a>,
+    splitter: Option<&'a Splitter>,
     problems: &'a mut Vec<Problem>,
 }
 
@@ -251,8 +254,18 @@ impl<'a> Resolver<'a> {
         let fallback = self.catalog.default_avatar(quality);
         let model = self.model(model_name, fallback, &[ModelKind::Avatar], "a speaking segment")?;
 
+        let splittable =
+            self.splitter.is_some() && matches!(model.duration, DurationRule::FollowsAudio { .. });
         let audio = match (&entry.audio, &model.audio) {
-            (Some(audio), Some(limits)) => self.inputs.audio(audio, limits, &model.name, self.problems),
+            (Some(audio), Some(limits)) => {
+                self.inputs.audio(audio, limits, &model.name, splittable, self.problems)
+            }
+            _ => None,
+        };
+        let pieces = match (&entry.audio, &model.audio, &audio) {
+            (Some(written), Some(limits), Some((file, seconds))) if *seconds > limits.max_seconds => {
+                Some(self.pieces(written, file, *seconds, limits, model)?)
+            }
             _ => None,
         };
 
@@ -370,7 +383,71 @@ impl<'a> Resolver<'a> {
             negative_prompt_explicit: negative.is_some(),
             cfg_scale: cfg_scale.map(|c| c.value),
             listener,
+            pieces: pieces.unwrap_or_default(),
         })
+    }
+
+    /// A line longer than `model` renders, cut at its pauses; `None` (with the problem reported)
+    /// when no pauses allow it.
+    fn pieces(
+        &mut self,
+        written: &Spanned<String>,
+        file: &crate::MediaFile,
+        seconds: f64,
+        limits: &episodic_catalog::AudioLimits,
+        model: &Model,
+    ) -> Option<Vec<SpeechPiece>> {
+        let splitter = self.splitter?;
+        let rate = self.inputs.sample_rate(written);
+        match splitter.split(file, rate, limits, self.inputs.probe()) {
+            Ok(Ok(pieces)) => Some(pieces),
+            Ok(Err(stretch)) => {
+                let rule = splitter.rule();
+                let uncapped = self
+                    .catalog
+                    .models()
+                    .iter()
+                    .filter(|other| other.kind == ModelKind::Avatar)
+                    .find(|other| other.audio.as_ref().is_some_and(|audio| audio.max_seconds >= seconds));
+                let instead = match uncapped {
+                    Some(other) => {
+                        format!("use `model: {}` (up to {} s), or ", other.name, other.duration.max_seconds())
+                    }
+                    None => String::new(),
+                };
+                self.problems.push(
+                    Problem::error(
+                        "no-pause",
+                        format!(
+                            "`{}` lasts {seconds:.2} s, longer than {} renders ({} s at most), and has no pause to cut it at: the longest stretch without one runs from {:.2} s to {:.2} s ({:.2} s)",
+                            written.value,
+                            model.name,
+                            limits.max_seconds,
+                            stretch.from,
+                            stretch.to,
+                            stretch.to - stretch.from,
+                        ),
+                    )
+                    .with_span(written.span, format!("{seconds:.2} s, no usable pause"))
+                    .with_help(format!(
+                        "{instead}record a pause (at least {} s below {} dB) every {} s or less, or split the line into segments",
+                        rule.min_seconds, rule.noise_db, limits.max_seconds
+                    )),
+                );
+                None
+            }
+            Err(err) => {
+                self.problems.push(
+                    Problem::error(
+                        "split-failed",
+                        format!("`{}` could not be cut into pieces for {}: {err}", written.value, model.name),
+                    )
+                    .with_span(written.span, "not cut")
+                    .with_help(err.help().unwrap_or_else(|| "check that ffmpeg can read the file".into())),
+                );
+                None
+            }
+        }
     }
 
     fn broll(&mut self, entry: &SegmentEntry) -> Option<Broll> {

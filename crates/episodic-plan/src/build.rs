@@ -1,5 +1,7 @@
 //! Building the DAG from an episode.
 
+mod split;
+
 use crate::node::{
     AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
     RenderRole, RenderSpec, UploadSpec,
@@ -145,7 +147,6 @@ impl<'a> Builder<'a> {
         let speaker = episode.member(dialogue.speaker);
         let model = self.speaker_model(&dialogue.model);
         let image = self.upload(&speaker.image);
-        let audio = self.upload(&dialogue.audio);
 
         let mut args = Map::new();
         put_file(&mut args, model.image_arg(), &speaker.image);
@@ -166,9 +167,15 @@ impl<'a> Builder<'a> {
         }
         put_required_defaults(&mut args, model);
         let seconds = dialogue.audio_seconds;
-        let speaker_render =
-            self.render(segment, RenderRole::Speaker, model, args, seconds, false, &[image, audio]);
-        let main = self.download(speaker_render);
+        // A line rendered in pieces uploads the pieces, not the whole track.
+        let main = if dialogue.pieces.is_empty() {
+            let audio = self.upload(&dialogue.audio);
+            let speaker_render =
+                self.render(segment, RenderRole::Speaker, model, args, seconds, false, &[image, audio]);
+            self.download(speaker_render)
+        } else {
+            self.speaker_pieces(segment, model, &args, &dialogue.pieces, image)
+        };
 
         let mut listener_download = None;
         let mut fill = None;
@@ -356,6 +363,25 @@ impl<'a> Builder<'a> {
         generate_audio: bool,
         inputs: &[NodeIndex],
     ) -> NodeIndex {
+        let id = format!("render/{}/{}", segment.id, role.as_str());
+        let label = format!("{} {:.1} s on {}", role.as_str(), seconds, model.name);
+        self.render_as(id, label, segment, role, model, args, seconds, generate_audio, inputs)
+    }
+
+    /// As [`Builder::render`], with the node's id and label given.
+    #[allow(clippy::too_many_arguments)]
+    fn render_as(
+        &mut self,
+        id: String,
+        label: String,
+        segment: &Segment,
+        role: RenderRole,
+        model: &Model,
+        args: Map<String, Value>,
+        seconds: f64,
+        generate_audio: bool,
+        inputs: &[NodeIndex],
+    ) -> NodeIndex {
         let args = Value::Object(args);
         let key = NodeKey::of_json(&json!({"endpoint": model.endpoint, "args": args}));
         if let Some(existing) = self.renders.get(&key) {
@@ -371,14 +397,7 @@ impl<'a> Builder<'a> {
             seconds,
             generate_audio,
         };
-        let label = format!("{} {:.1} s on {}", role.as_str(), seconds, model.name);
-        let index = self.add(
-            format!("render/{}/{}", segment.id, role.as_str()),
-            key.clone(),
-            label,
-            cost,
-            NodeDetail::Render(spec),
-        );
+        let index = self.add(id, key.clone(), label, cost, NodeDetail::Render(spec));
         self.renders.insert(key, index);
         // `update_edge` would search the upload's edges, and a portrait's upload feeds every
         // render of its character: quadratic in segments (half of a 10,000-segment plan's time).

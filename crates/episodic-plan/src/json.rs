@@ -19,7 +19,8 @@
 //! }
 //! ```
 //! `kind` is one of `upload`, `render`, `download`, `compose`, `audio` (the episode's sound, encoded
-//! once from the segments' main clips while they compose) and `concat`; a new kind is an addition,
+//! once from the segments' main clips while they compose), `concat` and `join` (the pieces of a line
+//! longer than its model renders, joined into its speaker clip); a new kind is an addition,
 //! not a rename or removal, so it keeps the version.
 //! `model`, `endpoint`, `seconds` and `args` are present on render nodes only; in `args` an input
 //! file is `{"$file": "<sha256>"}`, the key of its upload node.

@@ -15,8 +15,8 @@ pub use dot::to_dot;
 pub use json::{PlanJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
-    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    NodeKind, RenderRole, RenderSpec, UploadSpec,
+    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, JoinPieceSpec, JoinSpec,
+    ListenerFill, Node, NodeDetail, NodeKind, RenderRole, RenderSpec, UploadSpec,
 };
 
 use episodic_catalog::{Resolution, Tier, Usd};

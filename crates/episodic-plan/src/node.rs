@@ -43,6 +43,8 @@ pub enum NodeDetail {
     Audio(AudioSpec),
     /// Join the segments into the episode.
     Concat(ConcatSpec),
+    /// Join the pieces a long line was rendered in into its speaker clip.
+    Join(JoinSpec),
 }
 
 /// The kind of a node.
@@ -61,6 +63,8 @@ pub enum NodeKind {
     Audio,
     /// Concat.
     Concat,
+    /// The pieces of a long line joined.
+    Join,
 }
 
 impl NodeKind {
@@ -73,6 +77,7 @@ impl NodeKind {
             NodeKind::Compose => "compose",
             NodeKind::Audio => "audio",
             NodeKind::Concat => "concat",
+            NodeKind::Join => "join",
         }
     }
 }
@@ -203,6 +208,31 @@ pub struct ConcatSpec {
     pub output: std::path::PathBuf,
 }
 
+/// One rendered piece of a long line, as its join lays it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinPieceSpec {
+    /// The id of the piece's download.
+    pub download: String,
+    /// Where the piece starts in the line, in seconds.
+    pub start: f64,
+    /// How long its audio lasts, in seconds (exact: samples over rate).
+    pub seconds: f64,
+    /// How long the picture crossfades into the next piece, starting at the cut (0 on the last).
+    pub fade: f64,
+}
+
+/// How a long line's pieces become one speaker clip: laid end to end on the line's clock, cut
+/// inside the pauses, the picture crossfaded over the cut.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinSpec {
+    /// The segment id.
+    pub segment: String,
+    /// The pieces, in order.
+    pub pieces: Vec<JoinPieceSpec>,
+    /// The frame rate of the model's clips, kept by the join.
+    pub fps: u32,
+}
+
 impl Node {
     /// The node's kind.
     pub fn kind(&self) -> NodeKind {
@@ -213,6 +243,7 @@ impl Node {
             NodeDetail::Compose(_) => NodeKind::Compose,
             NodeDetail::Audio(_) => NodeKind::Audio,
             NodeDetail::Concat(_) => NodeKind::Concat,
+            NodeDetail::Join(_) => NodeKind::Join,
         }
     }
 

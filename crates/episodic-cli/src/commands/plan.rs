@@ -122,6 +122,7 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
         );
     }
     let _ = writeln!(out, "Listener clips: {LISTENER_POLICY}.");
+    split_lines(&mut out, plan);
     let models: BTreeSet<&str> =
         plan.nodes().filter_map(|node| node.render().map(|r| r.model.as_str())).collect();
     if !models.is_empty() {
@@ -155,4 +156,36 @@ fn aspect_of(plan: &Plan) -> &'static str {
 fn precise(amount: Usd) -> String {
     let mills = (amount.micros() + 500) / 1_000;
     format!("${}.{:03}", mills / 1_000, mills % 1_000)
+}
+
+/// Lines longer than their model renders: where each is cut, and each piece's span.
+fn split_lines(out: &mut String, plan: &Plan) {
+    let joins: Vec<&episodic_plan::JoinSpec> = plan
+        .nodes()
+        .filter_map(|node| match &node.detail {
+            episodic_plan::NodeDetail::Join(spec) => Some(spec),
+            _ => None,
+        })
+        .collect();
+    if joins.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Long lines, rendered in pieces cut at pauses and joined with a crossfade:");
+    for join in joins {
+        let pieces: Vec<String> = join
+            .pieces
+            .iter()
+            .map(|piece| format!("{:.2}-{:.2} s", piece.start, piece.start + piece.seconds))
+            .collect();
+        let cuts: Vec<String> =
+            join.pieces.iter().skip(1).map(|piece| format!("{:.2} s", piece.start)).collect();
+        let _ = writeln!(
+            out,
+            "  {}: {} pieces ({}), cut at {}",
+            join.segment,
+            join.pieces.len(),
+            pieces.join(", "),
+            cuts.join(", ")
+        );
+    }
 }

@@ -62,7 +62,12 @@ impl Reporter for TerminalReporter {
             }
             EventKind::NodeStarted {
                 node,
-                kind: kind @ (NodeKind::Render | NodeKind::Compose | NodeKind::Audio | NodeKind::Concat),
+                kind:
+                    kind @ (NodeKind::Render
+                    | NodeKind::Compose
+                    | NodeKind::Audio
+                    | NodeKind::Concat
+                    | NodeKind::Join),
             } => {
                 let bar = self.node_line(&event.episode, node);
                 bar.set_message(match kind {

@@ -9,6 +9,7 @@ mod audio;
 mod compose;
 mod concat;
 mod download;
+mod join;
 mod render;
 mod thumbnail;
 mod upload;
@@ -17,6 +18,7 @@ use audio::audio;
 use compose::compose;
 use concat::concat;
 use download::download;
+use join::join;
 use render::render;
 use upload::upload;
 
@@ -130,5 +132,6 @@ pub(crate) async fn execute(
         NodeDetail::Compose(spec) => compose(ctx, key, spec, at_once, inputs).await,
         NodeDetail::Audio(spec) => audio(ctx, key, spec, canvas, inputs).await,
         NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
+        NodeDetail::Join(spec) => join(ctx, key, spec, inputs).await,
     }
 }
