@@ -32,7 +32,7 @@ pub use config::EngineConfig;
 pub use dispatcher::Failure;
 pub use engine::{Engine, EpisodeOutcome, RunSummary};
 pub use error::NodeError;
-pub use events::{Event, EventKind, HistoryWait, StopReason};
+pub use events::{Event, EventKind, FallbackReason, HistoryWait, StopReason};
 pub use journal::{Journal, JournalError};
 pub use report::{NodeReport, REPORT_SCHEMA_VERSION, Report};
 pub use stop::{Stop, StopCause};

@@ -43,6 +43,13 @@ pub struct NodeReport {
     list_micros: u64,
     /// Why it failed or was skipped.
     pub error: Option<String>,
+    /// The model that rendered it (renders only): the plan's, or a later model of its fallback
+    /// chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// For a render a later model of its chain made: what became of the models before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 impl NodeReport {
@@ -51,6 +58,10 @@ impl NodeReport {
             Self::new(node, "done", done.cache_hit, wall, done.cost, done.request_id.clone(), None);
         report.list_usd = done.list_cost.dollars();
         report.list_micros = done.list_cost.micros();
+        if let Some(fallback) = &done.fallback {
+            report.model = Some(fallback.model.clone());
+            report.fallback = Some(fallback.note.clone());
+        }
         report
     }
 
@@ -85,6 +96,8 @@ impl NodeReport {
             list_usd: cost.dollars(),
             list_micros: cost.micros(),
             error,
+            model: node.render().map(|render| render.model.clone()),
+            fallback: None,
         }
     }
 

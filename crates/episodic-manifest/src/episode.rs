@@ -31,6 +31,8 @@ pub struct Episode {
     pub cast: Vec<CastMember>,
     /// The segments, in order.
     pub segments: Vec<Segment>,
+    /// How many failed renders on one model of a fallback chain make the next take over.
+    pub fallback_after: u32,
 }
 
 /// An input file, hashed and identified.
@@ -107,6 +109,8 @@ pub struct Dialogue {
     /// The pieces the line is rendered in when it is longer than its model renders (in order,
     /// together exactly the whole track); empty when it is rendered whole.
     pub pieces: Vec<SpeechPiece>,
+    /// The models that take over from `model`, in order (`model: [first, second, …]`).
+    pub model_fallbacks: Vec<String>,
 }
 
 /// A silent listener clip.
@@ -116,6 +120,8 @@ pub struct Listener {
     pub member: usize,
     /// The image-to-video model's short name.
     pub model: String,
+    /// The models that take over from `model`, in order.
+    pub model_fallbacks: Vec<String>,
     /// The prompt; always asks for a closed mouth.
     pub prompt: String,
     /// The negative prompt; always rules out talking.
@@ -127,6 +133,8 @@ pub struct Listener {
 pub struct Broll {
     /// The video model's short name.
     pub model: String,
+    /// The models that take over from `model`, in order.
+    pub model_fallbacks: Vec<String>,
     /// What to show.
     pub prompt: String,
     /// Length in seconds.

@@ -12,6 +12,8 @@ use episodic_media::Probe;
 use std::collections::HashMap;
 use std::path::Path;
 
+mod chain;
+
 const GENERIC_LISTENER: &str = "Character listening attentively, subtle nodding, natural blinking";
 
 /// Resolves a read manifest; returns the episode only when no error was found.
@@ -35,6 +37,7 @@ pub(crate) fn resolve(
     let budget = resolver.budget();
     let output = resolver.output(base, id.as_deref());
     let cast = resolver.cast();
+    let fallback_after = resolver.fallback_after();
     let segments = resolver.segments(&cast, quality);
     resolver.lint_cast(&cast, &segments);
 
@@ -53,6 +56,7 @@ pub(crate) fn resolve(
         manifest_path: manifest_path.to_path_buf(),
         cast: cast.into_iter().map(|(member, _)| member).collect::<Option<Vec<_>>>()?,
         segments,
+        fallback_after,
     })
 }
 
@@ -253,16 +257,20 @@ impl<'a> Resolver<'a> {
         let model_name = entry.model.as_ref().or(defaults.model.as_ref());
         let fallback = self.catalog.default_avatar(quality);
         let model = self.model(model_name, fallback, &[ModelKind::Avatar], "a speaking segment")?;
+        let chain_written =
+            if entry.model.is_some() { &entry.model_fallbacks } else { &defaults.model_fallbacks };
+        let chain = self.fallbacks(model, chain_written, &[ModelKind::Avatar], "a speaking segment")?;
+        let chain_limits = model.audio.as_ref().map(|first| chain::common_audio_limits(first, &chain));
 
         let splittable =
             self.splitter.is_some() && matches!(model.duration, DurationRule::FollowsAudio { .. });
-        let audio = match (&entry.audio, &model.audio) {
+        let audio = match (&entry.audio, &chain_limits) {
             (Some(audio), Some(limits)) => {
                 self.inputs.audio(audio, limits, &model.name, splittable, self.problems)
             }
             _ => None,
         };
-        let pieces = match (&entry.audio, &model.audio, &audio) {
+        let pieces = match (&entry.audio, &chain_limits, &audio) {
             (Some(written), Some(limits), Some((file, seconds))) if *seconds > limits.max_seconds => {
                 Some(self.pieces(written, file, *seconds, limits, model)?)
             }
@@ -300,7 +308,14 @@ impl<'a> Resolver<'a> {
             (Some(_), _) => {
                 let name = entry.listener_model.as_ref().or(defaults.listener_model.as_ref());
                 let fallback = self.catalog.default_listener();
-                Some(self.model(name, fallback, &[ModelKind::ImageToVideo], "a listener clip")?)
+                let first = self.model(name, fallback, &[ModelKind::ImageToVideo], "a listener clip")?;
+                let written = if entry.listener_model.is_some() {
+                    &entry.listener_model_fallbacks
+                } else {
+                    &defaults.listener_model_fallbacks
+                };
+                let chain = self.fallbacks(first, written, &[ModelKind::ImageToVideo], "a listener clip")?;
+                Some((first, chain))
             }
             (None, _) => None,
         };
@@ -352,9 +367,11 @@ impl<'a> Resolver<'a> {
                     .map(|p| p.value.clone())
                     .or_else(|| preset.map(|p| p.listener.to_owned()))
                     .unwrap_or_else(|| GENERIC_LISTENER.to_owned());
+                let (listener_model, listener_chain) = listener_model;
                 Some(Listener {
                     member: cast.iter().position(|(_, index)| *index == listener_index)?,
                     model: listener_model.name.clone(),
+                    model_fallbacks: listener_chain.iter().map(|model| model.name.clone()).collect(),
                     prompt: prompt::listener_prompt(&base),
                     negative_prompt: prompt::listener_negative(VIDEO_NEGATIVE),
                 })
@@ -384,6 +401,7 @@ impl<'a> Resolver<'a> {
             cfg_scale: cfg_scale.map(|c| c.value),
             listener,
             pieces: pieces.unwrap_or_default(),
+            model_fallbacks: chain.iter().map(|model| model.name.clone()).collect(),
         })
     }
 
@@ -462,6 +480,12 @@ impl<'a> Resolver<'a> {
             )?,
             None => return None,
         };
+        let chain = self.fallbacks(
+            model,
+            &broll.model_fallbacks,
+            &[ModelKind::TextToVideo, ModelKind::ImageToVideo],
+            "b-roll",
+        )?;
         let duration = broll.duration.as_ref().and_then(|duration| {
             let whole = duration.value.fract() == 0.0
                 && duration.value >= 0.0
@@ -510,10 +534,15 @@ impl<'a> Resolver<'a> {
         if let Some(prompt) = &broll.prompt {
             prompt::lint(&PromptSpec::Text(prompt.clone()), false, self.problems);
         }
+        let duration = duration?;
+        if !self.fallbacks_render(&chain, &broll.model_fallbacks, duration) {
+            return None;
+        }
         Some(Broll {
             model: model.name.clone(),
+            model_fallbacks: chain.iter().map(|model| model.name.clone()).collect(),
             prompt: broll.prompt.as_ref()?.value.trim().to_owned(),
-            duration: duration?,
+            duration,
             image,
             generate_audio: broll.generate_audio.as_ref().map(|g| g.value).unwrap_or(false),
             negative_prompt: broll.negative_prompt.as_ref().map(|n| n.value.clone()),

@@ -1,5 +1,6 @@
 //! Building the DAG from an episode.
 
+mod chain;
 mod split;
 
 use crate::node::{
@@ -56,6 +57,10 @@ struct Builder<'a> {
     ids: HashSet<String>,
     warnings: Vec<Problem>,
     warned: HashSet<(String, &'static str)>,
+    /// The fallback chain of the render being built (see `chain_next`).
+    chain: Vec<&'a Model>,
+    /// The episode's `fallback_after`.
+    fallback_after: u32,
 }
 
 impl<'a> Builder<'a> {
@@ -71,10 +76,13 @@ impl<'a> Builder<'a> {
             ids: HashSet::new(),
             warnings: Vec::new(),
             warned: HashSet::new(),
+            chain: Vec::new(),
+            fallback_after: 2,
         }
     }
 
     fn build(mut self, episode: &Episode) -> Plan {
+        self.fallback_after = episode.fallback_after;
         let quality = if self.draft { Tier::Standard } else { episode.quality };
         let canvas_size = match quality {
             Tier::Pro => OutputSize::P1080,
@@ -170,11 +178,12 @@ impl<'a> Builder<'a> {
         // A line rendered in pieces uploads the pieces, not the whole track.
         let main = if dialogue.pieces.is_empty() {
             let audio = self.upload(&dialogue.audio);
+            self.chain_next(&dialogue.model_fallbacks);
             let speaker_render =
                 self.render(segment, RenderRole::Speaker, model, args, seconds, false, &[image, audio]);
             self.download(speaker_render)
         } else {
-            self.speaker_pieces(segment, model, &args, &dialogue.pieces, image)
+            self.speaker_pieces(segment, model, &args, &dialogue.pieces, &dialogue.model_fallbacks, image)
         };
 
         let mut listener_download = None;
@@ -200,6 +209,7 @@ impl<'a> Builder<'a> {
                 put_file(&mut args, Some("end_image_url"), &member.image);
             }
             put_required_defaults(&mut args, model);
+            self.chain_next(&listener.model_fallbacks);
             let render = self.render(
                 segment,
                 RenderRole::Listener,
@@ -265,6 +275,7 @@ impl<'a> Builder<'a> {
         }
         put_required_defaults(&mut args, model);
         let seconds = f64::from(broll.duration);
+        self.chain_next(&broll.model_fallbacks);
         let render =
             self.render(segment, RenderRole::Broll, model, args, seconds, broll.generate_audio, &inputs);
         let main = self.download(render);
@@ -368,6 +379,16 @@ impl<'a> Builder<'a> {
         self.render_as(id, label, segment, role, model, args, seconds, generate_audio, inputs)
     }
 
+    /// The fallback chain of the next render (`model: [first, …]`), taken by `render_as`.
+    fn chain_next(&mut self, names: &[String]) {
+        self.chain = if self.draft {
+            // A draft renders every avatar on the one cheapest model: no chain.
+            Vec::new()
+        } else {
+            names.iter().filter_map(|name| self.catalog.get(name)).collect()
+        };
+    }
+
     /// As [`Builder::render`], with the node's id and label given.
     #[allow(clippy::too_many_arguments)]
     fn render_as(
@@ -382,12 +403,28 @@ impl<'a> Builder<'a> {
         generate_audio: bool,
         inputs: &[NodeIndex],
     ) -> NodeIndex {
+        let chain = std::mem::take(&mut self.chain);
         let args = Value::Object(args);
         let key = NodeKey::of_json(&json!({"endpoint": model.endpoint, "args": args}));
         if let Some(existing) = self.renders.get(&key) {
             return *existing;
         }
-        let cost = model.cost(seconds, generate_audio);
+        let fallbacks = match args.as_object() {
+            Some(map) if !chain.is_empty() => chain::fallbacks(map, model, &chain, seconds, generate_audio),
+            _ => Vec::new(),
+        };
+        // Budgets hold whichever model of the chain renders.
+        let cost = fallbacks
+            .iter()
+            .map(|fallback| fallback.cost)
+            .fold(model.cost(seconds, generate_audio), Usd::max);
+        let label = match fallbacks.is_empty() {
+            true => label,
+            false => {
+                let names: Vec<&str> = fallbacks.iter().map(|fallback| fallback.model.as_str()).collect();
+                format!("{label}, then {}", names.join(", then "))
+            }
+        };
         let spec = RenderSpec {
             segment: segment.id.clone(),
             role,
@@ -396,6 +433,8 @@ impl<'a> Builder<'a> {
             args,
             seconds,
             generate_audio,
+            fallbacks,
+            fallback_after: self.fallback_after,
         };
         let index = self.add(id, key.clone(), label, cost, NodeDetail::Render(spec));
         self.renders.insert(key, index);

@@ -22,7 +22,8 @@
 //! once from the segments' main clips while they compose), `concat` and `join` (the pieces of a line
 //! longer than its model renders, joined into its speaker clip); a new kind is an addition,
 //! not a rename or removal, so it keeps the version.
-//! `model`, `endpoint`, `seconds` and `args` are present on render nodes only; in `args` an input
+//! `model`, `endpoint`, `seconds` and `args` are present on render nodes only (and `fallbacks`, on
+//! renders with a fallback chain: each member's `model`, `endpoint`, `key`, `cost_usd`, `args`); in `args` an input
 //! file is `{"$file": "<sha256>"}`, the key of its upload node.
 
 use crate::{NodeKind, Plan};
@@ -98,6 +99,25 @@ pub struct NodeJson<'a> {
     /// Arguments sent to fal (render nodes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<&'a serde_json::Value>,
+    /// The models that take over, in order (render nodes with a fallback chain); the node's cost
+    /// is the dearest member's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<FallbackJson<'a>>,
+}
+
+/// One model of a render's fallback chain in [`NodeJson`].
+#[derive(Debug, Serialize)]
+pub struct FallbackJson<'a> {
+    /// Catalog model.
+    pub model: &'a str,
+    /// fal endpoint id.
+    pub endpoint: &'a str,
+    /// Its request's key.
+    pub key: &'a str,
+    /// What it would cost, in dollars.
+    pub cost_usd: f64,
+    /// Arguments it would be sent.
+    pub args: &'a serde_json::Value,
 }
 
 /// The totals of [`PlanJson`].
@@ -140,6 +160,20 @@ impl<'a> PlanJson<'a> {
                     cost_usd: node.cost.dollars(),
                     cost_micros: node.cost.micros(),
                     args: render.map(|r| &r.args),
+                    fallbacks: render
+                        .map(|r| {
+                            r.fallbacks
+                                .iter()
+                                .map(|f| FallbackJson {
+                                    model: &f.model,
+                                    endpoint: &f.endpoint,
+                                    key: f.key.as_str(),
+                                    cost_usd: f.cost.dollars(),
+                                    args: &f.args,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 }
             })
             .collect();

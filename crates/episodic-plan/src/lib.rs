@@ -12,11 +12,11 @@ mod node;
 
 pub use build::{LISTENER_POLICY, PlanOptions};
 pub use dot::to_dot;
-pub use json::{PlanJson, SCHEMA_VERSION};
+pub use json::{FallbackJson, PlanJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
-    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, JoinPieceSpec, JoinSpec,
-    ListenerFill, Node, NodeDetail, NodeKind, RenderRole, RenderSpec, UploadSpec,
+    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, FallbackSpec, JoinPieceSpec,
+    JoinSpec, ListenerFill, Node, NodeDetail, NodeKind, RenderRole, RenderSpec, UploadSpec,
 };
 
 use episodic_catalog::{Resolution, Tier, Usd};

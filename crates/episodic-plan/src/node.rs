@@ -135,6 +135,27 @@ pub struct RenderSpec {
     pub seconds: f64,
     /// Whether the model generates audio (billed at its audio rate).
     pub generate_audio: bool,
+    /// The models that take over, in order, when this one is withdrawn (404), refuses the input
+    /// as outside its limits (422), or fails the render too often: each with its own request.
+    pub fallbacks: Vec<FallbackSpec>,
+    /// How many times the runner may fail this render on one model of the chain before the next
+    /// takes over (the manifest's `fallback_after`).
+    pub fallback_after: u32,
+}
+
+/// One model of a render's fallback chain, with the request it would be sent.
+#[derive(Debug, Clone)]
+pub struct FallbackSpec {
+    /// The catalog name of the model.
+    pub model: String,
+    /// The fal endpoint id.
+    pub endpoint: String,
+    /// Its arguments, with input files as `{"$file": sha256}` placeholders.
+    pub args: serde_json::Value,
+    /// The key of this request in the journal (endpoint and arguments, as a render's key).
+    pub key: NodeKey,
+    /// What it would cost.
+    pub cost: Usd,
 }
 
 /// How a listener clip is fitted to the speaker's length.

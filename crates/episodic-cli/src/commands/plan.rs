@@ -123,6 +123,7 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
     }
     let _ = writeln!(out, "Listener clips: {LISTENER_POLICY}.");
     split_lines(&mut out, plan);
+    fallback_chains(&mut out, plan);
     let models: BTreeSet<&str> =
         plan.nodes().filter_map(|node| node.render().map(|r| r.model.as_str())).collect();
     if !models.is_empty() {
@@ -187,5 +188,28 @@ fn split_lines(out: &mut String, plan: &Plan) {
             pieces.join(", "),
             cuts.join(", ")
         );
+    }
+}
+
+/// Renders with a fallback chain: the models in order, each with its price for the clip.
+fn fallback_chains(out: &mut String, plan: &Plan) {
+    let chained: Vec<(&str, &episodic_plan::RenderSpec, episodic_catalog::Usd)> = plan
+        .nodes()
+        .filter_map(|node| node.render().map(|render| (node.id.as_str(), render, node.cost)))
+        .filter(|(_, render, _)| !render.fallbacks.is_empty())
+        .collect();
+    if chained.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Fallback chains (the next model takes over on a 404, a 422 outside the model's limits, or {} failed renders; each clip is estimated at its dearest model):",
+        chained[0].1.fallback_after
+    );
+    for (id, render, cost) in chained {
+        let models: Vec<&str> = std::iter::once(render.model.as_str())
+            .chain(render.fallbacks.iter().map(|fallback| fallback.model.as_str()))
+            .collect();
+        let _ = writeln!(out, "  {id}: {} (estimated {})", models.join(" → "), precise(cost));
     }
 }

@@ -101,6 +101,11 @@ impl Reporter for TerminalReporter {
                 let line = history_wait_line(reason, *until_unix);
                 let _ = self.bars.println(format!("{} {node}: {line}", event.episode));
             }
+            EventKind::FellBack { node, from, to, reason } => {
+                let _ = self
+                    .bars
+                    .println(format!("{} {node}: {to} takes over from {from} ({reason})", event.episode));
+            }
             EventKind::Stopping { cause } => {
                 let _ = self.bars.println(stopping_line(*cause));
             }

@@ -6,6 +6,7 @@ mod broken_manifests;
 mod chaos;
 mod commands;
 mod facts;
+mod fallbacks;
 mod long_lines;
 mod paying;
 mod plan;

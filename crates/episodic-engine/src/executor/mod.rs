@@ -65,15 +65,40 @@ pub(crate) struct Done {
     pub(crate) cost: Usd,
     pub(crate) list_cost: Usd,
     pub(crate) request_id: Option<String>,
+    /// For a render with a fallback chain that a later model rendered: which, and why.
+    pub(crate) fallback: Option<Fallback>,
+}
+
+/// A render made by a later model of its chain.
+#[derive(Debug, Clone)]
+pub(crate) struct Fallback {
+    /// The model that rendered it.
+    pub(crate) model: String,
+    /// What happened to the models before it, for the report.
+    pub(crate) note: String,
 }
 
 impl Done {
     pub(crate) fn fresh(output: Output) -> Self {
-        Done { output, cache_hit: false, cost: Usd::ZERO, list_cost: Usd::ZERO, request_id: None }
+        Done {
+            output,
+            cache_hit: false,
+            cost: Usd::ZERO,
+            list_cost: Usd::ZERO,
+            request_id: None,
+            fallback: None,
+        }
     }
 
     pub(crate) fn cached(output: Output) -> Self {
-        Done { output, cache_hit: true, cost: Usd::ZERO, list_cost: Usd::ZERO, request_id: None }
+        Done {
+            output,
+            cache_hit: true,
+            cost: Usd::ZERO,
+            list_cost: Usd::ZERO,
+            request_id: None,
+            fallback: None,
+        }
     }
 }
 

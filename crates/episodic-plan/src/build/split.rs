@@ -20,6 +20,7 @@ impl Builder<'_> {
         model: &Model,
         args: &Map<String, Value>,
         pieces: &[SpeechPiece],
+        chain: &[String],
         image: NodeIndex,
     ) -> NodeIndex {
         let mut downloads = Vec::with_capacity(pieces.len());
@@ -37,6 +38,7 @@ impl Builder<'_> {
                 piece.start + piece.seconds,
                 model.name
             );
+            self.chain_next(chain);
             let render = self.render_as(
                 id,
                 label,

@@ -317,7 +317,14 @@ impl<A: FalApi> Driver<'_, A> {
         };
         // The ephemeral studio bills nothing; what fal would have charged is reported apart.
         let billed_now = if self.policy.ephemeral { Usd::ZERO } else { cost };
-        Ok(Done { output, cache_hit: false, cost: billed_now, list_cost: cost, request_id: Some(request_id) })
+        Ok(Done {
+            output,
+            cache_hit: false,
+            cost: billed_now,
+            list_cost: cost,
+            request_id: Some(request_id),
+            fallback: None,
+        })
     }
 
     /// Leaves the claim as a failing render must.
@@ -491,6 +498,8 @@ mod tests {
                 args: serde_json::json!({"prompt": "hi"}),
                 seconds: 2.0,
                 generate_audio: false,
+                fallbacks: Vec::new(),
+                fallback_after: 2,
             };
             Setup {
                 journal,
