@@ -389,13 +389,26 @@ impl<'a> Resolver<'a> {
             .unwrap_or_default();
         let direction = speaker_prompt_spec.map(prompt::compose).unwrap_or_default();
         let negative = entry.negative_prompt.as_ref().or(defaults.negative_prompt.as_ref());
+        let speaker_prompt = prompt::join_sentences([base.as_str(), direction.as_str()]);
+        if speaker_prompt.is_empty()
+            && let Some(needs) = std::iter::once(model)
+                .chain(chain.iter().copied())
+                .find(|m| m.arg("prompt").is_some_and(|arg| arg.required && arg.default.is_none()))
+        {
+            self.problems.push(
+                Problem::error("missing-prompt", format!("{} needs a prompt, and this segment has none", needs.name))
+                    .with_span(entry.span, "no prompt")
+                    .with_help("add `prompt:` to the segment, its speaker or `defaults`, or pick a preset for the speaker"),
+            );
+            return None;
+        }
         let (audio, audio_seconds) = audio?;
         Some(Dialogue {
             speaker: cast.iter().position(|(_, index)| *index == speaker_index)?,
             audio,
             audio_seconds,
             model: model.name.clone(),
-            prompt: prompt::join_sentences([base.as_str(), direction.as_str()]),
+            prompt: speaker_prompt,
             negative_prompt: negative.map(|n| n.value.clone()).unwrap_or_else(|| AVATAR_NEGATIVE.to_owned()),
             negative_prompt_explicit: negative.is_some(),
             cfg_scale: cfg_scale.map(|c| c.value),
