@@ -481,7 +481,8 @@ fn wav_shortfall(path: &Path) -> Option<(f64, f64)> {
 
 /// A length shown beside the limit it breaks, with enough decimals that the two differ:
 /// 1.999875 s against a 2 s minimum is "1.9999", not "2.00".
-fn seconds_beside(seconds: f64, limit: f64) -> String {
+/// `seconds` with as few decimals (at least 2) as tell it apart from `limit`.
+pub(crate) fn seconds_beside(seconds: f64, limit: f64) -> String {
     for decimals in 2..=6 {
         let shown = format!("{seconds:.decimals$}");
         if shown.parse::<f64>().is_ok_and(|value| value != limit) {

@@ -446,11 +446,12 @@ impl<'a> Resolver<'a> {
                     }
                     None => String::new(),
                 };
+                let shown = crate::inputs::seconds_beside(seconds, limits.max_seconds);
                 self.problems.push(
                     Problem::error(
                         "no-pause",
                         format!(
-                            "`{}` lasts {seconds:.2} s, longer than {} renders ({} s at most), and has no pause to cut it at: the longest stretch without one runs from {:.2} s to {:.2} s ({:.2} s)",
+                            "`{}` lasts {shown} s, longer than {} renders ({} s at most), and has no pause to cut it at: the longest stretch without one runs from {:.2} s to {:.2} s ({:.2} s)",
                             written.value,
                             model.name,
                             limits.max_seconds,
@@ -459,7 +460,7 @@ impl<'a> Resolver<'a> {
                             stretch.to - stretch.from,
                         ),
                     )
-                    .with_span(written.span, format!("{seconds:.2} s, no usable pause"))
+                    .with_span(written.span, format!("{shown} s, no usable pause"))
                     .with_help(format!(
                         "{instead}record a pause (at least {} s below {} dB) every {} s or less, or split the line into segments",
                         rule.min_seconds, rule.noise_db, limits.max_seconds
