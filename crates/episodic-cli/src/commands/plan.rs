@@ -124,8 +124,12 @@ pub fn table(plan: &Plan, catalog: &Catalog) -> String {
     let _ = writeln!(out, "Listener clips: {LISTENER_POLICY}.");
     split_lines(&mut out, plan);
     fallback_chains(&mut out, plan);
-    let models: BTreeSet<&str> =
-        plan.nodes().filter_map(|node| node.render().map(|r| r.model.as_str())).collect();
+    // A fallback chain's later models are priced too: the estimate may be theirs.
+    let models: BTreeSet<&str> = plan
+        .nodes()
+        .filter_map(|node| node.render())
+        .flat_map(|r| std::iter::once(r.model.as_str()).chain(r.fallbacks.iter().map(|f| f.model.as_str())))
+        .collect();
     if !models.is_empty() {
         let _ = writeln!(out, "Prices used:");
         for model in models.into_iter().filter_map(|name| catalog.get(name)) {
