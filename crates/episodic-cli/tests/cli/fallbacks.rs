@@ -55,6 +55,11 @@ fn a_withdrawn_first_model_hands_over_to_the_second_and_the_report_says_so() {
         "{}",
         plan.stdout
     );
+    assert!(
+        plan.stdout.contains("  kling-avatar-v2-pro $0.115/s"),
+        "the fallback's price is shown: {}",
+        plan.stdout
+    );
 
     let first = render(&bench);
     assert_ok(&first);
