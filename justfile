@@ -51,6 +51,10 @@ bench:
     cargo bench --locked -p episodic-bench --benches
     "${CARGO_TARGET_DIR:-target}/release/episodic-bench"
 
+# Re-take docs/report.png (the README's picture of the HTML report) from the report test's run.
+docs-screenshot:
+    EPISODIC_WRITE_DOCS=1 cargo test --locked -p episodic-cli --test cli report_page::the_html_report_plays_its_video
+
 # The benchmarks at small sizes (about a minute), written to the target folder, not BENCHMARKS.md.
 bench-quick:
     cargo build --release --locked --bin episodic --bin episodic-bench

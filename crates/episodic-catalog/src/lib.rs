@@ -3,7 +3,8 @@
 //! This crate is pure data: endpoint ids, kinds, tiers, prices (each with the date and source it was
 //! read from), output sizes, frame rates, duration rules, media limits and argument names for every
 //! model the production notes name. It performs no I/O: a user price file is parsed by the caller and
-//! handed to [`Catalog::apply_price_overrides`].
+//! handed to [`Catalog::apply_price_overrides`]. ElevenLabs' speech models, priced per character,
+//! are in [`VOICE_MODELS`].
 
 mod aspect;
 mod builtin;
@@ -12,6 +13,7 @@ mod model;
 mod preset;
 mod price;
 mod suggest;
+mod voice;
 
 pub use aspect::{AspectRatio, OutputSize, Resolution};
 pub use limits::{AudioFormat, AudioLimits, DurationRule, ImageFormat, ImageLimits};
@@ -19,6 +21,10 @@ pub use model::{ArgKind, ArgSource, ArgSpec, Model, ModelKind, Tier};
 pub use preset::{PRESETS, Preset};
 pub use price::{Price, PriceOverride, Usd};
 pub use suggest::closest;
+pub use voice::{
+    DEFAULT_VOICE_MODEL, SPEAKING_RATE_CHARS_PER_SECOND, SPEECH_OUTPUT_FORMAT, VOICE_MODELS, VoiceModel,
+    VoiceSetting, billed_characters, estimated_seconds, spoken_text, voice_model,
+};
 
 use std::collections::BTreeMap;
 

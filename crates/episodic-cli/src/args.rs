@@ -21,6 +21,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Check a manifest and its media; report every problem at once.
     Validate(ValidateArgs),
+    /// Render one segment on several models and write the clips side by side, each captioned
+    /// with its model, cost and render time (renders the journal has are reused).
+    Compare(CompareArgs),
     /// List the models episodic can render with, their prices and limits.
     Models(ModelsArgs),
     /// List the prompt presets.
@@ -29,6 +32,59 @@ pub enum Command {
     Studio(StudioArgs),
     /// Receive fal's webhooks for `render --webhook-url`.
     Webhooks(WebhooksArgs),
+    /// Show what the state folder keeps and why, and remove what no episode needs.
+    Cache(CacheArgs),
+}
+
+/// `episodic cache`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+/// `episodic cache ...`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List every kept file (clips, segments, episodes) and upload: size, age, which episode's
+    /// node needs it, or why it is kept anyway.
+    Ls(CacheLsArgs),
+    /// Remove the files no journaled episode needs; a clip of a render paid for within
+    /// --older-than days stays.
+    Gc(CacheGcArgs),
+}
+
+/// What `cache ls` and `cache gc` share.
+#[derive(Debug, ClapArgs)]
+pub struct CacheScope {
+    /// The state folder the render runs use.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// The window, in days, within which a paid clip no episode needs any more is kept (0: keep
+    /// nothing that is not needed).
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub older_than: u32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `episodic cache ls`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheLsArgs {
+    #[command(flatten)]
+    pub scope: CacheScope,
+}
+
+/// `episodic cache gc`.
+#[derive(Debug, ClapArgs)]
+pub struct CacheGcArgs {
+    #[command(flatten)]
+    pub scope: CacheScope,
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `episodic webhooks`.
@@ -91,6 +147,57 @@ pub struct PlanArgs {
     /// Print the plan as a Graphviz digraph.
     #[arg(long)]
     pub dot: bool,
+    /// Plan the canvas divided by N, as `render --scale N` renders it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// Preview: only these segments (ids, comma-separated), written to
+    /// `<output folder>/<episode>.preview.mp4`, never over the episode.
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Preview: the episode's first SECONDS (a segment cut there is rendered from its audio
+    /// trimmed at a pause nearby), written to `<output folder>/<episode>.preview.mp4`.
+    #[arg(long, value_name = "SECONDS")]
+    pub first: Option<f64>,
+    /// Also write the plan as JSON to this file, for `render --plan FILE` to render exactly it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The state folder `render` uses: read (never written) to say what is done and what will
+    /// run; a missing folder means nothing is done yet.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub prices: PriceArgs,
+}
+
+/// `episodic compare`.
+#[derive(Debug, ClapArgs)]
+pub struct CompareArgs {
+    /// The manifest (episode.yaml).
+    pub manifest: PathBuf,
+    /// The segment to render on each model.
+    #[arg(long, value_name = "ID")]
+    pub segment: String,
+    /// The models, comma-separated: avatar models for a speech segment, video models for b-roll.
+    #[arg(long, value_name = "MODEL[,MODEL...]", value_delimiter = ',', required = true)]
+    pub models: Vec<String>,
+    /// `fal` or `local`; without it, fal when a key is set, otherwise the local studio.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Renders in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// Refuse to spend more than this many dollars.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// The state folder (journal and artifacts), shared with `render`.
+    #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
+    pub state_dir: PathBuf,
+    /// Divide the canvas (and, on the local studio, every clip) by N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// Submit again renders that failed in an earlier run (they are billed again).
+    #[arg(long)]
+    pub retry_failed: bool,
     #[command(flatten)]
     pub prices: PriceArgs,
 }
@@ -132,7 +239,8 @@ pub struct StudioArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Write `{"queue_url", "rest_url", "cdn_url", "stats_url"}` here once listening.
+    /// Write `{"queue_url", "rest_url", "cdn_url", "stats_url", "api_url", "elevenlabs_url"}` here
+    /// once listening.
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
     /// The key clients must send (`Authorization: Key ...`); without one, any key is accepted.
@@ -211,6 +319,17 @@ pub struct StudioArgs {
     /// Keep stored files here instead of a temporary folder.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The key ElevenLabs clients must send (`xi-api-key`); without one, any key is accepted.
+    #[arg(long, env = "ELEVENLABS_API_KEY", hide_env_values = true)]
+    pub elevenlabs_key: Option<String>,
+    /// The ElevenLabs account's credits: a speech request that would pass them is refused with
+    /// 401 `quota_exceeded` (nothing voiced, nothing billed).
+    #[arg(long, value_name = "CHARS")]
+    pub tts_quota_chars: Option<u64>,
+    /// Speech requests allowed at once; one more is refused at once with 429
+    /// `too_many_concurrent_requests` (unbilled).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub tts_concurrency: Option<u64>,
 }
 
 /// `--fail-5xx-style`.
@@ -237,8 +356,20 @@ pub enum BackendArg {
 #[derive(Debug, ClapArgs)]
 pub struct RenderArgs {
     /// The manifests to render; they share one scheduler, state store and upload cache.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "plan", conflicts_with = "plan")]
     pub manifests: Vec<PathBuf>,
+    /// Render exactly the plan `episodic plan FILE --out PLAN` wrote; refused, before anything is
+    /// sent, when the manifest, an input's content, a price or the catalog changed since.
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["draft", "scale", "only", "first"])]
+    pub plan: Option<PathBuf>,
+    /// Preview: only these segments (ids, comma-separated), written to
+    /// `<output folder>/<episode>.preview.mp4`, never over the episode.
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Preview: the episode's first SECONDS (a segment cut there is rendered from its audio
+    /// trimmed at a pause nearby), written to `<output folder>/<episode>.preview.mp4`.
+    #[arg(long, value_name = "SECONDS")]
+    pub first: Option<f64>,
     /// `fal` or `local`; without it, fal when a key is set, otherwise the local studio.
     #[arg(long, value_enum)]
     pub backend: Option<BackendArg>,

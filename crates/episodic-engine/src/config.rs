@@ -10,6 +10,9 @@ pub struct EngineConfig {
     pub render_concurrency: usize,
     /// Uploads and downloads at once.
     pub transfer_concurrency: usize,
+    /// Lines voiced by ElevenLabs at once (its plans allow 2 to 15 concurrent requests; more are
+    /// answered 429 at once, unbilled, and retried).
+    pub speech_concurrency: usize,
     /// Local ffmpeg jobs at once.
     pub ffmpeg_concurrency: usize,
     /// Stop starting nodes at the first failure.
@@ -43,6 +46,8 @@ impl Default for EngineConfig {
         Self {
             render_concurrency: 8,
             transfer_concurrency: 8,
+            // The Starter plan's limit (`elevenlabs-tts.md` §3): busy answers are rare, not routine.
+            speech_concurrency: 3,
             ffmpeg_concurrency: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
             fail_fast: false,
             max_cost: None,

@@ -6,7 +6,8 @@
 use crate::events::{EventKind, StopReason};
 use crate::executor::{self, Context, Done, Inputs, Output};
 use crate::gate::Gate;
-use crate::report::NodeReport;
+use crate::journal::now;
+use crate::report::{NodeReport, Span};
 use crate::{NodeError, Stop, StopCause};
 use episodic_plan::{NodeKind, Plan};
 use petgraph::Direction;
@@ -53,13 +54,17 @@ enum Shared {
 pub(crate) struct TaskResult {
     unit: String,
     result: Result<Done, NodeError>,
-    wall: Duration,
+    /// When the task began (before waiting for its slot) and ended.
+    began: Instant,
+    ended: Instant,
 }
 
 /// The slots each kind of work waits for.
 pub(crate) struct Limits {
     /// Renders in flight at fal.
     pub(crate) renders: Arc<Gate>,
+    /// Lines being voiced by ElevenLabs (apart from renders, so they overlap).
+    pub(crate) speech: Arc<Gate>,
     /// Uploads and downloads.
     pub(crate) transfers: Arc<Gate>,
     /// Local ffmpeg jobs.
@@ -103,6 +108,7 @@ impl Limits {
     fn for_kind(&self, kind: NodeKind) -> &Arc<Gate> {
         match kind {
             NodeKind::Render => &self.renders,
+            NodeKind::Speech => &self.speech,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
             NodeKind::Compose | NodeKind::Audio | NodeKind::Concat | NodeKind::Join => &self.ffmpeg,
         }
@@ -129,7 +135,13 @@ pub(crate) struct Dispatcher<'p, E: FnMut(&str, EventKind)> {
     shared: HashMap<String, Shared>,
     /// Why the run stopped starting work, the most severe reason seen.
     stopping: Option<StopReason>,
+    /// ElevenLabs said the quota is spent: no more lines are voiced (everything else goes on).
+    speech_stopped: bool,
     failures: HashMap<usize, Vec<Failure>>,
+    /// When the run started: node times in reports are offsets from it.
+    started: Instant,
+    /// Each plan's input files by hash, to journal a finished node's parts by file name.
+    files: Vec<episodic_plan::FileNames>,
     emit: E,
 }
 
@@ -139,6 +151,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
         ctx: Arc<Context>,
         limits: Limits,
         fail_fast: bool,
+        started: Instant,
         emit: E,
     ) -> Self {
         let mut nodes = HashMap::new();
@@ -164,7 +177,10 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             ready,
             shared: HashMap::new(),
             stopping: None,
+            speech_stopped: false,
             failures: HashMap::new(),
+            started,
+            files: plans.iter().map(Plan::file_names).collect(),
             emit,
         }
     }
@@ -247,11 +263,14 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
     }
 
     /// Whether a node of `kind` may start now. Out of credit, what costs nothing (downloads,
-    /// composes, concat) still runs, so renders already paid for end up in episodes.
+    /// composes, concat) still runs, so renders already paid for end up in episodes; no line is
+    /// voiced for a render that cannot be paid.
     fn may_start(&self, kind: NodeKind) -> bool {
         match self.stopping {
             None => true,
-            Some(StopReason::OutOfCredit) => !matches!(kind, NodeKind::Upload | NodeKind::Render),
+            Some(StopReason::OutOfCredit) => {
+                !matches!(kind, NodeKind::Upload | NodeKind::Render | NodeKind::Speech)
+            }
             Some(_) => false,
         }
     }
@@ -268,6 +287,13 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 held.push_back(node_ref);
                 continue;
             }
+            if node.kind() == NodeKind::Speech && self.speech_stopped {
+                // Settled at once: the breaker skips this line and everything that needs it.
+                self.set_status(node_ref, Status::Running);
+                let now = self.since_start(Instant::now());
+                self.settle(node_ref, Err(Arc::new(NodeError::SpeechStopped)), Span { start: now, end: now });
+                continue;
+            }
             let unit = match node.kind() {
                 // Concat writes a path of its own; everything else is shared by key.
                 NodeKind::Concat => format!("{}@{}", node.key, plan.output.display()),
@@ -280,9 +306,14 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                     continue;
                 }
                 Some(Shared::Finished(outcome)) => {
-                    let reused =
-                        outcome.clone().map(|done| Done { cache_hit: true, ..Done::cached(done.output) });
-                    self.settle(node_ref, reused, Duration::ZERO);
+                    // The model that rendered it is still the one a fallback chain ended on.
+                    let reused = outcome.clone().map(|done| Done {
+                        cache_hit: true,
+                        fallback: done.fallback,
+                        ..Done::cached(done.output)
+                    });
+                    let now = self.since_start(Instant::now());
+                    self.settle(node_ref, reused, Span { start: now, end: now });
                     continue;
                 }
                 None => {}
@@ -314,7 +345,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 // itself included, at most as many as may run at once.
                 let at_once = member.as_ref().map_or(1, Member::count).min(slots);
                 let result = executor::execute(&ctx, &episode, &node, canvas, fps, at_once, &inputs).await;
-                TaskResult { unit, result, wall: began.elapsed() }
+                TaskResult { unit, result, began, ended: Instant::now() }
             });
         }
         self.ready = held;
@@ -329,7 +360,13 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
         {
             self.stop_starting(StopReason::OutOfCredit);
         }
+        if let Err(error) = &outcome
+            && matches!(**error, NodeError::SpeechQuota(_))
+        {
+            self.speech_stopped = true;
+        }
         self.shared.insert(task.unit, Shared::Finished(outcome.clone()));
+        let span = Span { start: self.since_start(task.began), end: self.since_start(task.ended) };
         for (position, node_ref) in waiters.into_iter().enumerate() {
             // The first node did the work and carries its cost; the others reused it.
             let outcome = match (&outcome, position) {
@@ -337,31 +374,48 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 (Ok(done), _) => Ok(Done::cached(done.output.clone())),
                 (Err(error), _) => Err(Arc::clone(error)),
             };
-            self.settle(node_ref, outcome, task.wall);
+            self.settle(node_ref, outcome, span);
         }
     }
 
+    /// `at` as an offset from the start of the run.
+    fn since_start(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.started)
+    }
+
     /// Records how a node ended, and releases or skips its dependents.
-    fn settle(&mut self, node_ref: NodeRef, outcome: Outcome, wall: Duration) {
+    fn settle(&mut self, node_ref: NodeRef, outcome: Outcome, span: Span) {
         let (p, index) = node_ref;
         let plans = self.plans;
         let plan = &plans[p];
         let node = &plan.graph[index];
         match outcome {
             Ok(done) => {
-                let report = NodeReport::done(node, &done, wall);
+                let report = NodeReport::done(node, &done, span);
                 self.emit(
                     &plan.episode,
                     EventKind::NodeFinished {
                         node: node.id.clone(),
                         kind: node.kind(),
                         cache_hit: done.cache_hit,
-                        wall,
+                        wall: span.wall(),
                         cost: done.cost,
                         list_cost: done.list_cost,
                         request_id: done.request_id.clone(),
                     },
                 );
+                if !done.cache_hit {
+                    let parts = plan.parts(index, &self.files[p]).to_json();
+                    // Bookkeeping for `plan`'s reasons only: losing it costs a vaguer reason
+                    // ("new" instead of "prompt changed"), never a render, so it cannot fail a node.
+                    let _ = self.ctx.journal.record_parts(
+                        &plan.episode,
+                        &node.id,
+                        node.key.as_str(),
+                        &parts,
+                        now(),
+                    );
+                }
                 if let Some(state) = self.nodes.get_mut(&node_ref) {
                     state.status = Status::Done;
                     state.output = Some(done.output);
@@ -380,6 +434,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 let why = match &*error {
                     NodeError::Interrupted => Some("the run was interrupted"),
                     NodeError::SpendStopped => Some("not submitted: fal said the account is out of credit"),
+                    NodeError::SpeechStopped => Some("not voiced: ElevenLabs said the quota is exceeded"),
                     _ => None,
                 };
                 if let Some(why) = why {
@@ -387,7 +442,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 } else {
                     self.set_status(node_ref, Status::Failed);
                     if let Some(state) = self.nodes.get_mut(&node_ref) {
-                        state.report = Some(NodeReport::failed(node, wall, &error.to_string()));
+                        state.report = Some(NodeReport::failed(node, span, &error.to_string()));
                     }
                     self.failures
                         .entry(p)
@@ -491,6 +546,23 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Segment 1 renders while segment 5 is voiced: a line never waits for a render slot.
+    #[tokio::test(flavor = "current_thread")]
+    async fn lines_are_voiced_while_every_render_slot_is_taken() {
+        let limits = Limits {
+            renders: Gate::new(1),
+            speech: Gate::new(1),
+            transfers: Gate::new(1),
+            ffmpeg: Gate::new(1),
+            composes: Arc::default(),
+        };
+        let _rendering = limits.for_kind(NodeKind::Render).acquire((0, 1)).await;
+        let voicing = limits.for_kind(NodeKind::Speech).acquire((0, 5));
+        let voiced = tokio::time::timeout(Duration::from_secs(1), voicing).await;
+        assert!(voiced.is_ok(), "the line waited for a render slot");
+        assert!(Arc::ptr_eq(limits.for_kind(NodeKind::Speech), &limits.speech));
+    }
 
     #[test]
     fn a_company_counts_the_composes_alive() {

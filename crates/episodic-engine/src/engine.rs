@@ -6,14 +6,15 @@ use crate::config::EngineConfig;
 use crate::dispatcher::{Dispatcher, Failure, Limits};
 use crate::events::{Event, EventKind, StopReason};
 use crate::executor::Context;
+use crate::executor::speech::api::SpeechApi;
 use crate::gate::Gate;
-use crate::journal::{Journal, Process, RenderState, RunOutcome, now};
+use crate::journal::{EpisodeNeeds, Journal, NeededNode, Process, RenderState, RunOutcome, SpeechState, now};
 use crate::report::{NodeReport, Report};
 use crate::stop::{SpendBreaker, Stop};
 use episodic_catalog::{Catalog, Usd};
 use episodic_fal::FalClient;
 use episodic_media::{Ffmpeg, Probe};
-use episodic_plan::{NodeKind, Plan};
+use episodic_plan::{NodeDetail, NodeKind, Plan, UploadSpec};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +28,7 @@ pub struct Engine {
     probe: Probe,
     catalog: Catalog,
     config: EngineConfig,
+    speech: Option<Arc<dyn SpeechApi>>,
 }
 
 /// How one episode of a run ended.
@@ -82,7 +84,9 @@ impl RunSummary {
 }
 
 impl Engine {
-    /// An engine over a journal, a client pointed at fal or a studio, and the media tools.
+    /// An engine over a journal, a client pointed at fal or a studio, the media tools, and
+    /// ElevenLabs (`speech`) for plans that voice lines: `None` runs plans without speech nodes
+    /// only ([`EngineError::NoSpeechApi`] otherwise).
     pub fn new(
         journal: Arc<Journal>,
         client: FalClient,
@@ -90,22 +94,51 @@ impl Engine {
         probe: Probe,
         catalog: Catalog,
         config: EngineConfig,
+        speech: Option<Arc<dyn SpeechApi>>,
     ) -> Self {
-        Self { journal, client, ffmpeg, probe, catalog, config }
+        Self { journal, client, ffmpeg, probe, catalog, config, speech }
     }
 
-    /// What the renders not yet completed in the journal are estimated to cost.
+    /// What the renders and lines not yet completed in the journal are estimated to cost.
     pub fn estimate_to_go(&self, plans: &[Plan]) -> Result<Usd, EngineError> {
         let mut total = Usd::ZERO;
         for plan in plans {
-            for node in plan.nodes().filter(|node| node.kind() == NodeKind::Render) {
-                let done = matches!(self.journal.render(node.key.as_str())?, Some(record) if matches!(record.state, RenderState::Completed { .. }));
+            for node in plan.nodes() {
+                let done = match node.kind() {
+                    NodeKind::Render => {
+                        matches!(self.journal.render(node.key.as_str())?, Some(record) if matches!(record.state, RenderState::Completed { .. }))
+                    }
+                    NodeKind::Speech => self.voiced(node.key.as_str())?,
+                    _ => continue,
+                };
                 if !done {
                     total += node.cost;
                 }
             }
         }
         Ok(total)
+    }
+
+    /// Whether the journal has this line voiced (or answered, so its audio is fetched free).
+    fn voiced(&self, key: &str) -> Result<bool, EngineError> {
+        Ok(matches!(
+            self.journal.speech(key)?.map(|record| record.state),
+            Some(SpeechState::Completed { .. } | SpeechState::Answered { .. })
+        ))
+    }
+
+    /// The lines the plans would voice, when no ElevenLabs client was given.
+    fn lines_without_a_voice(&self, plans: &[Plan]) -> Result<usize, EngineError> {
+        if self.speech.is_some() {
+            return Ok(0);
+        }
+        let mut lines = 0;
+        for node in plans.iter().flat_map(Plan::nodes).filter(|node| node.kind() == NodeKind::Speech) {
+            if !self.voiced(node.key.as_str())? {
+                lines += 1;
+            }
+        }
+        Ok(lines)
     }
 
     /// Runs every plan to the end, or until `stop` says otherwise (see [`Stop`]).
@@ -118,7 +151,16 @@ impl Engine {
         mut on_event: impl FnMut(Event),
     ) -> Result<RunSummary, EngineError> {
         let started = Instant::now();
-        let owner = self.journal.start_run(&Process::current(), &manifests, now())?;
+        let lines = self.lines_without_a_voice(plans)?;
+        if lines > 0 {
+            return Err(EngineError::NoSpeechApi { lines });
+        }
+        let started_at = now();
+        let owner = self.journal.start_run(&Process::current(), &manifests, started_at)?;
+        // Before any node starts: `cache gc` then never takes a file this run is about to reuse.
+        for plan in plans {
+            self.journal.record_needs(&needs_of(plan), owner.run_id, started_at)?;
+        }
         let artifacts = self.journal.artifacts_dir().map(PathBuf::from).ok_or(EngineError::NoStateDir)?;
         let (events, events_rx) = mpsc::unbounded_channel();
         let ctx = Arc::new(Context {
@@ -133,10 +175,13 @@ impl Engine {
             events,
             stop: stop.clone(),
             breaker: SpendBreaker::default(),
+            speech: self.speech.clone(),
+            speech_breaker: SpendBreaker::default(),
             cap,
         });
         let limits = Limits {
             renders: Gate::new(self.config.render_concurrency),
+            speech: Gate::new(self.config.speech_concurrency),
             transfers: Gate::new(self.config.transfer_concurrency),
             ffmpeg: Gate::new(self.config.ffmpeg_concurrency),
             composes: Arc::default(),
@@ -144,7 +189,7 @@ impl Engine {
         let emit = |episode: &str, kind: EventKind| {
             on_event(Event { elapsed: started.elapsed(), episode: episode.to_owned(), kind });
         };
-        let mut dispatcher = Dispatcher::new(plans, ctx, limits, self.config.fail_fast, emit);
+        let mut dispatcher = Dispatcher::new(plans, ctx, limits, self.config.fail_fast, started, emit);
         let nodes: usize = plans.iter().map(|plan| plan.graph.node_count()).sum();
         dispatcher.emit("", EventKind::RunStarted { nodes, estimate_to_go: self.estimate_to_go(plans)? });
         dispatcher.run(stop, events_rx).await;
@@ -161,6 +206,7 @@ impl Engine {
                 &nodes,
                 ok,
                 interrupted,
+                started_at,
                 started.elapsed(),
                 self.client.retries(),
             );
@@ -202,5 +248,35 @@ impl Engine {
         };
         self.journal.finish_run(owner.run_id, outcome, now())?;
         Ok(RunSummary { episodes, stopped, retries: self.client.retries() })
+    }
+}
+
+/// What `plan`'s episode needs, for the journal (see [`crate::disk`]).
+fn needs_of(plan: &Plan) -> EpisodeNeeds {
+    let key_of = |id: &str| plan.nodes().find(|node| node.id == id).map(|node| node.key.to_string());
+    let nodes = plan
+        .nodes()
+        .map(|node| NeededNode {
+            id: node.id.clone(),
+            kind: node.kind().as_str().to_owned(),
+            key: node.key.to_string(),
+            render_key: match &node.detail {
+                NodeDetail::Download { render } => key_of(render),
+                _ => None,
+            },
+            sha256: match &node.detail {
+                NodeDetail::Upload(UploadSpec::File { file }) => Some(file.sha256.clone()),
+                // Voiced audio is kept under its speech node's key, which `key` records.
+                NodeDetail::Upload(UploadSpec::Speech { .. }) => None,
+                _ => None,
+            },
+        })
+        .collect();
+    let output = std::path::absolute(&plan.output).unwrap_or_else(|_| plan.output.clone());
+    EpisodeNeeds {
+        output: output.display().to_string(),
+        episode: plan.episode.clone(),
+        manifest: plan.manifest.display().to_string(),
+        nodes,
     }
 }

@@ -98,6 +98,64 @@ pub enum NodeError {
         /// The file.
         path: String,
     },
+    /// ElevenLabs refused to voice a line (a wrong voice, a line too long, a bad setting, a
+    /// busy service past the retries).
+    #[error("ElevenLabs did not voice \"{line}\" (voice {voice_id}): {error}")]
+    Speech {
+        /// What ElevenLabs said.
+        error: crate::SpeechError,
+        /// The voice asked for.
+        voice_id: String,
+        /// The line, shortened for messages.
+        line: String,
+    },
+    /// ElevenLabs said the quota is spent: no more lines are voiced this run (the speech breaker
+    /// tripped); renders of lines already voiced go on.
+    #[error("{0}")]
+    SpeechQuota(crate::SpeechError),
+    /// Not voiced: an earlier line of this run found ElevenLabs' quota spent.
+    #[error("not voiced: ElevenLabs said the quota is exceeded")]
+    SpeechStopped,
+    /// An earlier run's request for this line was refused and the user did not ask to retry it.
+    #[error("ElevenLabs refused this line in an earlier run: {message}")]
+    SpeechFailedEarlier {
+        /// The earlier error.
+        message: String,
+    },
+    /// A request may or may not have been voiced, and ElevenLabs' history could not settle it:
+    /// the claim is kept and a rerun looks again; nothing is voiced blind.
+    #[error("{owner} may have voiced this line, and {history}")]
+    SpeechAmbiguous {
+        /// Who sent it.
+        owner: String,
+        /// What the history showed.
+        history: String,
+    },
+    /// Request after request of one line lost its answer, and the history showed none of them.
+    #[error(
+        "{lost} requests in a row lost their answers and {history}: nothing was voiced, so nothing was paid; the link to ElevenLabs is unreliable"
+    )]
+    SpeechLinkDropping {
+        /// Requests whose answers were lost.
+        lost: u32,
+        /// What the history showed.
+        history: String,
+    },
+    /// Voicing the line would cross the budget.
+    #[error(
+        "not voiced: this line ({estimate}) would take the run past its cap of {cap} ({spent} spent so far)"
+    )]
+    SpeechOverBudget {
+        /// This line's cost.
+        estimate: episodic_catalog::Usd,
+        /// What was spent.
+        spent: episodic_catalog::Usd,
+        /// The cap.
+        cap: episodic_catalog::Usd,
+    },
+    /// The plan voices lines, and no ElevenLabs client was given to the engine.
+    #[error("this episode has lines to voice, and no ElevenLabs client is configured")]
+    NoSpeechApi,
     /// fal answered something the engine cannot use.
     #[error("{0}")]
     Unexpected(String),

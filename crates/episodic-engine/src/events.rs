@@ -129,7 +129,7 @@ pub enum EventKind {
     },
 }
 
-/// Why a render waits on fal's request history.
+/// Why a render waits on fal's request history, or a line on ElevenLabs' history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "why", rename_all = "snake_case")]
 pub enum HistoryWait {
@@ -140,6 +140,16 @@ pub enum HistoryWait {
     },
     /// A run that died had claimed it and journaled no request id.
     Crashed {
+        /// The dead run.
+        owner: String,
+    },
+    /// This run's request to ElevenLabs lost its answer: its history is searched for the line.
+    SpeechAnswerLost {
+        /// Lost answers for this line so far.
+        lost: u32,
+    },
+    /// A run that died had claimed the line and journaled no answer.
+    SpeechCrashed {
         /// The dead run.
         owner: String,
     },

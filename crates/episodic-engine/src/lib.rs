@@ -8,8 +8,8 @@
 //! again submits nothing and uploads nothing.
 //!
 //! What it must not do:
-//! - pay twice: no render is submitted without a claim journaled first, and a request id is
-//!   journaled durably before anything else happens; a claim whose fate is unknown is reported,
+//! - pay twice: no render is submitted (and no line voiced) without a claim journaled first, and
+//!   a request id (a history item id) is journaled durably before anything else happens; a claim whose fate is unknown is reported,
 //!   never silently resubmitted;
 //! - print or log: it returns values, typed errors and (later) events; the CLI renders them;
 //! - store or reveal credentials: the fal key never reaches the journal;
@@ -17,7 +17,9 @@
 //!   that names the file and says what to do;
 //! - depend on the CLI or the studio (it talks to any fal-compatible URL).
 
+mod assess;
 mod config;
+pub mod disk;
 mod dispatcher;
 mod engine;
 mod error;
@@ -28,11 +30,15 @@ pub mod journal;
 mod report;
 mod stop;
 
+pub use assess::assess;
 pub use config::EngineConfig;
 pub use dispatcher::Failure;
 pub use engine::{Engine, EpisodeOutcome, RunSummary};
 pub use error::NodeError;
 pub use events::{Event, EventKind, FallbackReason, HistoryWait, StopReason};
+pub use executor::speech::api::{
+    Alignment, HistoryItem, SpeechApi, SpeechError, SpeechFuture, SpeechRequest, Spoken,
+};
 pub use journal::{Journal, JournalError};
 pub use report::{NodeReport, REPORT_SCHEMA_VERSION, Report};
 pub use stop::{Stop, StopCause};
@@ -47,6 +53,14 @@ pub enum EngineError {
     /// The journal has no state folder (an in-memory journal cannot hold artifacts).
     #[error("the engine needs a journal with a state folder")]
     NoStateDir,
+    /// The plans voice lines and the engine was given no ElevenLabs client.
+    #[error(
+        "{lines} line(s) of the episode must be voiced by ElevenLabs, and no ElevenLabs client is configured"
+    )]
+    NoSpeechApi {
+        /// Lines not voiced yet.
+        lines: usize,
+    },
     /// A node's task panicked or was aborted.
     #[error("a node's task failed: {0}")]
     Task(String),

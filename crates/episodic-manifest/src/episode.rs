@@ -1,7 +1,7 @@
 //! The episode after resolution: defaults, presets, cast and models applied, media checked.
 //! This is what the planner reads; it never looks at the YAML again.
 
-use crate::manifest::{Layout, Seat};
+use crate::manifest::{CaptionStyle, Layout, Seat};
 pub use crate::split::SpeechPiece;
 use crate::{Span, Spanned};
 use episodic_catalog::{AspectRatio, Tier, Usd};
@@ -33,6 +33,62 @@ pub struct Episode {
     pub segments: Vec<Segment>,
     /// How many failed renders on one model of a fallback chain make the next take over.
     pub fallback_after: u32,
+    /// How captions are drawn, when the manifest asks for them.
+    pub captions: Option<Captions>,
+}
+
+/// `captions:` resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Captions {
+    /// Draw them into the video (else only the `.srt` and `.vtt` sidecars).
+    pub burn: bool,
+    /// Karaoke or plain.
+    pub style: CaptionStyle,
+    /// Words shown at once, 1 to 6.
+    pub words_per_page: u8,
+}
+
+impl Captions {
+    /// Words a page when the manifest does not say.
+    pub const DEFAULT_WORDS_PER_PAGE: u8 = 3;
+}
+
+/// A cast member's ElevenLabs voice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Voice {
+    /// The ElevenLabs voice id.
+    pub id: String,
+    /// The ElevenLabs model id (`eleven_v3` unless the manifest names another).
+    pub model: String,
+    /// The settings the manifest sets; unset ones are left to ElevenLabs (never sent as null).
+    pub settings: VoiceSettings,
+}
+
+/// `voice_settings` as sent: only what the manifest set.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct VoiceSettings {
+    /// Stability, 0 to 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stability: Option<f64>,
+    /// Similarity boost, 0 to 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity_boost: Option<f64>,
+    /// Style exaggeration, 0 to 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style: Option<f64>,
+    /// Speaker boost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_speaker_boost: Option<bool>,
+    /// Speed, 0.7 to 1.2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+}
+
+impl VoiceSettings {
+    /// Whether no setting is set (then `voice_settings` is not sent at all).
+    pub fn is_empty(&self) -> bool {
+        *self == VoiceSettings::default()
+    }
 }
 
 /// An input file, hashed and identified.
@@ -61,6 +117,8 @@ pub struct CastMember {
     pub seat: Seat,
     /// The preset named, if any.
     pub preset: Option<String>,
+    /// The voice that speaks the character's lines, if any.
+    pub voice: Option<Voice>,
 }
 
 /// One segment of the episode.
@@ -74,6 +132,10 @@ pub struct Segment {
     pub layout: Layout,
     /// Speech or b-roll.
     pub kind: SegmentKind,
+    /// Which take of its clips (`take: N`, 1 when unset): another take renders the same
+    /// requests afresh, with keys of their own, instead of sharing a render another segment
+    /// asked for identically.
+    pub take: u32,
 }
 
 /// What a segment shows.
@@ -90,10 +152,10 @@ pub enum SegmentKind {
 pub struct Dialogue {
     /// Index into [`Episode::cast`].
     pub speaker: usize,
-    /// The speech track.
-    pub audio: MediaFile,
-    /// Its length in seconds (the clip lasts as long).
-    pub audio_seconds: f64,
+    /// Where the speech comes from: a file, or a line to voice.
+    pub speech: Speech,
+    /// What is said, for captions: the line, or an audio segment's `text`.
+    pub text: Option<String>,
     /// The avatar model's short name.
     pub model: String,
     /// The composed speaker prompt.
@@ -111,6 +173,50 @@ pub struct Dialogue {
     pub pieces: Vec<SpeechPiece>,
     /// The models that take over from `model`, in order (`model: [first, second, …]`).
     pub model_fallbacks: Vec<String>,
+}
+
+/// The speech of a dialogue segment.
+#[derive(Debug, Clone)]
+pub enum Speech {
+    /// A recorded file (`audio:`).
+    Audio {
+        /// The speech track.
+        file: MediaFile,
+        /// Its length in seconds (the clip lasts as long).
+        seconds: f64,
+    },
+    /// A line voiced by ElevenLabs before the render (`line:`).
+    Line(Box<Line>),
+}
+
+impl Speech {
+    /// The speech's length in seconds: measured for a file, estimated for a line.
+    pub fn seconds(&self) -> f64 {
+        match self {
+            Speech::Audio { seconds, .. } => *seconds,
+            Speech::Line(line) => line.estimated_seconds,
+        }
+    }
+
+    /// Whether the length is an estimate (the audio does not exist yet).
+    pub fn is_estimate(&self) -> bool {
+        matches!(self, Speech::Line(_))
+    }
+}
+
+/// A line to voice.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// The exact text sent, audio tags included.
+    pub text: String,
+    /// Where the line is written.
+    pub span: Span,
+    /// The speaker's voice.
+    pub voice: Voice,
+    /// Characters ElevenLabs bills (tags included).
+    pub characters: usize,
+    /// How long it is expected to last, from the catalog's speaking rate.
+    pub estimated_seconds: f64,
 }
 
 /// A silent listener clip.

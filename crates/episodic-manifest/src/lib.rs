@@ -13,11 +13,18 @@ mod problem;
 pub mod prompt;
 mod read;
 mod resolve;
+mod speech;
 mod split;
 pub mod yaml;
 
-pub use episode::{Broll, CastMember, Dialogue, Episode, Listener, MediaFile, Segment, SegmentKind};
-pub use manifest::{BrollEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat, SegmentEntry};
+pub use episode::{
+    Broll, Captions, CastMember, Dialogue, Episode, Line, Listener, MediaFile, Segment, SegmentKind, Speech,
+    Voice, VoiceSettings,
+};
+pub use manifest::{
+    BrollEntry, CaptionStyle, CaptionsEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat,
+    SegmentEntry, VoiceEntry,
+};
 pub use problem::{ManifestSource, Problem, ProblemDiagnostic, Severity, Span, Spanned};
 pub use split::{PAUSE, SpeechPiece, Splitter};
 

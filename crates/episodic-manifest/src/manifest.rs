@@ -100,6 +100,65 @@ pub struct Manifest {
     pub segments: Vec<SegmentEntry>,
     /// Where `segments` was written.
     pub segments_span: Option<Span>,
+    /// `captions`.
+    pub captions: Option<CaptionsEntry>,
+}
+
+/// How captions are drawn, as `captions:` on the episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptionStyle {
+    /// Word by word, the spoken word highlighted (ASS `\k`).
+    Karaoke,
+    /// A page of words at a time, without a highlight.
+    Plain,
+}
+
+impl CaptionStyle {
+    /// Every style, in the order docs list them.
+    pub const ALL: [CaptionStyle; 2] = [CaptionStyle::Karaoke, CaptionStyle::Plain];
+
+    /// The manifest spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptionStyle::Karaoke => "karaoke",
+            CaptionStyle::Plain => "plain",
+        }
+    }
+}
+
+/// The `captions` block as written.
+#[derive(Debug, Clone, Default)]
+pub struct CaptionsEntry {
+    /// Where the block is.
+    pub span: Span,
+    /// `burn`: draw them into the video.
+    pub burn: Option<Spanned<bool>>,
+    /// `style`.
+    pub style: Option<Spanned<CaptionStyle>>,
+    /// `words_per_page`.
+    pub words_per_page: Option<Spanned<f64>>,
+}
+
+/// A cast member's `voice`: a voice id alone, or a mapping with the model and settings.
+#[derive(Debug, Clone, Default)]
+pub struct VoiceEntry {
+    /// Where the voice is written.
+    pub span: Span,
+    /// `id`: the ElevenLabs voice id.
+    pub id: Option<Spanned<String>>,
+    /// `model`: the ElevenLabs model id.
+    pub model: Option<Spanned<String>>,
+    /// `stability`.
+    pub stability: Option<Spanned<f64>>,
+    /// `similarity_boost`.
+    pub similarity_boost: Option<Spanned<f64>>,
+    /// `style`.
+    pub style: Option<Spanned<f64>>,
+    /// `use_speaker_boost`.
+    pub use_speaker_boost: Option<Spanned<bool>>,
+    /// `speed`.
+    pub speed: Option<Spanned<f64>>,
 }
 
 /// `defaults`: values every segment inherits.
@@ -156,6 +215,8 @@ pub struct CastEntry {
     pub preset: Option<Spanned<String>>,
     /// `prompt`.
     pub prompt: Option<PromptSpec>,
+    /// `voice`.
+    pub voice: Option<VoiceEntry>,
 }
 
 /// One item of `segments`.
@@ -169,6 +230,10 @@ pub struct SegmentEntry {
     pub speaker: Option<Spanned<String>>,
     /// `audio`.
     pub audio: Option<Spanned<String>>,
+    /// `line`: what the speaker says, voiced by ElevenLabs.
+    pub line: Option<Spanned<String>>,
+    /// `text`: what is said in `audio`, for captions.
+    pub text: Option<Spanned<String>>,
     /// `listener`.
     pub listener: Option<Spanned<String>>,
     /// `prompt`.
@@ -191,6 +256,8 @@ pub struct SegmentEntry {
     pub model_fallbacks: Vec<Spanned<String>>,
     /// The rest of a `listener_model:` list.
     pub listener_model_fallbacks: Vec<Spanned<String>>,
+    /// `take`: ask again for the same clips (a fresh render of identical requests).
+    pub take: Option<Spanned<f64>>,
 }
 
 /// A `broll` block.

@@ -1,6 +1,9 @@
 //! Walks the YAML tree into a [`Manifest`], collecting every schema problem in one pass.
 
-use crate::manifest::{BrollEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat, SegmentEntry};
+use crate::manifest::{
+    BrollEntry, CaptionStyle, CaptionsEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat,
+    SegmentEntry, VoiceEntry,
+};
 use crate::yaml::{Node, Value};
 use crate::{Problem, Span, Spanned};
 use episodic_catalog::{AspectRatio, Tier, closest};
@@ -16,6 +19,7 @@ const TOP_KEYS: &[&str] = &[
     "defaults",
     "cast",
     "segments",
+    "captions",
 ];
 const DEFAULTS_KEYS: &[&str] = &[
     "model",
@@ -26,11 +30,16 @@ const DEFAULTS_KEYS: &[&str] = &[
     "cfg_scale",
     "fallback_after",
 ];
-const CAST_KEYS: &[&str] = &["image", "seat", "preset", "prompt"];
+const CAST_KEYS: &[&str] = &["image", "seat", "preset", "prompt", "voice"];
+const VOICE_KEYS: &[&str] =
+    &["id", "model", "stability", "similarity_boost", "style", "use_speaker_boost", "speed"];
+const CAPTIONS_KEYS: &[&str] = &["burn", "style", "words_per_page"];
 const SEGMENT_KEYS: &[&str] = &[
     "id",
     "speaker",
     "audio",
+    "line",
+    "text",
     "listener",
     "prompt",
     "negative_prompt",
@@ -40,6 +49,7 @@ const SEGMENT_KEYS: &[&str] = &[
     "listener_model",
     "layout",
     "broll",
+    "take",
 ];
 const BROLL_KEYS: &[&str] = &["model", "prompt", "duration", "image", "generate_audio", "negative_prompt"];
 const PROMPT_KEYS: &[&str] = &["subject", "expression", "movement", "style"];
@@ -94,6 +104,7 @@ impl Reader<'_> {
         if let Some(node) = fields.get("defaults") {
             manifest.defaults = self.defaults(node);
         }
+        manifest.captions = fields.get("captions").and_then(|node| self.captions(node));
         match fields.get("cast") {
             Some(node) => {
                 // Only a well-formed cast counts: a broken one was reported, and names cannot be checked against it.
@@ -168,6 +179,7 @@ impl Reader<'_> {
                 seat_written: fields.get("seat").is_some(),
                 preset: fields.get("preset").and_then(|n| self.string(n, "preset")),
                 prompt: fields.get("prompt").and_then(|n| self.prompt(n, "prompt")),
+                voice: fields.get("voice").and_then(|n| self.voice(n, &context)),
                 name,
             });
         }
@@ -202,6 +214,7 @@ impl Reader<'_> {
             listener_prompt: fields.get("listener_prompt").and_then(|n| self.string(n, "listener_prompt")),
             cfg_scale: fields.get("cfg_scale").and_then(|n| self.number(n, "cfg_scale")),
             layout: fields.get("layout").and_then(|n| self.layout(n)),
+            take: fields.get("take").and_then(|n| self.number(n, "take")),
             ..SegmentEntry::default()
         };
         (segment.model, segment.model_fallbacks) = self.model_chain(fields.get("model"), "model");
@@ -209,7 +222,7 @@ impl Reader<'_> {
             self.model_chain(fields.get("listener_model"), "listener_model");
         if let Some(broll) = fields.get("broll") {
             segment.broll = self.broll(broll, &context);
-            for key in ["speaker", "audio", "listener"] {
+            for key in ["speaker", "audio", "line", "text", "listener"] {
                 if let Some(node) = fields.get(key) {
                     self.problems.push(
                         Problem::error("broll-with-speech", format!("{context} has both `broll` and `{key}`"))
@@ -219,15 +232,40 @@ impl Reader<'_> {
                     );
                 }
             }
-        } else if fields.get("speaker").is_none() && fields.get("audio").is_none() {
+        } else if fields.get("speaker").is_none()
+            && fields.get("audio").is_none()
+            && fields.get("line").is_none()
+        {
             self.problems.push(
                 Problem::error("empty-segment", format!("{context} has neither a `speaker` with `audio` nor a `broll` block"))
                     .with_span(fields.anchor(), "nothing to show")
-                    .with_help("add `speaker: <cast member>` and `audio: <file>`, or a `broll:` block with a model, prompt and duration"),
+                    .with_help("add `speaker: <cast member>` and `audio: <file>` (or `line: \"what they say\"`), or a `broll:` block with a model, prompt and duration"),
             );
         } else {
             segment.speaker = self.required(&fields, "speaker", &context, |r, n| r.string(n, "speaker"));
-            segment.audio = self.required(&fields, "audio", &context, |r, n| r.string(n, "audio"));
+            match (fields.get("audio"), fields.get("line")) {
+                (Some(audio), Some(line)) => self.problems.push(
+                    Problem::error("audio-and-line", format!("{context} has both `audio` and `line`"))
+                        .with_span(line.span, "`line` here")
+                        .with_related(audio.span, "`audio` here")
+                        .with_help("a segment speaks either a recorded file (`audio`) or a line voiced by ElevenLabs (`line`): keep one"),
+                ),
+                (None, Some(line)) => {
+                    segment.line = self.string(line, "line");
+                    if let Some(text) = fields.get("text") {
+                        self.problems.push(
+                            Problem::error("text-with-line", format!("{context} has both `line` and `text`"))
+                                .with_span(text.span, "`text` here")
+                                .with_related(line.span, "`line` here")
+                                .with_help("the line is what is said, and its captions: remove `text` (it is for `audio` segments)"),
+                        );
+                    }
+                }
+                _ => {
+                    segment.audio = self.required(&fields, "audio", &context, |r, n| r.string(n, "audio"));
+                    segment.text = fields.get("text").and_then(|n| self.string(n, "text"));
+                }
+            }
         }
         Some(segment)
     }
@@ -246,6 +284,52 @@ impl Reader<'_> {
             image: fields.get("image").and_then(|n| self.string(n, "image")),
             generate_audio: fields.get("generate_audio").and_then(|n| self.boolean(n, "generate_audio")),
             negative_prompt: fields.get("negative_prompt").and_then(|n| self.string(n, "negative_prompt")),
+        })
+    }
+
+    /// `voice: <id>` or `voice: { id, model, settings... }`.
+    fn voice(&mut self, node: &Node, member: &str) -> Option<VoiceEntry> {
+        if let Value::Str(id) = &node.value {
+            return Some(VoiceEntry {
+                span: node.span,
+                id: Some(Spanned::new(id.clone(), node.span)),
+                ..VoiceEntry::default()
+            });
+        }
+        if !matches!(node.value, Value::Map(_)) {
+            self.wrong_type(
+                node,
+                "voice",
+                "a voice id or a mapping with `id`",
+                "write `voice: <ElevenLabs voice id>`, or `voice: { id: <voice id>, stability: 0.5 }`",
+            );
+            return None;
+        }
+        let context = format!("the `voice` of {member}");
+        let fields = self.fields(node, &context, VOICE_KEYS, None)?;
+        Some(VoiceEntry {
+            span: fields.anchor(),
+            id: self.required(&fields, "id", &context, |r, n| r.string(n, "id")),
+            model: fields.get("model").and_then(|n| self.string(n, "model")),
+            stability: fields.get("stability").and_then(|n| self.number(n, "stability")),
+            similarity_boost: fields.get("similarity_boost").and_then(|n| self.number(n, "similarity_boost")),
+            style: fields.get("style").and_then(|n| self.number(n, "style")),
+            use_speaker_boost: fields
+                .get("use_speaker_boost")
+                .and_then(|n| self.boolean(n, "use_speaker_boost")),
+            speed: fields.get("speed").and_then(|n| self.number(n, "speed")),
+        })
+    }
+
+    fn captions(&mut self, node: &Node) -> Option<CaptionsEntry> {
+        let fields = self.fields(node, "`captions`", CAPTIONS_KEYS, None)?;
+        let styles: Vec<(&str, CaptionStyle)> =
+            CaptionStyle::ALL.iter().map(|style| (style.as_str(), *style)).collect();
+        Some(CaptionsEntry {
+            span: fields.anchor(),
+            burn: fields.get("burn").and_then(|n| self.boolean(n, "burn")),
+            style: fields.get("style").and_then(|n| self.choice(n, "style", &styles)),
+            words_per_page: fields.get("words_per_page").and_then(|n| self.number(n, "words_per_page")),
         })
     }
 
@@ -335,7 +419,10 @@ impl Reader<'_> {
                         "add `speaker: <cast member>`, or a `broll:` block for a segment without speech"
                     }
                     "audio" => {
-                        "add `audio: <path to an MP3, WAV or AAC file of 2-60 s>`, relative to the manifest"
+                        "add `audio: <path to an MP3, WAV or AAC file of 2-60 s>`, relative to the manifest, or `line: \"what they say\"` for a voice to speak"
+                    }
+                    "id" if context.starts_with("the `voice`") => {
+                        "add `id: <ElevenLabs voice id>` (the voice library shows each voice's id)"
                     }
                     "id" => "add `id: <name>`; ids name clips in plans and reports and must be unique",
                     "model" => "add `model: <name>`; `episodic models` lists them",
@@ -409,6 +496,7 @@ impl Reader<'_> {
                     "budget_usd" => "`budget_usd: 15` (dollars)",
                     "duration" => "`duration: 5` (seconds)",
                     "cfg_scale" => "`cfg_scale: 0.5`",
+                    "take" => "`take: 2`",
                     _ => "a plain number",
                 };
                 self.wrong_type(

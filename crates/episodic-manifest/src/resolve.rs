@@ -1,10 +1,11 @@
 //! From the manifest as written to an [`Episode`]: defaults, presets and models applied, names
 //! cross-checked, media inspected. Every problem found is collected; nothing stops at the first.
 
-use crate::episode::{Broll, CastMember, Dialogue, Episode, Listener, Segment, SegmentKind};
+use crate::episode::{Broll, CastMember, Dialogue, Episode, Listener, Segment, SegmentKind, Speech, Voice};
 use crate::inputs::Inputs;
 use crate::manifest::{Layout, Manifest, PromptSpec, Seat, SegmentEntry};
 use crate::prompt::{self, AVATAR_NEGATIVE, VIDEO_NEGATIVE};
+use crate::speech;
 use crate::split::{SpeechPiece, Splitter};
 use crate::{Problem, Span, Spanned};
 use episodic_catalog::{AspectRatio, Catalog, DurationRule, Model, ModelKind, Preset, Tier, Usd, closest};
@@ -13,6 +14,21 @@ use std::collections::HashMap;
 use std::path::Path;
 
 mod chain;
+
+/// The highest `take:` a segment may ask for.
+const MAX_TAKE: u32 = 1000;
+
+/// "use `model: <name>` (up to N s), or " when an avatar model of the catalog renders speech of
+/// this length, else nothing: the start of a help for speech longer than the model chosen.
+pub(crate) fn longer_model_hint(catalog: &Catalog, seconds: f64) -> String {
+    catalog
+        .models()
+        .iter()
+        .filter(|other| other.kind == ModelKind::Avatar)
+        .find(|other| other.audio.as_ref().is_some_and(|audio| audio.max_seconds >= seconds))
+        .map(|other| format!("use `model: {}` (up to {} s), or ", other.name, other.duration.max_seconds()))
+        .unwrap_or_default()
+}
 
 const GENERIC_LISTENER: &str = "Character listening attentively, subtle nodding, natural blinking";
 
@@ -30,7 +46,14 @@ pub(crate) fn resolve(
     let jobs = std::thread::available_parallelism().map_or(1, usize::from);
     probe.learn_all(&manifest.media_paths(base), jobs);
     let errors_before = problems.iter().filter(|p| p.is_error()).count();
-    let mut resolver = Resolver { manifest, catalog, inputs: Inputs::new(base, probe), splitter, problems };
+    let mut resolver = Resolver {
+        manifest,
+        catalog,
+        inputs: Inputs::new(base, probe),
+        splitter,
+        problems,
+        voices: Vec::new(),
+    };
 
     let id = resolver.episode_id();
     let quality = manifest.quality.as_ref().map(|q| q.value).unwrap_or(Tier::Pro);
@@ -39,6 +62,7 @@ pub(crate) fn resolve(
     let cast = resolver.cast();
     let fallback_after = resolver.fallback_after();
     let segments = resolver.segments(&cast, quality);
+    let captions = manifest.captions.as_ref().and_then(|entry| speech::captions(entry, resolver.problems));
     resolver.lint_cast(&cast, &segments);
 
     let errors_after = resolver.problems.iter().filter(|p| p.is_error()).count();
@@ -57,6 +81,7 @@ pub(crate) fn resolve(
         cast: cast.into_iter().map(|(member, _)| member).collect::<Option<Vec<_>>>()?,
         segments,
         fallback_after,
+        captions,
     })
 }
 
@@ -66,6 +91,8 @@ struct Resolver<'a> {
     inputs: Inputs<'a>,
     splitter: Option<&'a Splitter>,
     problems: &'a mut Vec<Problem>,
+    /// Each cast member's voice, by index in the manifest (`None`: none, or one already reported).
+    voices: Vec<Option<Voice>>,
 }
 
 /// A cast member resolved (or not, when its image failed) and its index in the manifest.
@@ -152,6 +179,11 @@ impl<'a> Resolver<'a> {
                     Some(seat) => seat.value,
                     None => unseated.next().unwrap_or(Seat::Left),
                 };
+                let voice = entry
+                    .voice
+                    .as_ref()
+                    .and_then(|voice| speech::voice(voice, &entry.name.value, self.problems));
+                self.voices.push(voice.clone());
                 let role = format!("the image of `{}`", entry.name.value);
                 let image = match (&entry.image, &limits) {
                     (Some(image), Some(limits)) => self.inputs.image(image, limits, &role, self.problems),
@@ -162,6 +194,7 @@ impl<'a> Resolver<'a> {
                     image,
                     seat,
                     preset: entry.preset.as_ref().map(|p| p.value.clone()),
+                    voice,
                 });
                 (member, index)
             })
@@ -222,11 +255,34 @@ impl<'a> Resolver<'a> {
                 Some(SegmentKind::Broll(_)) => Layout::Solo,
                 _ => layout,
             };
-            if let (Some(kind), Some(id)) = (kind, &entry.id) {
-                segments.push(Segment { id: id.value.clone(), span: entry.span, layout: effective, kind });
+            let take = self.take(entry);
+            if let (Some(kind), Some(id), Some(take)) = (kind, &entry.id, take) {
+                segments.push(Segment {
+                    id: id.value.clone(),
+                    span: entry.span,
+                    layout: effective,
+                    kind,
+                    take,
+                });
             }
         }
         segments
+    }
+
+    /// `take: N`: a whole number from 1 (the first take, as if unset) to [`MAX_TAKE`].
+    fn take(&mut self, entry: &SegmentEntry) -> Option<u32> {
+        let Some(take) = &entry.take else { return Some(1) };
+        if take.value.fract() == 0.0 && (1.0..=f64::from(MAX_TAKE)).contains(&take.value) {
+            return Some(take.value as u32);
+        }
+        self.problems.push(
+            Problem::error("bad-take", format!("`take: {}` is not a take number", take.value))
+                .with_span(take.span, "not a whole number from 1")
+                .with_help(format!(
+                    "write `take: 2` for a second, fresh render of this segment's clips (1 to {MAX_TAKE}; 1 is the first take)"
+                )),
+        );
+        None
     }
 
     fn dialogue(
@@ -262,18 +318,32 @@ impl<'a> Resolver<'a> {
         let chain = self.fallbacks(model, chain_written, &[ModelKind::Avatar], "a speaking segment")?;
         let chain_limits = model.audio.as_ref().map(|first| chain::common_audio_limits(first, &chain));
 
+        // Only a recorded file can be cut at its pauses here: a line has no audio until it is
+        // voiced, so one longer than the chain renders is refused (see `speech::line`).
         let splittable =
             self.splitter.is_some() && matches!(model.duration, DurationRule::FollowsAudio { .. });
-        let audio = match (&entry.audio, &chain_limits) {
-            (Some(audio), Some(limits)) => {
-                self.inputs.audio(audio, limits, &model.name, splittable, self.problems)
+        let speech = match (&entry.line, &chain_limits) {
+            (Some(line), Some(limits)) => {
+                self.line(line, entry, &model.name, limits).map(|line| Speech::Line(Box::new(line)))
+            }
+            (None, Some(limits)) => entry
+                .audio
+                .as_ref()
+                .and_then(|audio| self.inputs.audio(audio, limits, &model.name, splittable, self.problems))
+                .map(|(file, seconds)| Speech::Audio { file, seconds }),
+            _ => None,
+        };
+        let pieces = match (&entry.audio, &chain_limits, &speech) {
+            (Some(written), Some(limits), Some(Speech::Audio { file, seconds }))
+                if *seconds > limits.max_seconds =>
+            {
+                Some(self.pieces(written, file, *seconds, limits, model)?)
             }
             _ => None,
         };
-        let pieces = match (&entry.audio, &chain_limits, &audio) {
-            (Some(written), Some(limits), Some((file, seconds))) if *seconds > limits.max_seconds => {
-                Some(self.pieces(written, file, *seconds, limits, model)?)
-            }
+        let text = match (&speech, &entry.text) {
+            (Some(Speech::Line(line)), _) => Some(line.text.clone()),
+            (_, Some(text)) if !text.value.trim().is_empty() => Some(text.value.trim().to_owned()),
             _ => None,
         };
 
@@ -402,11 +472,10 @@ impl<'a> Resolver<'a> {
             );
             return None;
         }
-        let (audio, audio_seconds) = audio?;
         Some(Dialogue {
             speaker: cast.iter().position(|(_, index)| *index == speaker_index)?,
-            audio,
-            audio_seconds,
+            speech: speech?,
+            text,
             model: model.name.clone(),
             prompt: speaker_prompt,
             negative_prompt: negative.map(|n| n.value.clone()).unwrap_or_else(|| AVATAR_NEGATIVE.to_owned()),
@@ -434,18 +503,7 @@ impl<'a> Resolver<'a> {
             Ok(Ok(pieces)) => Some(pieces),
             Ok(Err(stretch)) => {
                 let rule = splitter.rule();
-                let uncapped = self
-                    .catalog
-                    .models()
-                    .iter()
-                    .filter(|other| other.kind == ModelKind::Avatar)
-                    .find(|other| other.audio.as_ref().is_some_and(|audio| audio.max_seconds >= seconds));
-                let instead = match uncapped {
-                    Some(other) => {
-                        format!("use `model: {}` (up to {} s), or ", other.name, other.duration.max_seconds())
-                    }
-                    None => String::new(),
-                };
+                let instead = longer_model_hint(self.catalog, seconds);
                 let shown = crate::inputs::seconds_beside(seconds, limits.max_seconds);
                 self.problems.push(
                     Problem::error(
@@ -480,6 +538,28 @@ impl<'a> Resolver<'a> {
                 None
             }
         }
+    }
+
+    /// A segment's line, spoken by its speaker's voice.
+    fn line(
+        &mut self,
+        written: &Spanned<String>,
+        entry: &SegmentEntry,
+        avatar: &str,
+        limits: &episodic_catalog::AudioLimits,
+    ) -> Option<crate::episode::Line> {
+        let manifest = self.manifest;
+        let speaker = entry.speaker.as_ref()?;
+        let index = manifest.cast.iter().position(|member| member.name.value == speaker.value)?;
+        let Some(voice) = self.voices.get(index).cloned().flatten() else {
+            // A voice written but unusable was reported where it is written.
+            if manifest.cast[index].voice.is_none() {
+                self.problems.push(speech::no_voice(written, speaker, manifest.cast[index].name.span));
+            }
+            return None;
+        };
+        let longer = |seconds: f64| longer_model_hint(self.catalog, seconds);
+        speech::line(written, &voice, avatar, limits, &longer, self.problems)
     }
 
     fn broll(&mut self, entry: &SegmentEntry) -> Option<Broll> {

@@ -11,7 +11,7 @@
 
 use crate::episode::MediaFile;
 use episodic_catalog::AudioLimits;
-use episodic_media::{Ffmpeg, FileKind, MediaError, Probe, Silence, SilenceRule, Speech};
+use episodic_media::{DecodedSpeech, Ffmpeg, FileKind, MediaError, Probe, Silence, SilenceRule};
 use std::path::{Path, PathBuf};
 
 /// What counts as a pause to cut at: quieter than -35 dBFS for at least 0.3 s. Speech between
@@ -100,7 +100,7 @@ impl Splitter {
     fn write_pieces(
         &self,
         source: &MediaFile,
-        speech: &Speech,
+        speech: &DecodedSpeech,
         cuts: &[Cut],
         probe: &Probe,
     ) -> Result<Vec<SpeechPiece>, MediaError> {

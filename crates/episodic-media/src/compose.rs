@@ -6,12 +6,14 @@
 //! video line up at every segment boundary and never drift over an episode. A segment is a QuickTime
 //! file whose audio is PCM ([`EncodeSettings::segment_args`]): concat encodes the episode's audio once.
 
+use crate::captions::CaptionFont;
 use crate::encode::{EncodeSettings, check_seconds};
 use crate::ffmpeg::{Ffmpeg, args, file_arg};
-use crate::filter::{BACKDROP, fit};
+use crate::filter::{BACKDROP, burn_captions, fit};
 use crate::output::Partial;
 use crate::{MediaError, Probe};
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::Path;
 
 /// How a segment's frame is shared.
@@ -64,6 +66,25 @@ pub struct Composition<'a> {
     pub encode: &'a EncodeSettings,
 }
 
+/// Captions a compose draws into its segment, in the same filter graph and encode.
+#[derive(Debug, Clone, Copy)]
+pub struct BurnIn<'a> {
+    /// The segment's ASS script, times relative to the segment
+    /// ([`crate::captions::Track::ass`] of [`crate::captions::Track::segment`]).
+    pub script: &'a str,
+    /// The font the script names, handed to libass so it draws no other.
+    pub font: &'a CaptionFont,
+}
+
+/// What a compose makes besides the segment itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ComposeExtras<'a> {
+    /// The segment's middle frame, this many pixels wide, written as a PNG at this path.
+    pub thumbnail: Option<(&'a Path, u32)>,
+    /// Captions burned into the segment (the thumbnail shows them too).
+    pub captions: Option<BurnIn<'a>>,
+}
+
 /// Writes the segment `c` describes to `out` (through a temporary file beside it).
 pub async fn compose(
     ffmpeg: &Ffmpeg,
@@ -71,7 +92,7 @@ pub async fn compose(
     c: &Composition<'_>,
     out: &Path,
 ) -> Result<(), MediaError> {
-    compose_inner(ffmpeg, probe, c, out, None).await
+    compose_with(ffmpeg, probe, c, out, ComposeExtras::default()).await
 }
 
 /// As [`compose`], and writes the segment's middle frame, `width` pixels wide, to `thumbnail` (a
@@ -84,20 +105,26 @@ pub async fn compose_with_thumbnail(
     thumbnail: &Path,
     width: u32,
 ) -> Result<(), MediaError> {
-    if !(2..=8192).contains(&width) {
-        return Err(MediaError::Invalid { detail: format!("a thumbnail {width} px wide") });
-    }
-    compose_inner(ffmpeg, probe, c, out, Some((thumbnail, width))).await
+    compose_with(ffmpeg, probe, c, out, ComposeExtras { thumbnail: Some((thumbnail, width)), captions: None })
+        .await
 }
 
-async fn compose_inner(
+/// As [`compose`], with the `extras` (a thumbnail, burned-in captions) made in the same run of
+/// ffmpeg: captions cost their drawing, not another decode and encode of the segment.
+pub async fn compose_with(
     ffmpeg: &Ffmpeg,
     probe: &Probe,
     c: &Composition<'_>,
     out: &Path,
-    thumbnail: Option<(&Path, u32)>,
+    extras: ComposeExtras<'_>,
 ) -> Result<(), MediaError> {
     check(c)?;
+    if let Some((_, width)) = extras.thumbnail
+        && !(2..=8192).contains(&width)
+    {
+        return Err(MediaError::Invalid { detail: format!("a thumbnail {width} px wide") });
+    }
+    let captions = extras.captions.map(|burn| script_file(burn, out)).transpose()?;
     let info = probe.probe_async(c.main).await?;
     if info.video().is_none() {
         return Err(MediaError::Unreadable {
@@ -108,16 +135,44 @@ async fn compose_inner(
     }
     let main_audio = info.audio().map(|audio| audio.channels);
     let partial = Partial::beside(out)?;
-    let picture =
-        thumbnail.map(|(path, width)| Partial::beside(path).map(|picture| (picture, width))).transpose()?;
-    let mut line =
-        compose_args(c, main_audio, picture.as_ref().map(|(picture, width)| (*width, picture.path())));
+    let picture = extras
+        .thumbnail
+        .map(|(path, width)| Partial::beside(path).map(|picture| (picture, width)))
+        .transpose()?;
+    let burn = match &captions {
+        Some((script, font)) => Some(burn_captions(script, font.folder())?),
+        None => None,
+    };
+    let mut line = compose_args(
+        c,
+        main_audio,
+        picture.as_ref().map(|(picture, width)| (*width, picture.path())),
+        burn.as_deref(),
+    );
     line.push(file_arg(partial.path()));
     ffmpeg.run(&line).await?;
     if let Some((picture, _)) = picture {
         picture.commit()?;
     }
     partial.commit()
+}
+
+/// Writes the captions' script to a hidden temporary file beside `out` (removed when dropped), and
+/// checks their font is still there.
+fn script_file<'a>(
+    burn: BurnIn<'a>,
+    out: &Path,
+) -> Result<(tempfile::TempPath, &'a CaptionFont), MediaError> {
+    burn.font.check()?;
+    let dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let write = |source| MediaError::Write { path: dir.join(".captions.ass"), source };
+    let mut file =
+        tempfile::Builder::new().prefix(".captions").suffix(".ass").tempfile_in(dir).map_err(write)?;
+    file.write_all(burn.script.as_bytes()).map_err(write)?;
+    Ok((file.into_temp_path(), burn.font))
 }
 
 fn check(c: &Composition<'_>) -> Result<(), MediaError> {
@@ -155,13 +210,16 @@ fn boxes(layout: Layout, (width, height): (u32, u32)) -> Vec<(u32, u32)> {
 
 /// ffmpeg's arguments up to the segment's output file; `main_audio` is `None` when the main clip is
 /// silent, else its channel count when known. With `thumbnail` (a width and a PNG path), the middle
-/// frame at that width is a first output. The segment is always the last output: options ffmpeg
-/// adds before the last file (the thread limit of [`Ffmpeg::with_threads`]) then reach its x264
-/// encode, the part of a compose that threads matter for, not the one-frame PNG.
+/// frame at that width is a first output. `burn` is a filter drawing captions on the finished
+/// frame (after the colour conversion, so libass blends onto the pixels that are encoded, and the
+/// thumbnail shows them). The segment is always the last output: options ffmpeg adds before the
+/// last file (the thread limit of [`Ffmpeg::with_threads`]) then reach its x264 encode, the part
+/// of a compose that threads matter for, not the one-frame PNG.
 fn compose_args(
     c: &Composition<'_>,
     main_audio: Option<Option<u32>>,
     thumbnail: Option<(u32, &Path)>,
+    burn: Option<&str>,
 ) -> Vec<OsString> {
     let encode = c.encode;
     let frames = encode.frames(c.seconds);
@@ -185,7 +243,10 @@ fn compose_args(
     };
     let mut graph = Vec::new();
     let boxes = boxes(c.layout, c.canvas);
-    let finish = encode.video_finish();
+    let mut finish = encode.video_finish();
+    if let Some(burn) = burn {
+        finish = format!("{finish},{burn}");
+    }
     if let [whole] = boxes[..] {
         graph.push(clip(0, whole, "main"));
         graph.push(format!("[main]{finish}[v]"));
@@ -283,13 +344,13 @@ mod tests {
             Some((Path::new("listener.mp4"), Fill::Trim)),
             &encode,
         );
-        let graph = graph_of(&compose_args(&c, Some(Some(2)), None));
+        let graph = graph_of(&compose_args(&c, Some(Some(2)), None, None));
         assert!(graph.contains("[main][other]hstack=inputs=2,"), "{graph}");
         assert!(graph.contains("[0:v]fps=10,scale=160:180:force_original_aspect_ratio=decrease"), "{graph}");
         assert!(graph.contains("tpad=stop=-1:stop_mode=clone,trim=end_frame=25[main]"), "{graph}");
         assert!(graph.contains("[1:v]fps=10,scale=160:180"), "{graph}");
         assert!(graph.ends_with("[0:a]aresample=48000,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,apad,atrim=end_sample=120000[a]"), "{graph}");
-        assert!(!joined(&compose_args(&c, Some(Some(2)), None)).contains("-stream_loop"));
+        assert!(!joined(&compose_args(&c, Some(Some(2)), None, None)).contains("-stream_loop"));
     }
 
     #[test]
@@ -301,7 +362,7 @@ mod tests {
             Some((Path::new("listener.mp4"), Fill::Loop)),
             &encode,
         );
-        let line = compose_args(&c, Some(Some(1)), None);
+        let line = compose_args(&c, Some(Some(1)), None, None);
         let graph = graph_of(&line);
         assert!(graph.contains("[other][main]vstack=inputs=2,"), "{graph}");
         assert!(graph.contains("[0:v]fps=10,scale=320:90"), "{graph}");
@@ -316,7 +377,7 @@ mod tests {
     fn b_roll_gets_a_silent_track_of_the_same_length() {
         let encode = EncodeSettings::new(320, 180, 10);
         let c = composition(Layout::Solo, Seat::First, None, &encode);
-        let graph = graph_of(&compose_args(&c, None, None));
+        let graph = graph_of(&compose_args(&c, None, None, None));
         assert!(graph.starts_with("[0:v]fps=10,scale=320:180"), "{graph}");
         assert!(graph.contains("[main]scale=out_color_matrix=bt709"), "{graph}");
         assert!(
@@ -330,12 +391,29 @@ mod tests {
     fn a_monologue_leaves_the_other_seat_empty() {
         let encode = EncodeSettings::new(320, 180, 10);
         let c = composition(Layout::SideBySide, Seat::Second, None, &encode);
-        let graph = graph_of(&compose_args(&c, Some(None), None));
+        let graph = graph_of(&compose_args(&c, Some(None), None, None));
         assert!(
             graph.contains("color=c=0x14161c:s=160x180:r=10,trim=end_frame=25,setsar=1[other]"),
             "{graph}"
         );
         assert!(graph.contains("[other][main]hstack"), "{graph}");
+    }
+
+    #[test]
+    fn captions_are_drawn_last_on_every_layout() {
+        let encode = EncodeSettings::new(320, 180, 10);
+        let burn = "ass=filename=/s.ass:fontsdir=/fonts";
+        let solo = composition(Layout::Solo, Seat::First, None, &encode);
+        let graph =
+            graph_of(&compose_args(&solo, Some(Some(2)), Some((160, Path::new("t.png"))), Some(burn)));
+        // Drawn before the thumbnail is taken, so the thumbnail shows what viewers see.
+        assert!(graph.contains("setsar=1,ass=filename=/s.ass:fontsdir=/fonts[v];"), "{graph}");
+        assert!(graph.contains("[v]split=2[segment][middle]"), "{graph}");
+        let pair = composition(Layout::Stacked, Seat::Second, None, &encode);
+        let graph = graph_of(&compose_args(&pair, None, None, Some(burn)));
+        assert!(graph.contains("vstack=inputs=2,scale=out_color_matrix=bt709"), "{graph}");
+        assert!(graph.contains("setsar=1,ass=filename=/s.ass:fontsdir=/fonts[v]"), "{graph}");
+        assert!(!graph_of(&compose_args(&pair, None, None, None)).contains("ass="));
     }
 
     #[test]

@@ -62,6 +62,14 @@ pub enum MediaError {
         #[source]
         source: std::io::Error,
     },
+    /// The font captions are drawn with is not on this machine.
+    #[error("the caption font {font} was not found (looked in {looked})")]
+    FontMissing {
+        /// The font.
+        font: String,
+        /// Where it was looked for.
+        looked: String,
+    },
     /// The caller asked for something that cannot be made; a bug in the caller, not in the media.
     #[error("invalid media request: {detail}")]
     Invalid {
@@ -79,6 +87,11 @@ impl MediaError {
                  `brew install ffmpeg` on macOS; or set EPISODIC_{} to its path",
                 tool.to_uppercase()
             )),
+            MediaError::FontMissing { .. } => Some(
+                "install DejaVu Sans: `apt-get install fonts-dejavu-core` on Debian or Ubuntu, \
+                 `dnf install dejavu-sans-fonts` on Fedora"
+                    .into(),
+            ),
             MediaError::Unreadable { .. } => {
                 Some("the file may be truncated or corrupt: export it again from its source".into())
             }

@@ -1,10 +1,13 @@
 //! Pieces of ffmpeg filter graphs every clip shares: fitting a picture into a box, and putting
-//! arbitrary text (a prompt, a font path) into a graph as one option value.
+//! arbitrary text (a prompt, a font path) into a graph as one option value, and drawing captions.
 //!
 //! A value inside `-filter_complex` is unquoted twice: once when the graph is split into filters (where
 //! `[ ] , ;` end a filter's arguments) and once when a filter's arguments are split into options (where
 //! `:` ends a value). Both passes treat `\` and `'` as quoting. So the value is escaped for the inner
 //! pass, then the result for the outer pass; a value can never end an option or a filter early.
+
+use crate::MediaError;
+use std::path::Path;
 
 /// The colour behind pictures that do not fill their box: a dark slate, kinder than pure black.
 pub(crate) const BACKDROP: &str = "0x14161c";
@@ -22,6 +25,18 @@ pub(crate) fn fit(width: u32, height: u32) -> String {
 pub(crate) fn even_up(value: f64) -> u32 {
     let whole = value.ceil().max(2.0) as u32;
     whole + whole % 2
+}
+
+/// The `ass` filter drawing the script at `script` with the fonts of `fonts` alone (libass still
+/// asks fontconfig for what the folder lacks, but the script names only the caption font).
+pub(crate) fn burn_captions(script: &Path, fonts: &Path) -> Result<String, MediaError> {
+    let text = |path: &Path| {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        absolute.to_str().map(escape_value).ok_or_else(|| MediaError::Invalid {
+            detail: format!("`{}` is not UTF-8, which ffmpeg's filter options need", path.display()),
+        })
+    };
+    Ok(format!("ass=filename={}:fontsdir={}", text(script)?, text(fonts)?))
 }
 
 /// `value` escaped to stand as one option value (`key=<here>`) inside a filter graph.
@@ -118,6 +133,19 @@ mod tests {
              pad=160:180:(ow-iw)/2:(oh-ih)/2:color=0x14161c,setsar=1"
         );
         assert_eq!((even_up(332.8), even_up(188.0), even_up(0.5)), (334, 188, 2));
+    }
+
+    #[test]
+    fn caption_paths_survive_both_passes() {
+        let filter =
+            burn_captions(Path::new("/tmp/it's a [test], ok;/c:d.ass"), Path::new("/fonts/x")).unwrap();
+        let args = filter.strip_prefix("ass=").unwrap();
+        let (filter_args, rest) = get_token(args, "[],;");
+        assert_eq!(rest, "");
+        let value = filter_args.strip_prefix("filename=").unwrap();
+        let (file, rest) = get_token(value, ":");
+        assert_eq!(file, "/tmp/it's a [test], ok;/c:d.ass");
+        assert_eq!(rest, ":fontsdir=/fonts/x");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! [`MediaError`] into diagnostics.
 
 mod audio;
+pub mod captions;
+mod compare;
 mod compose;
 mod concat;
 mod encode;
@@ -25,7 +27,10 @@ mod thumbnail;
 mod tool;
 
 pub use audio::{AudioPart, episode_audio};
-pub use compose::{Composition, Fill, Layout, Seat, compose, compose_with_thumbnail};
+pub use compare::{Grid, Labelled, compare_grid};
+pub use compose::{
+    BurnIn, ComposeExtras, Composition, Fill, Layout, Seat, compose, compose_with, compose_with_thumbnail,
+};
 pub use concat::{concat, reencode_concat};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};
 pub use error::MediaError;
@@ -34,7 +39,10 @@ pub use ffmpeg::Ffmpeg;
 pub use font::find_font;
 pub use join::{JoinPiece, join_pieces};
 pub use probe::{MediaInfo, Probe, StreamInfo, StreamKind};
-pub use silence::{Silence, SilenceRule, Speech, decode_with_silences, write_wav_piece};
+pub use silence::{
+    DecodedSpeech, Silence, SilenceRule, cut_point, decode_with_silences, silences, trim_audio,
+    write_wav_piece,
+};
 pub use sniff::{FileKind, sniff, sniff_file};
 pub use thumbnail::{contact_sheet, sheet_size, thumbnail};
 pub use tool::{Tool, locate};

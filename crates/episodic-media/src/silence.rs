@@ -1,14 +1,17 @@
-//! Where a speech track pauses, and cutting it there to the sample.
+//! Where a speech track pauses (ffmpeg's `silencedetect`), and cutting it there.
 //!
-//! A line longer than its avatar model renders is split into pieces at its pauses. One ffmpeg run
-//! decodes the track to 16-bit mono PCM (on stdout) while `silencedetect` reports its pauses (on
-//! stderr); the pieces are then cut from those samples and written as WAV by hand. Cutting decoded
-//! samples is exact (a piece starts on the sample after the previous one ends, so the pieces add up
-//! to the whole track) and deterministic (the same track always gives byte-identical pieces, so a
-//! piece's content hash, and with it its render's key, changes only when its own samples do).
+//! Two callers share the pause finding: a preview of an episode's first seconds ends a cut segment
+//! between two words, not inside one ([`silences`], [`cut_point`], [`trim_audio`]); and a line
+//! longer than its avatar model renders is split into pieces at its pauses
+//! ([`decode_with_silences`], [`write_wav_piece`]). For splitting, one ffmpeg run decodes the track
+//! to 16-bit mono PCM (on stdout) while `silencedetect` reports its pauses (on stderr); the pieces
+//! are then cut from those samples and written as WAV by hand. Cutting decoded samples is exact (a
+//! piece starts on the sample after the previous one ends, so the pieces add up to the whole
+//! track) and deterministic (the same track always gives byte-identical pieces, so a piece's
+//! content hash, and with it its render's key, changes only when its own samples do).
 
-use crate::Ffmpeg;
 use crate::MediaError;
+use crate::ffmpeg::{Ffmpeg, args, file_arg};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -42,16 +45,22 @@ pub struct SilenceRule {
     pub min_seconds: f64,
 }
 
+impl SilenceRule {
+    /// A gap between two words (quieter than -35 dBFS, room tone under speech rather than a soft
+    /// syllable, for 0.15 s): where a preview cuts a segment short.
+    pub const WORD_GAP: SilenceRule = SilenceRule { noise_db: -35.0, min_seconds: 0.15 };
+}
+
 /// A speech track decoded to 16-bit mono samples.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Speech {
+pub struct DecodedSpeech {
     /// Samples per second.
     pub rate: u32,
     /// The samples.
     pub samples: Vec<i16>,
 }
 
-impl Speech {
+impl DecodedSpeech {
     /// The track's length in seconds, to the sample.
     pub fn seconds(&self) -> f64 {
         self.samples.len() as f64 / f64::from(self.rate)
@@ -65,7 +74,7 @@ pub fn decode_with_silences(
     path: &Path,
     rate: u32,
     rule: SilenceRule,
-) -> Result<(Speech, Vec<Silence>), MediaError> {
+) -> Result<(DecodedSpeech, Vec<Silence>), MediaError> {
     let filter = format!("silencedetect=noise={}dB:duration={}", rule.noise_db, rule.min_seconds);
     let output = Command::new(ffmpeg.path())
         .args(["-hide_banner", "-nostdin", "-loglevel", "info", "-i"])
@@ -87,9 +96,43 @@ pub fn decode_with_silences(
     }
     let samples: Vec<i16> =
         output.stdout.chunks_exact(2).map(|pair| i16::from_le_bytes([pair[0], pair[1]])).collect();
-    let speech = Speech { rate, samples };
+    let speech = DecodedSpeech { rate, samples };
     let silences = parse_silences(&log, speech.seconds());
     Ok((speech, silences))
+}
+
+/// The pauses of a file's first audio stream, in order, as ffmpeg's `silencedetect` finds them
+/// under `rule`. `length` closes a pause that runs to the end of the track.
+pub async fn silences(
+    ffmpeg: &Ffmpeg,
+    path: &Path,
+    length: f64,
+    rule: SilenceRule,
+) -> Result<Vec<Silence>, MediaError> {
+    let filter = format!("silencedetect=noise={}dB:duration={}", rule.noise_db, rule.min_seconds);
+    let mut line = args(["-hide_banner", "-nostats", "-nostdin", "-loglevel", "info", "-i"]);
+    line.push(file_arg(path));
+    line.extend(args(["-map", "0:a:0", "-af", &filter, "-f", "null", "-"]));
+    let output = tokio::process::Command::new(ffmpeg.path())
+        .args(&line)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|err| MediaError::ToolMissing {
+            tool: "ffmpeg",
+            looked: format!("could not run `{}`: {err}", ffmpeg.path().display()),
+        })?;
+    if !output.status.success() {
+        return Err(MediaError::Failed {
+            tool: "ffmpeg",
+            detail: String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default().to_owned(),
+            command: format!("ffmpeg -i {} -af {filter} -f null -", path.display()),
+        });
+    }
+    Ok(parse_silences(&String::from_utf8_lossy(&output.stderr), length))
 }
 
 /// The pauses `silencedetect` reported in ffmpeg's log; one still open at the end runs to `end`.
@@ -115,8 +158,38 @@ pub(crate) fn parse_silences(log: &str, end: f64) -> Vec<Silence> {
     silences
 }
 
+/// Where to cut a track of `length` seconds near `target`: the middle of the pause nearest to
+/// it within `window` seconds either side, else `target` itself; never before `shortest` (what
+/// the model accepts) nor past the end.
+pub fn cut_point(silences: &[Silence], target: f64, window: f64, shortest: f64) -> f64 {
+    let best = silences
+        .iter()
+        .map(Silence::middle)
+        .filter(|middle| (middle - target).abs() <= window && *middle >= shortest)
+        .min_by(|a, b| (a - target).abs().total_cmp(&(b - target).abs()));
+    best.unwrap_or(target).max(shortest)
+}
+
+/// Writes the first `seconds` of `input`'s audio to `output` as MP3, bit-exact (no encoder tag,
+/// no metadata), so the same cut of the same file gives the same bytes and the same render key.
+pub async fn trim_audio(
+    ffmpeg: &Ffmpeg,
+    input: &Path,
+    seconds: f64,
+    output: &Path,
+) -> Result<(), MediaError> {
+    let seconds = format!("{seconds:.3}");
+    let mut line = args(["-i"]);
+    line.push(file_arg(input));
+    // Bit-exact, without metadata: the same cut gives the same bytes.
+    line.extend(args(["-t", &seconds, "-map", "0:a:0", "-map_metadata", "-1", "-fflags", "+bitexact"]));
+    line.extend(args(["-flags:a", "+bitexact", "-c:a", "libmp3lame", "-b:a", "192k", "-f", "mp3"]));
+    line.push(file_arg(output));
+    ffmpeg.run(&line).await
+}
+
 /// Writes samples `from..to` of `speech` to `out` as a 16-bit mono WAV, atomically.
-pub fn write_wav_piece(speech: &Speech, from: usize, to: usize, out: &Path) -> Result<(), MediaError> {
+pub fn write_wav_piece(speech: &DecodedSpeech, from: usize, to: usize, out: &Path) -> Result<(), MediaError> {
     let samples = speech.samples.get(from..to).ok_or_else(|| MediaError::Invalid {
         detail: format!("samples {from}..{to} of a track of {}", speech.samples.len()),
     })?;
@@ -166,5 +239,34 @@ mod tests {
             ]
         );
         assert!((silences[0].middle() - 4.40026).abs() < 1e-9);
+    }
+
+    #[test]
+    fn silencedetect_lines_become_pauses() {
+        let log = "Input #0, mp3\n[silencedetect @ 0x1] silence_start: 1.2\n\
+                   [silencedetect @ 0x1] silence_end: 1.65 | silence_duration: 0.45\n\
+                   [silencedetect @ 0x1] silence_start: -0.01\n[silencedetect @ 0x1] silence_end: 0.3 | x\n\
+                   [silencedetect @ 0x1] silence_start: 7.5\nsize=N/A\n";
+        assert_eq!(
+            parse_silences(log, 8.0),
+            [
+                Silence { start: 1.2, end: 1.65 },
+                Silence { start: 0.0, end: 0.3 },
+                Silence { start: 7.5, end: 8.0 }
+            ]
+        );
+    }
+
+    #[test]
+    fn the_cut_is_the_nearest_pause_in_the_window() {
+        let pauses = [
+            Silence { start: 1.0, end: 1.4 },
+            Silence { start: 3.9, end: 4.3 },
+            Silence { start: 6.0, end: 6.2 },
+        ];
+        assert!((cut_point(&pauses, 4.5, 2.0, 2.0) - 4.1).abs() < 1e-9);
+        assert!((cut_point(&pauses, 5.5, 2.0, 2.0) - 6.1).abs() < 1e-9);
+        assert_eq!(cut_point(&pauses, 9.0, 2.0, 2.0), 9.0, "no pause near: cut where asked");
+        assert_eq!(cut_point(&pauses, 1.0, 2.0, 2.0), 2.0, "never shorter than the model takes");
     }
 }

@@ -5,11 +5,16 @@ mod split;
 
 use crate::node::{
     AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    RenderRole, RenderSpec, UploadSpec,
+    RenderRole, RenderSpec, SpeechSpec, UploadSpec,
 };
 use crate::{NodeKey, Plan};
-use episodic_catalog::{ArgKind, ArgSource, Catalog, DurationRule, Model, OutputSize, Tier, Usd};
-use episodic_manifest::{Broll, Dialogue, Episode, Layout, MediaFile, Problem, Segment, SegmentKind};
+use episodic_catalog::{
+    ArgKind, ArgSource, Catalog, DurationRule, Model, OutputSize, SPEECH_OUTPUT_FORMAT, Tier, Usd,
+    voice_model,
+};
+use episodic_manifest::{
+    Broll, Dialogue, Episode, Layout, Line, MediaFile, Problem, Segment, SegmentKind, Speech,
+};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -53,6 +58,8 @@ struct Builder<'a> {
     uploads: HashMap<String, NodeIndex>,
     /// Renders by key: two segments that ask for the same clip share one render (and one payment).
     renders: HashMap<NodeKey, NodeIndex>,
+    /// Speech by key: an identical line (same voice, settings and text) is voiced once.
+    speeches: HashMap<NodeKey, NodeIndex>,
     downloads: HashMap<NodeIndex, NodeIndex>,
     ids: HashSet<String>,
     warnings: Vec<Problem>,
@@ -61,6 +68,12 @@ struct Builder<'a> {
     chain: Vec<&'a Model>,
     /// The episode's `fallback_after`.
     fallback_after: u32,
+    /// Every segment that asked for each render, in order (two or more: shared).
+    asked: HashMap<NodeIndex, Vec<String>>,
+    /// What each render shows, for the plan's "shared by" note.
+    shows: HashMap<NodeIndex, String>,
+    /// Renders of a segment's later take.
+    takes: HashMap<NodeIndex, u32>,
 }
 
 impl<'a> Builder<'a> {
@@ -72,12 +85,16 @@ impl<'a> Builder<'a> {
             graph: DiGraph::new(),
             uploads: HashMap::new(),
             renders: HashMap::new(),
+            speeches: HashMap::new(),
             downloads: HashMap::new(),
             ids: HashSet::new(),
             warnings: Vec::new(),
             warned: HashSet::new(),
             chain: Vec::new(),
             fallback_after: 2,
+            asked: HashMap::new(),
+            shows: HashMap::new(),
+            takes: HashMap::new(),
         }
     }
 
@@ -126,6 +143,13 @@ impl<'a> Builder<'a> {
         // and the one a reader expects: each segment's uploads, renders and compose together.
         let order: Vec<NodeIndex> = self.graph.node_indices().collect();
         debug_assert!(self.graph.raw_edges().iter().all(|edge| edge.source() < edge.target()));
+        let mut shared = HashMap::new();
+        for (index, segments) in std::mem::take(&mut self.asked) {
+            if segments.len() > 1 {
+                let what = self.shows.remove(&index).unwrap_or_else(|| self.graph[index].label.clone());
+                shared.insert(index, crate::Sharing { what, segments });
+            }
+        }
         Plan {
             episode: episode.id.clone(),
             title: episode.title.clone(),
@@ -141,6 +165,9 @@ impl<'a> Builder<'a> {
             graph: self.graph,
             order,
             warnings: self.warnings,
+            captions: episode.captions,
+            shared,
+            takes: self.takes,
         }
     }
 
@@ -155,10 +182,23 @@ impl<'a> Builder<'a> {
         let speaker = episode.member(dialogue.speaker);
         let model = self.speaker_model(&dialogue.model);
         let image = self.upload(&speaker.image);
+        // A recording rendered in pieces uploads the pieces, not the whole track.
+        let (audio, speech) = match &dialogue.speech {
+            Speech::Audio { .. } if !dialogue.pieces.is_empty() => (None, None),
+            Speech::Audio { file, .. } => (Some(self.upload(file)), None),
+            Speech::Line(line) => {
+                let speech = self.speech(segment, line);
+                (Some(self.speech_upload(speech)), Some(speech))
+            }
+        };
 
         let mut args = Map::new();
         put_file(&mut args, model.image_arg(), &speaker.image);
-        put_file(&mut args, model.audio_arg(), &dialogue.audio);
+        if let (Some(key), Some(audio)) = (model.audio_arg(), audio) {
+            // The upload node's key: a file's sha256, or what a voiced line's key derives. Pieces
+            // put their own audio in (`speaker_pieces`).
+            args.insert(key.to_owned(), json!({ FILE_PLACEHOLDER: self.graph[audio].key.as_str() }));
+        }
         if !dialogue.prompt.is_empty() && model.schema_arg("prompt").is_some() {
             args.insert("prompt".into(), Value::String(dialogue.prompt.clone()));
         }
@@ -174,16 +214,25 @@ impl<'a> Builder<'a> {
             self.optional_arg(&mut args, model, segment, "cfg_scale", json!(cfg), true);
         }
         put_required_defaults(&mut args, model);
-        let seconds = dialogue.audio_seconds;
-        // A line rendered in pieces uploads the pieces, not the whole track.
-        let main = if dialogue.pieces.is_empty() {
-            let audio = self.upload(&dialogue.audio);
-            self.chain_next(&dialogue.model_fallbacks);
-            let speaker_render =
-                self.render(segment, RenderRole::Speaker, model, args, seconds, false, &[image, audio]);
-            self.download(speaker_render)
-        } else {
-            self.speaker_pieces(segment, model, &args, &dialogue.pieces, &dialogue.model_fallbacks, image)
+        let seconds = dialogue.speech.seconds();
+        let estimated = dialogue.speech.is_estimate();
+        let main = match audio {
+            Some(audio) => {
+                self.chain_next(&dialogue.model_fallbacks);
+                let speaker_render = self.render(
+                    segment,
+                    RenderRole::Speaker,
+                    model,
+                    args,
+                    seconds,
+                    false,
+                    estimated,
+                    &[image, audio],
+                );
+                self.shows.entry(speaker_render).or_insert_with(|| format!("{} speaking", speaker.name));
+                self.download(speaker_render)
+            }
+            None => self.speaker_pieces(segment, model, &args, dialogue, image, &speaker.name),
         };
 
         let mut listener_download = None;
@@ -209,6 +258,8 @@ impl<'a> Builder<'a> {
                 put_file(&mut args, Some("end_image_url"), &member.image);
             }
             put_required_defaults(&mut args, model);
+            // The listener's length is chosen from the estimate when the line is not voiced yet;
+            // a listener clip covers up to its whole length, looped past it, either way.
             self.chain_next(&listener.model_fallbacks);
             let render = self.render(
                 segment,
@@ -217,8 +268,10 @@ impl<'a> Builder<'a> {
                 args,
                 f64::from(clip_seconds),
                 false,
+                false,
                 &[image],
             );
+            self.shows.entry(render).or_insert_with(|| format!("{} listening", member.name));
             listener_download = Some(self.download(render));
             fill = Some(listener_fill);
         }
@@ -229,12 +282,15 @@ impl<'a> Builder<'a> {
             canvas,
             fps,
             seconds,
+            speech: speech.map(|index| self.graph[index].id.clone()),
+            text: dialogue.text.clone(),
             main: self.graph[main].id.clone(),
             speaker_seat: listener_download.map(|_| speaker.seat),
             listener: listener_download.map(|index| self.graph[index].id.clone()),
             listener_fill: fill,
         };
-        let inputs: Vec<NodeIndex> = [Some(main), listener_download].into_iter().flatten().collect();
+        // The speech is an input too: its audio's real length decides the segment's.
+        let inputs: Vec<NodeIndex> = [Some(main), listener_download, speech].into_iter().flatten().collect();
         self.compose(spec, &inputs)
     }
 
@@ -276,8 +332,16 @@ impl<'a> Builder<'a> {
         put_required_defaults(&mut args, model);
         let seconds = f64::from(broll.duration);
         self.chain_next(&broll.model_fallbacks);
-        let render =
-            self.render(segment, RenderRole::Broll, model, args, seconds, broll.generate_audio, &inputs);
+        let render = self.render(
+            segment,
+            RenderRole::Broll,
+            model,
+            args,
+            seconds,
+            broll.generate_audio,
+            false,
+            &inputs,
+        );
         let main = self.download(render);
         let spec = ComposeSpec {
             segment: segment.id.clone(),
@@ -285,6 +349,8 @@ impl<'a> Builder<'a> {
             canvas,
             fps,
             seconds,
+            speech: None,
+            text: None,
             main: self.graph[main].id.clone(),
             speaker_seat: None,
             listener: None,
@@ -342,6 +408,51 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The speech node of a line: keyed by everything that decides the audio (voice, model,
+    /// settings, output format, the exact text), so an unchanged line is never voiced twice and
+    /// two segments saying the same line with the same voice share one.
+    fn speech(&mut self, segment: &Segment, line: &Line) -> NodeIndex {
+        let voice = &line.voice;
+        let model = voice_model(&voice.model);
+        let spec = SpeechSpec {
+            segment: segment.id.clone(),
+            voice_id: voice.id.clone(),
+            model: voice.model.clone(),
+            settings: voice.settings.clone(),
+            output_format: SPEECH_OUTPUT_FORMAT.to_owned(),
+            text: line.text.clone(),
+            characters: line.characters,
+            estimated_seconds: line.estimated_seconds,
+            price_as_of: model.map(|m| m.as_of.to_owned()).unwrap_or_default(),
+            price_source: model.map(|m| m.source.to_owned()).unwrap_or_default(),
+        };
+        let key = NodeKey::of_json(&spec.key_json());
+        if let Some(existing) = self.speeches.get(&key) {
+            return *existing;
+        }
+        let cost = model.map(|model| model.cost(line.characters)).unwrap_or_default();
+        let label = format!("{} chars on {}, ~{:.1} s", line.characters, voice.model, line.estimated_seconds);
+        let index =
+            self.add(format!("speech/{}", segment.id), key.clone(), label, cost, NodeDetail::Speech(spec));
+        self.speeches.insert(key, index);
+        index
+    }
+
+    /// The upload of a speech node's audio (one per speech node).
+    fn speech_upload(&mut self, speech: NodeIndex) -> NodeIndex {
+        let node = &self.graph[speech];
+        let key = NodeKey::of_json(&json!({"upload": 1, "speech": node.key.as_str()}));
+        if let Some(index) = self.uploads.get(key.as_str()) {
+            return *index;
+        }
+        let id = node.id.replacen("speech/", "upload/speech-", 1) + ".mp3";
+        let detail = NodeDetail::Upload(UploadSpec::Speech { speech: node.id.clone() });
+        let index = self.add(id, key.clone(), "voiced line".to_owned(), Usd::ZERO, detail);
+        self.graph.add_edge(speech, index, ());
+        self.uploads.insert(key.as_str().to_owned(), index);
+        index
+    }
+
     fn upload(&mut self, file: &MediaFile) -> NodeIndex {
         if let Some(index) = self.uploads.get(&file.sha256) {
             return *index;
@@ -357,7 +468,7 @@ impl<'a> Builder<'a> {
             NodeKey::of_file(&file.sha256),
             label,
             Usd::ZERO,
-            NodeDetail::Upload(UploadSpec { file: file.clone() }),
+            NodeDetail::Upload(UploadSpec::File { file: file.clone() }),
         );
         self.uploads.insert(file.sha256.clone(), index);
         index
@@ -372,11 +483,13 @@ impl<'a> Builder<'a> {
         args: Map<String, Value>,
         seconds: f64,
         generate_audio: bool,
+        estimated: bool,
         inputs: &[NodeIndex],
     ) -> NodeIndex {
         let id = format!("render/{}/{}", segment.id, role.as_str());
-        let label = format!("{} {:.1} s on {}", role.as_str(), seconds, model.name);
-        self.render_as(id, label, segment, role, model, args, seconds, generate_audio, inputs)
+        let approx = if estimated { "~" } else { "" };
+        let label = format!("{} {approx}{:.1} s on {}", role.as_str(), seconds, model.name);
+        self.render_as(id, label, segment, role, model, args, seconds, generate_audio, estimated, inputs)
     }
 
     /// The fallback chain of the next render (`model: [first, …]`), taken by `render_as`.
@@ -401,16 +514,28 @@ impl<'a> Builder<'a> {
         args: Map<String, Value>,
         seconds: f64,
         generate_audio: bool,
+        estimated: bool,
         inputs: &[NodeIndex],
     ) -> NodeIndex {
         let chain = std::mem::take(&mut self.chain);
         let args = Value::Object(args);
-        let key = NodeKey::of_json(&json!({"endpoint": model.endpoint, "args": args}));
+        // A later take is the same request rendered afresh: its own key, its own payment. The
+        // first take's key is unchanged, so `take: 1` reuses what was rendered without one.
+        let mut identity = json!({"endpoint": model.endpoint, "args": args});
+        if segment.take > 1
+            && let Some(fields) = identity.as_object_mut()
+        {
+            fields.insert("take".into(), json!(segment.take));
+        }
+        let key = NodeKey::of_json(&identity);
         if let Some(existing) = self.renders.get(&key) {
+            self.asked.entry(*existing).or_default().push(segment.id.clone());
             return *existing;
         }
         let fallbacks = match args.as_object() {
-            Some(map) if !chain.is_empty() => chain::fallbacks(map, model, &chain, seconds, generate_audio),
+            Some(map) if !chain.is_empty() => {
+                chain::fallbacks(map, model, &chain, seconds, generate_audio, segment.take)
+            }
             _ => Vec::new(),
         };
         // Budgets hold whichever model of the chain renders.
@@ -433,11 +558,16 @@ impl<'a> Builder<'a> {
             args,
             seconds,
             generate_audio,
+            estimated,
             fallbacks,
             fallback_after: self.fallback_after,
         };
         let index = self.add(id, key.clone(), label, cost, NodeDetail::Render(spec));
         self.renders.insert(key, index);
+        self.asked.insert(index, vec![segment.id.clone()]);
+        if segment.take > 1 {
+            self.takes.insert(index, segment.take);
+        }
         // `update_edge` would search the upload's edges, and a portrait's upload feeds every
         // render of its character: quadratic in segments (half of a 10,000-segment plan's time).
         // The node is new, so only a file given twice (image and audio alike) could repeat.
@@ -490,20 +620,26 @@ impl<'a> Builder<'a> {
     fn audio(&mut self, episode: &Episode, composes: &[NodeIndex], fps: u32) -> NodeIndex {
         let mut segments = Vec::with_capacity(composes.len());
         let mut mains = Vec::with_capacity(composes.len());
+        let mut speeches = Vec::new();
         for compose in composes {
             let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
             // The main clip is one of the compose's own inputs: no search of the whole graph.
-            let main = self
-                .graph
-                .neighbors_directed(*compose, petgraph::Direction::Incoming)
-                .find(|input| self.graph[*input].id == spec.main);
+            let find = |id: &str| {
+                self.graph
+                    .neighbors_directed(*compose, petgraph::Direction::Incoming)
+                    .find(|input| self.graph[*input].id == id)
+            };
+            let main = find(&spec.main);
+            let speech = spec.speech.as_deref().and_then(find);
             if let Some(main) = main {
                 segments.push(AudioSegment {
                     segment: spec.segment.clone(),
                     main: spec.main.clone(),
                     seconds: spec.seconds,
+                    speech: spec.speech.clone(),
                 });
                 mains.push(main);
+                speeches.extend(speech);
             }
         }
         let spec = AudioSpec {
@@ -531,7 +667,7 @@ impl<'a> Builder<'a> {
         let index = self.add(format!("audio/{}", episode.id), key, label, Usd::ZERO, NodeDetail::Audio(spec));
         // A clip shared by two segments (one render asked for twice) is one input.
         let mut linked = HashSet::with_capacity(mains.len());
-        for main in mains {
+        for main in mains.into_iter().chain(speeches) {
             if linked.insert(main) {
                 self.graph.add_edge(main, index, ());
             }

@@ -3,7 +3,8 @@
 use crate::{NodeKind, Plan};
 use std::fmt::Write;
 
-/// The plan as a Graphviz digraph, one box per node, coloured by kind, renders with their cost.
+/// The plan as a Graphviz digraph, one box per node, coloured by kind, renders and speech with their
+/// cost (`~` and "estimate" when a render's length waits on its speech).
 pub fn to_dot(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", escape(&plan.episode));
@@ -12,6 +13,7 @@ pub fn to_dot(plan: &Plan) -> String {
     for index in &plan.order {
         let node = &plan.graph[*index];
         let color = match node.kind() {
+            NodeKind::Speech => "#ddd6fe",
             NodeKind::Upload => "#dbeafe",
             NodeKind::Render => "#fde68a",
             NodeKind::Download => "#e5e7eb",
@@ -21,8 +23,14 @@ pub fn to_dot(plan: &Plan) -> String {
             NodeKind::Join => "#fef3c7",
         };
         let mut label = format!("{}\\n{}", escape(&node.id), escape(&node.label));
-        if node.kind() == NodeKind::Render {
-            let _ = write!(label, "\\n{}", node.cost);
+        match node.kind() {
+            NodeKind::Render if node.render().is_some_and(|render| render.estimated) => {
+                let _ = write!(label, "\\n~{} (estimate)", node.cost);
+            }
+            NodeKind::Render | NodeKind::Speech => {
+                let _ = write!(label, "\\n{}", node.cost);
+            }
+            _ => {}
         }
         let _ = writeln!(out, "  \"{}\" [label=\"{label}\", fillcolor=\"{color}\"];", escape(&node.id));
     }

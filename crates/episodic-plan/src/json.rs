@@ -1,36 +1,55 @@
 //! `plan --json`: a documented, versioned schema for nightly jobs and dashboards.
 //!
-//! Schema version 1. Stability: fields are only added within a version; a rename or removal
-//! bumps `schema_version`. Money is given twice: `cost_usd` (a float, for reading) and
+//! Schema version 2 (version 1 plus each node's `status` and `reason`, and the totals of what
+//! will run). Stability: fields are only added within a version; a rename or removal
+//! bumps `schema_version`, and so does a change of what a field means. Money is given twice: `cost_usd` (a float, for reading) and
 //! `cost_micros` (whole micro-dollars, exact: `totals.cost_micros` is the sum of the nodes').
 //!
 //! ```json
 //! {
-//!   "schema_version": 1,
+//!   "schema_version": 2,
 //!   "episode": {"id": "...", "title": null, "manifest": "...", "output": "...",
 //!               "canvas": {"width": 1920, "height": 1080}, "fps": 30, "layout": "side_by_side",
 //!               "quality": "pro", "draft": false, "budget_usd": 15.0},
 //!   "nodes": [{"id": "render/cold-open/speaker", "kind": "render", "key": "<sha256>",
 //!              "deps": ["upload/ninja.png", "upload/cold-open.mp3"], "label": "...",
 //!              "model": "kling-avatar-v2-pro", "endpoint": "fal-ai/kling-video/ai-avatar/v2/pro",
-//!              "seconds": 4.2, "cost_usd": 0.483, "cost_micros": 483000, "args": {...}}],
+//!              "seconds": 4.2, "cost_usd": 0.483, "cost_micros": 483000, "args": {...},
+//!              "status": "will_run", "reason": "changed: prompt", "changes": ["prompt"]}],
 //!   "totals": {"nodes": 20, "uploads": 6, "renders": 9, "seconds": 52.1,
-//!              "cost_usd": 6.1, "cost_micros": 6100000, "draft_savings_usd": null}
+//!              "cost_usd": 6.1, "cost_micros": 6100000, "draft_savings_usd": null,
+//!              "renders_to_run": 1, "seconds_to_render": 4.2,
+//!              "to_spend_usd": 0.483, "to_spend_micros": 483000}
 //! }
 //! ```
-//! `kind` is one of `upload`, `render`, `download`, `compose`, `audio` (the episode's sound, encoded
-//! once from the segments' main clips while they compose), `concat` and `join` (the pieces of a line
-//! longer than its model renders, joined into its speaker clip); a new kind is an addition,
-//! not a rename or removal, so it keeps the version.
+//! Since version 2, against the state folder (`--state-dir`, read only): `status` is `done` (its
+//! output is kept and reused, nothing paid) or `will_run`; `reason` says why in words: `reused`,
+//! `new`, `changed: <inputs>` (with `changes`, one entry per input: `prompt`, `audio file
+//! assets/x.mp3`, `model a → b`), `after <node ids>` (an input will run first), `failed earlier
+//! (...)` (only `render --retry-failed` pays again), `submitted earlier as <id>...` (re-attached,
+//! paid once), `ambiguous: ...`, `the uploaded copy has expired`, `its file is no longer in the
+//! state folder`. `totals.cost_*` is still the whole episode; `to_spend_*`, `renders_to_run` and
+//! `seconds_to_render` count only what will run. A render that several segments share carries
+//! `shared_by` (the segments, the node's own first) and `shares` (`glitch listening`).
+//! `kind` is one of `speech` (a line voiced by ElevenLabs), `upload`, `render`, `download`,
+//! `compose`, `audio` (the episode's sound, encoded once from the segments' main clips while they
+//! compose), `concat` and `join` (the pieces of a line longer than its model renders, joined into
+//! its speaker clip); a new kind is an addition, not a rename or removal, so it keeps the version.
 //! `model`, `endpoint`, `seconds` and `args` are present on render nodes only (and `fallbacks`, on
-//! renders with a fallback chain: each member's `model`, `endpoint`, `key`, `cost_usd`, `args`); in `args` an input
-//! file is `{"$file": "<sha256>"}`, the key of its upload node.
+//! renders with a fallback chain: each member's `model`, `endpoint`, `key`, `cost_usd`, `args`);
+//! in `args` an input file is `{"$file": "<key>"}`, the key of its upload node (a file's sha256;
+//! for a voiced line, a hash of its speech node's key). A render whose speech is not voiced yet has
+//! `"estimated": true`: its `seconds` and cost come from the line's estimated length.
+//! A speech node has `model` (the ElevenLabs model), `voice_id`, `voice_settings` (only what the
+//! manifest set), `output_format`, `text` (exact, tags included), `characters` (billed),
+//! `seconds` (estimated, with `"estimated": true`) and `price` (`as_of`, `source`); its cost is
+//! characters × the model's price per character. `totals` adds `speeches` and `characters`.
 
-use crate::{NodeKind, Plan};
+use crate::{Assessment, NodeKind, Plan, Reason, Status};
 use serde::Serialize;
 
 /// The current schema version of `plan --json`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The JSON form of a plan.
 #[derive(Debug, Serialize)]
@@ -99,10 +118,53 @@ pub struct NodeJson<'a> {
     /// Arguments sent to fal (render nodes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<&'a serde_json::Value>,
+    /// `done` (reused) or `will_run`.
+    pub status: Status,
+    /// Why, in words.
+    pub reason: String,
+    /// The inputs that changed since the node was last made, when that is the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<String>>,
+    /// The segments sharing this render (identical requests rendered once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_by: Option<&'a [String]>,
+    /// What the shared render shows: `glitch listening`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shares: Option<&'a str>,
+    /// Whether `seconds` and the cost are estimates (a render of a line not voiced yet; speech).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+    /// ElevenLabs voice id (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_id: Option<&'a str>,
+    /// `voice_settings` sent (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_settings: Option<&'a episodic_manifest::VoiceSettings>,
+    /// `output_format` asked for (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<&'a str>,
+    /// The exact text voiced (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<&'a str>,
+    /// Characters billed (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub characters: Option<usize>,
+    /// When and where the price per character was read (speech nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<PriceJson<'a>>,
     /// The models that take over, in order (render nodes with a fallback chain); the node's cost
     /// is the dearest member's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<FallbackJson<'a>>,
+}
+
+/// The date and source of a price.
+#[derive(Debug, Serialize)]
+pub struct PriceJson<'a> {
+    /// When it was read.
+    pub as_of: &'a str,
+    /// Where.
+    pub source: &'a str,
 }
 
 /// One model of a render's fallback chain in [`NodeJson`].
@@ -129,6 +191,10 @@ pub struct TotalsJson {
     pub uploads: usize,
     /// Number of render nodes.
     pub renders: usize,
+    /// Number of speech nodes (unique lines).
+    pub speeches: usize,
+    /// Characters voiced.
+    pub characters: usize,
     /// Seconds of video rendered.
     pub seconds: f64,
     /// Estimated cost in dollars.
@@ -137,26 +203,44 @@ pub struct TotalsJson {
     pub cost_micros: u64,
     /// What `--draft` saves, in dollars.
     pub draft_savings_usd: Option<f64>,
+    /// Renders that will run.
+    pub renders_to_run: usize,
+    /// Seconds of video the renders that will run produce.
+    pub seconds_to_render: f64,
+    /// What the renders that will run are estimated to cost, in dollars.
+    pub to_spend_usd: f64,
+    /// The same in micro-dollars.
+    pub to_spend_micros: u64,
 }
 
 impl<'a> PlanJson<'a> {
-    /// The JSON view of a plan.
+    /// The JSON view of a plan with nothing done yet.
     pub fn new(plan: &'a Plan) -> Self {
+        PlanJson::assessed(plan, &Assessment::fresh(plan))
+    }
+
+    /// The JSON view of a plan, each node with its status against the state folder.
+    pub fn assessed(plan: &'a Plan, assessment: &Assessment) -> Self {
         let nodes = plan
             .order
             .iter()
-            .map(|index| {
+            .zip(&assessment.nodes)
+            .map(|(index, status)| {
                 let node = &plan.graph[*index];
                 let render = node.render();
+                let speech = node.speech();
+                let shared = plan.shared.get(index);
                 NodeJson {
                     id: &node.id,
                     kind: node.kind(),
                     key: node.key.as_str(),
                     deps: plan.deps(*index),
                     label: &node.label,
-                    model: render.map(|r| r.model.as_str()),
+                    model: render.map(|r| r.model.as_str()).or(speech.map(|s| s.model.as_str())),
                     endpoint: render.map(|r| r.endpoint.as_str()),
-                    seconds: render.map(|r| round3(r.seconds)),
+                    seconds: render
+                        .map(|r| round3(r.seconds))
+                        .or(speech.map(|s| round3(s.estimated_seconds))),
                     cost_usd: node.cost.dollars(),
                     cost_micros: node.cost.micros(),
                     args: render.map(|r| &r.args),
@@ -174,6 +258,21 @@ impl<'a> PlanJson<'a> {
                                 .collect()
                         })
                         .unwrap_or_default(),
+                    estimated: render.is_some_and(|r| r.estimated) || speech.is_some(),
+                    voice_id: speech.map(|s| s.voice_id.as_str()),
+                    voice_settings: speech.map(|s| &s.settings),
+                    output_format: speech.map(|s| s.output_format.as_str()),
+                    text: speech.map(|s| s.text.as_str()),
+                    characters: speech.map(|s| s.characters),
+                    price: speech.map(|s| PriceJson { as_of: &s.price_as_of, source: &s.price_source }),
+                    status: status.status,
+                    reason: status.reason.to_string(),
+                    changes: match &status.reason {
+                        Reason::Changed(changes) => Some(changes.iter().map(ToString::to_string).collect()),
+                        _ => None,
+                    },
+                    shared_by: shared.map(|sharing| sharing.segments.as_slice()),
+                    shares: shared.map(|sharing| sharing.what.as_str()),
                 }
             })
             .collect();
@@ -197,10 +296,16 @@ impl<'a> PlanJson<'a> {
                 nodes: plan.graph.node_count(),
                 uploads: plan.count(NodeKind::Upload),
                 renders: plan.count(NodeKind::Render),
+                speeches: plan.count(NodeKind::Speech),
+                characters: plan.total_characters(),
                 seconds: round3(plan.total_seconds()),
                 cost_usd: total.dollars(),
                 cost_micros: total.micros(),
                 draft_savings_usd: plan.draft_savings.map(|saving| saving.dollars()),
+                renders_to_run: assessment.renders_to_run(plan),
+                seconds_to_render: round3(assessment.seconds_to_render(plan)),
+                to_spend_usd: assessment.to_spend(plan).dollars(),
+                to_spend_micros: assessment.to_spend(plan).micros(),
             },
         }
     }

@@ -1,5 +1,5 @@
-//! The plan: an episode turned into a DAG of nodes (upload → render → download → compose →
-//! concat, and download → audio → concat), each with a stable key that names what determines its output, and a cost estimate.
+//! The plan: an episode turned into a DAG of nodes (speech → upload → render → download →
+//! compose → concat, and download → audio → concat), each with a stable key that names what determines its output, and a cost estimate.
 //!
 //! Planning is pure: it reads a resolved [`episodic_manifest::Episode`] and the catalog, and does
 //! no I/O, so `plan` can show the whole job and its price before anything is spent.
@@ -9,19 +9,24 @@ mod dot;
 mod json;
 mod key;
 mod node;
+mod parts;
+mod status;
 
 pub use build::{LISTENER_POLICY, PlanOptions};
 pub use dot::to_dot;
-pub use json::{FallbackJson, PlanJson, SCHEMA_VERSION};
+pub use json::{FallbackJson, PlanJson, PriceJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
     AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, FallbackSpec, JoinPieceSpec,
-    JoinSpec, ListenerFill, Node, NodeDetail, NodeKind, RenderRole, RenderSpec, UploadSpec,
+    JoinSpec, ListenerFill, Node, NodeDetail, NodeKind, RenderRole, RenderSpec, SpeechSpec, UploadSpec,
 };
+pub use parts::{Change, FileNames, Parts};
+pub use status::{Assessment, NodeStatus, Reason, Status};
 
 use episodic_catalog::{Resolution, Tier, Usd};
 use episodic_manifest::{Layout, Problem, Span};
 use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// An episode's DAG with costs.
@@ -55,6 +60,22 @@ pub struct Plan {
     pub order: Vec<NodeIndex>,
     /// Things worth knowing that planning found.
     pub warnings: Vec<Problem>,
+    /// How captions are drawn, when the manifest asks for them (each compose carries its text).
+    pub captions: Option<episodic_manifest::Captions>,
+    /// Renders asked for by more than one segment, rendered once and shared.
+    pub shared: HashMap<NodeIndex, Sharing>,
+    /// Renders whose segment asked for a fresh take (`take: N`, N > 1), by take.
+    pub takes: HashMap<NodeIndex, u32>,
+}
+
+/// One render that several segments asked for with identical requests: it is rendered (and
+/// paid for) once, and `plan` says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sharing {
+    /// What the clip shows, for tables: `glitch listening`.
+    pub what: String,
+    /// Every segment that uses it, the first (which names the node) included.
+    pub segments: Vec<String>,
 }
 
 impl Plan {
@@ -77,6 +98,16 @@ impl Plan {
     /// The estimated cost of the whole plan: the sum of its nodes' costs.
     pub fn total_cost(&self) -> Usd {
         self.nodes().map(|node| node.cost).sum()
+    }
+
+    /// Characters that will be voiced (and billed) by ElevenLabs.
+    pub fn total_characters(&self) -> usize {
+        self.nodes().filter_map(|node| node.speech().map(|speech| speech.characters)).sum()
+    }
+
+    /// Whether any render's length is an estimate (its speech is not voiced yet).
+    pub fn has_estimates(&self) -> bool {
+        self.nodes().any(|node| node.render().is_some_and(|render| render.estimated))
     }
 
     /// Seconds of video that will be rendered (and billed).

@@ -2,7 +2,7 @@
 
 use crate::NodeKey;
 use episodic_catalog::{Resolution, Usd};
-use episodic_manifest::{Layout, MediaFile, Seat};
+use episodic_manifest::{Layout, MediaFile, Seat, VoiceSettings};
 use serde::Serialize;
 use std::fmt;
 
@@ -19,7 +19,7 @@ pub struct Node {
     pub key: NodeKey,
     /// A short description for tables.
     pub label: String,
-    /// The estimated cost (renders only; everything else is free).
+    /// The estimated cost (renders and speech; everything else is free).
     pub cost: Usd,
     /// What the node does.
     pub detail: NodeDetail,
@@ -28,6 +28,8 @@ pub struct Node {
 /// What a node does.
 #[derive(Debug, Clone)]
 pub enum NodeDetail {
+    /// Voice one line with ElevenLabs (audio and its character timings).
+    Speech(SpeechSpec),
     /// Upload one input file.
     Upload(UploadSpec),
     /// Render one clip on fal.
@@ -48,9 +50,11 @@ pub enum NodeDetail {
 }
 
 /// The kind of a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
+    /// A line voiced by ElevenLabs.
+    Speech,
     /// Upload.
     Upload,
     /// Render.
@@ -71,6 +75,7 @@ impl NodeKind {
     /// The name used in tables and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
+            NodeKind::Speech => "speech",
             NodeKind::Upload => "upload",
             NodeKind::Render => "render",
             NodeKind::Download => "download",
@@ -88,11 +93,45 @@ impl fmt::Display for NodeKind {
     }
 }
 
-/// An input file to upload.
+/// A file to upload.
 #[derive(Debug, Clone)]
-pub struct UploadSpec {
-    /// The file, hashed.
-    pub file: MediaFile,
+pub enum UploadSpec {
+    /// An input file the manifest names, hashed when planned; the node's key is its sha256.
+    File {
+        /// The file, hashed.
+        file: MediaFile,
+    },
+    /// The audio a speech node voiced: its bytes exist only once the speech is done, so the
+    /// node's key is derived from the speech's key.
+    Speech {
+        /// The id of the speech node.
+        speech: String,
+    },
+}
+
+/// A line to voice: everything that decides the audio ElevenLabs returns, and so the node's key.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpeechSpec {
+    /// The first segment that speaks it (identical lines share one node).
+    pub segment: String,
+    /// The ElevenLabs voice id.
+    pub voice_id: String,
+    /// The ElevenLabs model id.
+    pub model: String,
+    /// `voice_settings`: only what the manifest set.
+    pub settings: VoiceSettings,
+    /// The `output_format` asked for.
+    pub output_format: String,
+    /// The exact text, audio tags included.
+    pub text: String,
+    /// Characters billed (tags included).
+    pub characters: usize,
+    /// The expected length of the audio, from the catalog's speaking rate.
+    pub estimated_seconds: f64,
+    /// When the price per character was read.
+    pub price_as_of: String,
+    /// Where it was read.
+    pub price_source: String,
 }
 
 /// Which shot a render is.
@@ -135,6 +174,9 @@ pub struct RenderSpec {
     pub seconds: f64,
     /// Whether the model generates audio (billed at its audio rate).
     pub generate_audio: bool,
+    /// Whether `seconds` (and so the cost) is an estimate: the speech it renders is not voiced
+    /// yet. The render is billed by the real length.
+    pub estimated: bool,
     /// The models that take over, in order, when this one is withdrawn (404), refuses the input
     /// as outside its limits (422), or fails the render too often: each with its own request.
     pub fallbacks: Vec<FallbackSpec>,
@@ -179,8 +221,13 @@ pub struct ComposeSpec {
     pub canvas: Resolution,
     /// The frame rate.
     pub fps: u32,
-    /// The segment's length: the speech, or the b-roll's duration.
+    /// The segment's length: the speech, or the b-roll's duration (an estimate for a line).
     pub seconds: f64,
+    /// For a line: the speech node whose audio's real length replaces `seconds` at run time.
+    pub speech: Option<String>,
+    /// What is said, for captions: the line (its timings are the speech's alignment), or an audio
+    /// segment's `text`. Not part of the key while nothing is drawn from it.
+    pub text: Option<String>,
     /// The id of the main clip's download (speaker or b-roll); its audio is the segment's audio.
     pub main: String,
     /// Where the speaker sits, for two-shot layouts.
@@ -200,6 +247,8 @@ pub struct AudioSegment {
     pub main: String,
     /// The segment's length, as its compose cuts it ([`ComposeSpec::seconds`]).
     pub seconds: f64,
+    /// For a line: the speech node whose audio's real length replaces `seconds` ([`ComposeSpec::speech`]).
+    pub speech: Option<String>,
 }
 
 /// How the episode's audio is made: every segment's main clip cut to the segment's whole frames,
@@ -254,10 +303,26 @@ pub struct JoinSpec {
     pub fps: u32,
 }
 
+impl SpeechSpec {
+    /// What the node's key hashes: everything that decides the audio, and nothing else. The engine
+    /// journals it beside the key.
+    pub fn key_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "speech": 1,
+            "voice_id": self.voice_id,
+            "model": self.model,
+            "settings": self.settings,
+            "output_format": self.output_format,
+            "text": self.text,
+        })
+    }
+}
+
 impl Node {
     /// The node's kind.
     pub fn kind(&self) -> NodeKind {
         match self.detail {
+            NodeDetail::Speech(_) => NodeKind::Speech,
             NodeDetail::Upload(_) => NodeKind::Upload,
             NodeDetail::Render(_) => NodeKind::Render,
             NodeDetail::Download { .. } => NodeKind::Download,
@@ -265,6 +330,14 @@ impl Node {
             NodeDetail::Audio(_) => NodeKind::Audio,
             NodeDetail::Concat(_) => NodeKind::Concat,
             NodeDetail::Join(_) => NodeKind::Join,
+        }
+    }
+
+    /// The speech spec, for speech nodes.
+    pub fn speech(&self) -> Option<&SpeechSpec> {
+        match &self.detail {
+            NodeDetail::Speech(speech) => Some(speech),
+            _ => None,
         }
     }
 

@@ -54,6 +54,14 @@ pub struct StudioConfig {
     /// Endpoint ids answered as withdrawn: a submit gets fal's 404 for an unknown app
     /// (`Application '<id>' not found`), so fallback chains can be tested for real.
     pub gone: Vec<String>,
+    /// The key ElevenLabs calls must carry (`xi-api-key`); `None` accepts any.
+    pub elevenlabs_key: Option<String>,
+    /// Credits (characters) the ElevenLabs account has; once a request would pass them, it is
+    /// answered 401 `quota_exceeded` and nothing is voiced or billed. `None` is unlimited.
+    pub tts_quota_chars: Option<u64>,
+    /// Speech and alignment requests allowed at once; one more is answered 429
+    /// `too_many_concurrent_requests` at once, unbilled. `None` is unlimited.
+    pub tts_concurrency: Option<usize>,
 }
 
 impl Default for StudioConfig {
@@ -76,6 +84,9 @@ impl Default for StudioConfig {
             history_lag: Duration::ZERO,
             balance: None,
             gone: Vec::new(),
+            elevenlabs_key: None,
+            tts_quota_chars: None,
+            tts_concurrency: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The local studio: an HTTP server on loopback that speaks fal's queue, storage and webhook
-//! protocol, and renders real placeholder media with ffmpeg.
+//! protocol, and renders real placeholder media with ffmpeg; on the same port it speaks
+//! ElevenLabs' text-to-speech protocol, voicing lines with espeak-ng.
 //!
 //! It is the default backend for demos and tests, the target of every end-to-end test, and the
 //! fault injector for reliability tests. It follows `fal-protocol.md` to the field, shares its
@@ -18,6 +19,7 @@ mod jobs;
 mod queue_routes;
 mod render;
 mod server;
+mod speech;
 mod stats;
 mod storage;
 mod validate;
@@ -25,4 +27,5 @@ mod webhook;
 
 pub use config::{FaultConfig, FiveXxStyle, StudioConfig};
 pub use server::{Studio, StudioError, StudioUrls};
-pub use stats::StatsSnapshot;
+pub use speech::catalog::{STUDIO_VOICES, StudioVoice};
+pub use stats::{StatsSnapshot, TtsStats};

@@ -34,6 +34,9 @@ pub struct StudioUrls {
     pub stats_url: String,
     /// The platform API base (request history).
     pub api_url: String,
+    /// ElevenLabs' API base (`/v1/text-to-speech/…`, `/v1/history`, …), for
+    /// `EPISODIC_ELEVENLABS_URL`.
+    pub elevenlabs_url: String,
 }
 
 /// Why a studio could not start.
@@ -74,9 +77,18 @@ pub(crate) struct AppState {
     pub(crate) encoders: Arc<Semaphore>,
     /// Placeholders made so far, by recipe: the kept file and its length in seconds.
     pub(crate) placeholders: Mutex<std::collections::HashMap<String, (std::path::PathBuf, f64)>>,
+    /// ElevenLabs' side: voicer, history, credits used.
+    pub(crate) speech: crate::speech::SpeechState,
 }
 
 impl AppState {
+    /// The counters now, with the gauge of speech requests running.
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        let mut snapshot = self.stats.snapshot();
+        snapshot.tts.running = self.speech.running();
+        snapshot
+    }
+
     /// A 401 when the request lacks the studio's key.
     pub(crate) fn require_key(&self, headers: &HeaderMap) -> Option<Response> {
         if crate::auth::authorized(self.config.key.as_deref(), headers) {
@@ -177,6 +189,11 @@ impl Studio {
                 encoders => encoders,
             })),
             placeholders: Mutex::default(),
+            // Without espeak-ng the fal side still works; speech requests say what to install.
+            speech: crate::speech::SpeechState::new(crate::speech::Voicer::new(
+                episodic_media::locate("espeak-ng", None).ok().map(|tool| tool.path),
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
             config,
         });
         let urls = StudioUrls {
@@ -185,6 +202,7 @@ impl Studio {
             cdn_url: base_url.clone(),
             stats_url: format!("{base_url}/_studio/stats"),
             api_url: base_url.clone(),
+            elevenlabs_url: base_url.clone(),
         };
         let (shutdown, stopped) = watch::channel(false);
         let server = tokio::spawn(serve(listener, router(Arc::clone(&state)), Arc::clone(&state), stopped));
@@ -198,7 +216,7 @@ impl Studio {
 
     /// The counters now.
     pub fn stats(&self) -> StatsSnapshot {
-        self.state.stats.snapshot()
+        self.state.snapshot()
     }
 
     /// Expires every stored file (uploads and outputs) now: how tests and chaos runs simulate
@@ -223,7 +241,8 @@ impl Studio {
         let _ = (&mut self.server).await;
     }
 
-    /// Writes `{"queue_url", "rest_url", "cdn_url", "stats_url", "api_url"}` to `path` (temp file, then rename).
+    /// Writes `{"queue_url", "rest_url", "cdn_url", "stats_url", "api_url", "elevenlabs_url"}` to
+    /// `path` (temp file, then rename).
     pub fn write_ready_file(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(&self.urls).map_err(std::io::Error::other)?;
         let temp = PathBuf::from(format!("{}.tmp", path.display()));
@@ -251,6 +270,16 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/_studio/stats", get(stats))
         .route("/_studio/expire-files", post(expire_files))
         .route("/v1/models/requests/by-endpoint", get(crate::queue_routes::history))
+        .route("/v1/text-to-speech/{voice_id}", post(crate::speech::plain))
+        .route("/v1/text-to-speech/{voice_id}/with-timestamps", post(crate::speech::with_timestamps))
+        .route("/v1/history", get(crate::speech::history))
+        .route("/v1/history/{id}/audio", get(crate::speech::history_audio))
+        .route("/v1/models", get(crate::speech::models))
+        .route(
+            "/v1/forced-alignment",
+            post(crate::speech::forced_alignment)
+                .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024)),
+        )
         .fallback(crate::queue_routes::dispatch)
         // axum's default 2 MB body limit refused a 2.3 MB speech track that fal takes (fal states
         // no maximum; clients switch to multipart above 90-100 MiB, `fal-protocol.md` §4.4).
@@ -270,7 +299,7 @@ async fn expire_files(axum::extract::State(state): axum::extract::State<Arc<AppS
 }
 
 async fn stats(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
-    axum::Json(state.stats.snapshot()).into_response()
+    axum::Json(state.snapshot()).into_response()
 }
 
 /// Accepts connections until told to stop; each connection is served by hyper with the fault

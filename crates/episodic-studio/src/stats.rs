@@ -30,6 +30,30 @@ pub struct StatsSnapshot {
     pub faults: FaultStats,
     /// Requests refused, by reason.
     pub rejected: RejectedStats,
+    /// ElevenLabs text to speech.
+    #[serde(default)]
+    pub tts: TtsStats,
+}
+
+/// ElevenLabs counters: what the account would have been billed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TtsStats {
+    /// Speech requests voiced (answered 200, billed), with or without timestamps.
+    pub requests: u64,
+    /// Credits billed for them: characters × the model's rate, tags included.
+    pub characters: u64,
+    /// Forced alignments answered.
+    #[serde(default)]
+    pub alignments: u64,
+    /// Requests refused 401 `quota_exceeded`.
+    #[serde(default)]
+    pub quota_exceeded: u64,
+    /// Requests refused 429 `too_many_concurrent_requests`.
+    #[serde(default)]
+    pub concurrency_limited: u64,
+    /// Speech and alignment requests being handled now (a gauge, not a counter).
+    #[serde(default)]
+    pub running: u64,
 }
 
 /// Upload counters.
@@ -164,5 +188,6 @@ mod tests {
         let snapshot: StatsSnapshot = serde_json::from_str(old).expect("old snapshot");
         assert_eq!((snapshot.faults.dropped, snapshot.faults.answers_lost), (2, 0));
         assert_eq!((snapshot.renders.truncated, snapshot.rejected.out_of_credit), (0, 0));
+        assert_eq!(snapshot.tts, TtsStats::default());
     }
 }

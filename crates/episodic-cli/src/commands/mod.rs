@@ -1,8 +1,13 @@
 //! One module per command; each takes its arguments and the printer and returns an exit code.
 
+mod cache;
+mod compare;
 mod models;
+mod pages;
 mod plan;
+mod plan_file;
 mod presets;
+mod preview;
 mod render;
 mod studio;
 mod validate;
@@ -24,10 +29,12 @@ pub fn run(args: Args, printer: &Printer) -> Result<ExitCode, CliError> {
         Command::Render(args) => render::run(args, printer),
         Command::Plan(args) => plan::run(args, printer),
         Command::Validate(args) => validate::run(args, printer),
+        Command::Compare(args) => compare::run(args, printer),
         Command::Models(args) => models::run(args, printer),
         Command::Presets(args) => presets::run(args, printer),
         Command::Studio(args) => studio::run(args, printer),
         Command::Webhooks(args) => webhooks::run(args, printer),
+        Command::Cache(args) => cache::run(args, printer),
     }
 }
 

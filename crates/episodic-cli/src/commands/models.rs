@@ -75,6 +75,25 @@ pub fn run(args: ModelsArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         }
         out.push('\n');
     }
+    for voice in episodic_catalog::VOICE_MODELS {
+        let honours: Vec<&str> = voice.honours.iter().map(|setting| setting.as_str()).collect();
+        let _ = writeln!(out, "{}  (ElevenLabs speech, for `line:`)", voice.id);
+        let _ = writeln!(
+            out,
+            "  price      ${:.3} per 1,000 characters, tags included (as of {}, {})",
+            voice.cost(1_000).dollars(),
+            voice.as_of,
+            voice.source
+        );
+        let _ = writeln!(out, "  limit      {} characters a request", voice.max_characters);
+        let _ = writeln!(out, "  settings   {}", honours.join(", "));
+        let _ = writeln!(
+            out,
+            "  tags       {}",
+            if voice.audio_tags { "act on the delivery" } else { "read aloud" }
+        );
+        out.push('\n');
+    }
     out.push_str("* = required. Prices change: override them with --prices FILE or EPISODIC_PRICES.\n");
     printer.out(&out)?;
     Ok(ExitCode::SUCCESS)

@@ -1,15 +1,18 @@
 //! `episodic render`: manifests to finished MP4s, through the journaled engine.
 
-use super::{catalog, check, media_tools, probe, report_late, runtime};
+use super::plan_file::{self, Basis, Choices};
+use super::{catalog, check, media_tools, pages, probe, report_late, runtime};
 use crate::args::{BackendArg, RenderArgs};
 use crate::error::CliError;
 use crate::error::exit;
 use crate::printer::Printer;
 use crate::reporter::{JsonReporter, LineReporter, Reporter, TerminalReporter};
 use episodic_catalog::{Catalog, Usd};
-use episodic_engine::{Engine, EngineConfig, Journal, JournalError, NodeError, Stop, StopCause, StopReason};
+use episodic_engine::{
+    Engine, EngineConfig, Failure, Journal, JournalError, NodeError, Stop, StopCause, StopReason,
+};
 use episodic_fal::{FalClient, FalConfig, FalKey};
-use episodic_plan::{Plan, PlanOptions};
+use episodic_plan::Plan;
 use episodic_studio::{Studio, StudioConfig};
 use std::fmt::Write;
 use std::io::IsTerminal;
@@ -21,11 +24,20 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let catalog = catalog(&args.prices)?;
     let probe = probe()?;
     let (ffmpeg_tool, ffprobe_tool) = media_tools()?;
+    // A saved plan names its manifest and the choices it was made with.
+    let saved = args.plan.as_deref().map(plan_file::read).transpose()?;
+    let (manifest_paths, choices) = match &saved {
+        Some(saved) => (vec![saved.basis.manifest.clone()], saved.basis.choices.clone()),
+        None => (
+            args.manifests.clone(),
+            Choices { draft: args.draft, scale: args.scale, only: args.only.clone(), first: args.first },
+        ),
+    };
 
     // Check every manifest first; a broken one fails alone, the others still render.
     let mut plans = Vec::new();
     let mut refused = Vec::new();
-    for path in &args.manifests {
+    for path in &manifest_paths {
         let episode = match check(path, &catalog, &probe, printer) {
             Ok(episode) => episode,
             Err(err) => {
@@ -34,8 +46,40 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 continue;
             }
         };
-        let plan =
-            Plan::build(&episode, &catalog, PlanOptions { draft: args.draft, canvas_divisor: args.scale });
+        let prepared = match super::plan::prepare(&episode, &catalog, &probe, &choices) {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                printer.error(&err);
+                refused.push(path.display().to_string());
+                continue;
+            }
+        };
+        if let Some(preview) = &prepared.preview {
+            printer.note(preview.line(&prepared.plan).trim_end());
+        }
+        let plan = prepared.plan;
+        if let (Some(saved), Some(file)) = (&saved, &args.plan) {
+            // Before the journal is opened for writing and before any request: nothing moves.
+            let assessment = super::plan::assess(&plan, &args.state_dir)?;
+            let basis = Basis::of(&plan, &catalog, path, &choices)?;
+            let drift = plan_file::drift(saved, &basis, &plan, &assessment);
+            if !drift.is_empty() {
+                return Err(CliError::Blocked {
+                    message: format!(
+                        "the plan `{}` no longer holds, so nothing was rendered or spent:\n  - {}",
+                        file.display(),
+                        drift.join("\n  - ")
+                    ),
+                    help: format!(
+                        "plan again (`episodic plan {}{} --out {}`), read it, then run `episodic render --plan {}`",
+                        path.display(),
+                        choices.flags(),
+                        file.display(),
+                        file.display()
+                    ),
+                });
+            }
+        }
         let budget = plan.budget_problem();
         let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
         report_late(path, &late, printer);
@@ -55,7 +99,35 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     if plans.is_empty() {
         return Ok(ExitCode::from(crate::error::exit::FAILURE));
     }
+    let tools = (ffmpeg_tool, ffprobe_tool);
+    let run = Run { plans: &plans, refused: &refused, manifests: &manifest_paths, scale: choices.scale };
+    Ok(run_plans(&args, run, &catalog, &probe, tools, printer)?.0)
+}
 
+/// Checked plans, ready to run.
+pub(super) struct Run<'a> {
+    /// The plans, each under its budget, with a writable output.
+    pub plans: &'a [Plan],
+    /// The manifests refused while checking, already reported.
+    pub refused: &'a [String],
+    /// The manifests the plans came from, for the journal's record of the run.
+    pub manifests: &'a [std::path::PathBuf],
+    /// `--scale`, for the local studio's clips.
+    pub scale: u32,
+}
+
+/// Runs checked plans to the end with the run options of `args` (its manifests are not read):
+/// the journal, the backend, the cap, the progress output and the summary. The exit code, and
+/// the run's summary when it ran to its end.
+pub(super) fn run_plans(
+    args: &RenderArgs,
+    run: Run<'_>,
+    catalog: &Catalog,
+    probe: &episodic_media::Probe,
+    (ffmpeg_tool, ffprobe_tool): (episodic_media::Tool, episodic_media::Tool),
+    printer: &Printer,
+) -> Result<(ExitCode, Option<episodic_engine::RunSummary>), CliError> {
+    let Run { plans, refused, manifests: manifest_paths, scale } = run;
     let journal = Journal::open(&args.state_dir).map_err(state_error)?;
     let key = FalKey::from_env().map_err(|err| CliError::Render(err.to_string()))?;
     let backend = match args.backend {
@@ -88,8 +160,8 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         webhook_url: args.webhook_url.clone(),
         ..EngineConfig::default()
     };
-    let cap = spending_cap(&plans, config.max_cost);
-    let manifests: Vec<String> = args.manifests.iter().map(|path| path.display().to_string()).collect();
+    let cap = spending_cap(plans, config.max_cost);
+    let manifests: Vec<String> = manifest_paths.iter().map(|path| path.display().to_string()).collect();
 
     let runtime = runtime()?;
     let summary = runtime.block_on(async {
@@ -102,7 +174,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             BackendArg::Local => {
                 printer.note("NOTICE: no FAL_KEY (or --backend local): rendering on the local studio. The clips are PLACEHOLDERS made with ffmpeg, not Kling renders; nothing is billed.");
                 let studio_key = local_key();
-                let studio_config = StudioConfig { key: Some(studio_key.clone()), scale: args.scale, ..StudioConfig::default() };
+                let studio_config = StudioConfig { key: Some(studio_key.clone()), scale, ..StudioConfig::default() };
                 let studio = Studio::start(studio_config, Catalog::builtin(), ffmpeg_tool.clone(), ffprobe_tool.clone())
                     .await
                     .map_err(|err| CliError::Studio(err.to_string()))?;
@@ -120,8 +192,11 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             probe.clone(),
             catalog.clone(),
             config,
+            // The ElevenLabs client (`SpeechApi`) is built here once its crate lands; until then
+            // a plan with lines to voice stops before anything starts (`EngineError::NoSpeechApi`).
+            None,
         );
-        let to_go = engine.estimate_to_go(&plans).map_err(|err| CliError::Render(err.to_string()))?;
+        let to_go = engine.estimate_to_go(plans).map_err(|err| CliError::Render(err.to_string()))?;
         if let Some(cap) = cap
             && to_go > cap
         {
@@ -164,7 +239,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         };
         let mut closed = false;
         let summary = engine
-            .run(&plans, manifests, cap, stop_rx, |event| {
+            .run(plans, manifests, cap, stop_rx, |event| {
                 // A closed pipe stops the run as Ctrl-C does: whatever is in flight is journaled.
                 if !closed && reporter.event(&event).is_err() {
                     closed = true;
@@ -172,7 +247,14 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
                 }
             })
             .await
-            .map_err(|err| CliError::Render(err.to_string()))?;
+            .map_err(|err| match err {
+                episodic_engine::EngineError::NoSpeechApi { .. } => CliError::Blocked {
+                    message: err.to_string(),
+                    // Until the ElevenLabs client is wired in here (`Engine::new` above).
+                    help: "this build cannot voice lines yet: record them and use `audio: <file>` with `text:`".into(),
+                },
+                other => CliError::Render(other.to_string()),
+            })?;
         signals.abort();
         drop(bars);
         if let Some(studio) = studio {
@@ -181,7 +263,10 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         Ok::<_, CliError>(summary)
     })?;
 
-    printer.note(&table(&summary, &refused, &args.state_dir, backend));
+    printer.note(&table(&summary, refused, &args.state_dir, backend));
+    for line in pages::write(&summary, args.manifests.len() > 1) {
+        printer.note(&line);
+    }
     for hint in hints(&summary) {
         printer.note(&format!("  help: {hint}"));
     }
@@ -192,37 +277,42 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     match summary.stopped {
         Some(StopReason::Interrupted) => {
             printer.note(&format!("interrupted. {resume}"));
-            return Ok(ExitCode::from(exit::INTERRUPTED));
+            return Ok((ExitCode::from(exit::INTERRUPTED), None));
         }
         Some(StopReason::OutputClosed) => {
             printer.note(&format!("stopped: the output was closed. {resume}"));
-            return Ok(ExitCode::from(exit::OUTPUT_CLOSED));
+            return Ok((ExitCode::from(exit::OUTPUT_CLOSED), None));
         }
         Some(StopReason::OutOfCredit) => {
             printer.note(&format!(
                 "fal says the account is out of credit: top up at fal.ai/dashboard/billing. {resume}"
             ));
-            return Ok(ExitCode::from(exit::FAILURE));
+            return Ok((ExitCode::from(exit::FAILURE), None));
         }
         Some(StopReason::FailFast) | None => {}
     }
     if summary.ok() && refused.is_empty() {
-        Ok(ExitCode::SUCCESS)
+        Ok((ExitCode::SUCCESS, Some(summary)))
     } else {
         if !summary.ok() {
             printer.note(
                 "  help: fix what the failures above name, then run the same command again: finished uploads and renders are reused, not paid for again",
             );
         }
-        Ok(ExitCode::from(exit::FAILURE))
+        Ok((ExitCode::from(exit::FAILURE), Some(summary)))
     }
 }
 
 /// What the producer can do about the run's failures, once per kind: the flags live here, not in
 /// the engine's messages.
 fn hints(summary: &episodic_engine::RunSummary) -> Vec<&'static str> {
+    hints_for(summary.episodes.iter().flat_map(|episode| &episode.failures))
+}
+
+/// [`hints`] for some failures (one episode's, for its report page).
+pub(super) fn hints_for<'f>(failures: impl IntoIterator<Item = &'f Failure>) -> Vec<&'static str> {
     let mut hints: Vec<&'static str> = Vec::new();
-    for failure in summary.episodes.iter().flat_map(|episode| &episode.failures) {
+    for failure in failures {
         let hint = match &*failure.error {
             NodeError::RenderFailed { .. }
             | NodeError::FailedEarlier { .. }
@@ -234,7 +324,19 @@ fn hints(summary: &episodic_engine::RunSummary) -> Vec<&'static str> {
                 "a rerun looks in fal's request history again; to submit anyway, rerun with --resubmit-ambiguous (it may be paid twice)"
             }
             NodeError::LinkDropping { .. } => "check the network to fal; a rerun tries again",
-            NodeError::OverBudget { .. } => "raise --max-cost or budget_usd, or render fewer segments",
+            NodeError::OverBudget { .. } | NodeError::SpeechOverBudget { .. } => {
+                "raise --max-cost or budget_usd, or render fewer segments"
+            }
+            NodeError::SpeechFailedEarlier { .. } => {
+                "rerun with --retry-failed to voice refused lines again (ElevenLabs bills them again)"
+            }
+            NodeError::SpeechAmbiguous { .. } => {
+                "a rerun looks in ElevenLabs' history again; to voice anyway, rerun with --resubmit-ambiguous (it may be paid twice)"
+            }
+            NodeError::SpeechLinkDropping { .. } => "check the network to ElevenLabs; a rerun tries again",
+            NodeError::SpeechQuota(_) => {
+                "ElevenLabs' quota is spent: add credits (or wait for the reset) and rerun; lines already voiced are not paid again"
+            }
             _ => continue,
         };
         if !hints.contains(&hint) {
@@ -247,7 +349,7 @@ fn hints(summary: &episodic_engine::RunSummary) -> Vec<&'static str> {
 /// Whether the episode can be written at `output`: not a folder, under folders (existing or
 /// not yet) rather than a file, and in a place that takes new files (a read-only or full disk
 /// is found here by writing and removing an empty file).
-fn check_output(output: &Path) -> Result<(), CliError> {
+pub(super) fn check_output(output: &Path) -> Result<(), CliError> {
     let shown = output.display();
     let elsewhere = "or set `output:` in the manifest to another path";
     if output.is_dir() {
@@ -294,7 +396,7 @@ fn check_output(output: &Path) -> Result<(), CliError> {
 }
 
 /// The journal's error with what to do about it; every way out names `--state-dir`.
-fn state_error(err: JournalError) -> CliError {
+pub(super) fn state_error(err: JournalError) -> CliError {
     let other = "or choose another state folder with --state-dir (or EPISODIC_STATE_DIR)";
     let help = match &err {
         JournalError::StateDir { path, .. } if path.exists() && !path.is_dir() => {

@@ -62,6 +62,9 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         default_file_ttl: args.file_ttl_secs.map(Duration::from_secs),
         history_lag: Duration::from_millis(args.history_lag_ms),
         balance: args.balance.map(Usd::from_dollars),
+        elevenlabs_key: args.elevenlabs_key.filter(|key| !key.is_empty()),
+        tts_quota_chars: args.tts_quota_chars,
+        tts_concurrency: args.tts_concurrency.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         ..StudioConfig::default()
     };
     let open = config.key.is_none();
@@ -76,6 +79,13 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         printer.note(&format!("episodic studio: fal's queue, storage and CDN at {}", urls.queue_url));
         printer.note(&format!("  stats: {}", urls.stats_url));
         printer.note("  renders are placeholders made with ffmpeg; nothing is billed");
+        printer.note(&format!(
+            "  ElevenLabs text to speech at {} (EPISODIC_ELEVENLABS_URL)",
+            urls.elevenlabs_url
+        ));
+        if episodic_media::locate("espeak-ng", None).is_err() {
+            printer.note("  espeak-ng is not installed, so speech requests fail: apt-get install espeak-ng");
+        }
         if let Some(balance) = studio_balance {
             printer.note(&format!(
                 "  balance {balance}: once renders are billed that much, submits and uploads get fal's 403"

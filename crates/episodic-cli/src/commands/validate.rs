@@ -30,8 +30,12 @@ pub fn run(args: ValidateArgs, printer: &Printer) -> Result<ExitCode, CliError> 
             failed.push(path);
             continue;
         }
+        let lines = match plan.count(NodeKind::Speech) {
+            0 => String::new(),
+            lines => format!(", {lines} lines to voice"),
+        };
         printer.note(&format!(
-            "ok: `{}` is valid: {} segments, {} renders, {} estimated",
+            "ok: `{}` is valid: {} segments, {} renders{lines}, {} estimated",
             path.display(),
             episode.segments.len(),
             plan.count(NodeKind::Render),

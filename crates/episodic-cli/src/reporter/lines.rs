@@ -27,7 +27,7 @@ impl Reporter for LineReporter<'_> {
                     "{at} starting {nodes} nodes; renders still to pay for are estimated at {estimate_to_go}"
                 )
             }
-            EventKind::NodeStarted { node, kind: NodeKind::Render | NodeKind::Concat } => {
+            EventKind::NodeStarted { node, kind: NodeKind::Speech | NodeKind::Render | NodeKind::Concat } => {
                 format!("{at} {} {node}: started", event.episode)
             }
             EventKind::NodeStarted { .. } => return Ok(()),

@@ -26,10 +26,20 @@ pub(crate) fn history_wait_line(reason: &HistoryWait, until_unix: i64) -> String
         HistoryWait::LostAnswer { lost: 1 } => "the answer to its submit was lost".to_owned(),
         HistoryWait::LostAnswer { lost } => format!("the answer to its submit was lost ({lost} times now)"),
         HistoryWait::Crashed { owner } => format!("{owner} died while submitting it"),
+        HistoryWait::SpeechAnswerLost { lost: 1 } => "the answer to its request was lost".to_owned(),
+        HistoryWait::SpeechAnswerLost { lost } => {
+            format!("the answer to its request was lost ({lost} times now)")
+        }
+        HistoryWait::SpeechCrashed { owner } => format!("{owner} died while voicing it"),
     };
-    format!(
-        "{why}; fal may have queued it, so its request history is checked until {until} (it lists requests late): found, the render is re-attached; still absent then, it is submitted again. To decide now, stop and rerun with --resubmit-ambiguous (it may be paid twice)"
-    )
+    match reason {
+        HistoryWait::SpeechAnswerLost { .. } | HistoryWait::SpeechCrashed { .. } => format!(
+            "{why}; ElevenLabs may have voiced it, so its history is checked until {until}: found, its audio is fetched; still absent then, it is voiced again. To decide now, stop and rerun with --resubmit-ambiguous (it may be paid twice)"
+        ),
+        HistoryWait::LostAnswer { .. } | HistoryWait::Crashed { .. } => format!(
+            "{why}; fal may have queued it, so its request history is checked until {until} (it lists requests late): found, the render is re-attached; still absent then, it is submitted again. To decide now, stop and rerun with --resubmit-ambiguous (it may be paid twice)"
+        ),
+    }
 }
 
 /// The line that says why a run stops starting work.

@@ -5,7 +5,7 @@
 use super::{Reporter, history_wait_line, stopping_line};
 use crate::printer::OutputClosed;
 use episodic_catalog::Usd;
-use episodic_engine::{Event, EventKind};
+use episodic_engine::{Event, EventKind, HistoryWait};
 use episodic_plan::NodeKind;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
@@ -63,7 +63,8 @@ impl Reporter for TerminalReporter {
             EventKind::NodeStarted {
                 node,
                 kind:
-                    kind @ (NodeKind::Render
+                    kind @ (NodeKind::Speech
+                    | NodeKind::Render
                     | NodeKind::Compose
                     | NodeKind::Audio
                     | NodeKind::Concat
@@ -71,6 +72,7 @@ impl Reporter for TerminalReporter {
             } => {
                 let bar = self.node_line(&event.episode, node);
                 bar.set_message(match kind {
+                    NodeKind::Speech => "voicing with ElevenLabs (or waiting for a speech slot)",
                     NodeKind::Render => "submitting (or waiting for a render slot)",
                     _ => "encoding with ffmpeg",
                 });
@@ -96,7 +98,14 @@ impl Reporter for TerminalReporter {
             }
             EventKind::AwaitingHistory { node, reason, until_unix } => {
                 if let Some(bar) = self.running.get(node) {
-                    bar.set_message("checking fal's request history for a lost submit");
+                    bar.set_message(match reason {
+                        HistoryWait::SpeechAnswerLost { .. } | HistoryWait::SpeechCrashed { .. } => {
+                            "checking ElevenLabs' history for a lost request"
+                        }
+                        HistoryWait::LostAnswer { .. } | HistoryWait::Crashed { .. } => {
+                            "checking fal's request history for a lost submit"
+                        }
+                    });
                 }
                 let line = history_wait_line(reason, *until_unix);
                 let _ = self.bars.println(format!("{} {node}: {line}", event.episode));

@@ -96,7 +96,7 @@ fn studio_writes_its_ready_file_and_stops_on_sigterm() {
     }
     let urls: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&ready).expect("ready file")).expect("json");
-    for key in ["queue_url", "rest_url", "cdn_url", "stats_url"] {
+    for key in ["queue_url", "rest_url", "cdn_url", "stats_url", "elevenlabs_url"] {
         let url = urls[key].as_str().expect("url");
         assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with('/'), "{key}: {url}");
     }
@@ -107,5 +107,6 @@ fn studio_writes_its_ready_file_and_stops_on_sigterm() {
     assert!(output.status.success(), "exit {:?}", output.status);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("nothing is billed") && stderr.contains("stopping"), "{stderr}");
+    assert!(stderr.contains("ElevenLabs text to speech"), "{stderr}");
     assert!(!stderr.contains(" k\n"), "the key is not printed");
 }

@@ -3,15 +3,21 @@
 
 mod bad_inputs;
 mod broken_manifests;
+mod cache;
 mod chaos;
 mod commands;
+mod compare;
 mod facts;
 mod fallbacks;
 mod long_lines;
 mod paying;
 mod plan;
+mod plan_apply;
+mod plan_state;
+mod previews;
 mod render;
 mod render_output;
+mod report_page;
 mod secrets;
 mod stops;
 mod support;

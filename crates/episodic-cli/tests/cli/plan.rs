@@ -14,7 +14,9 @@ fn plan_json(manifest: &str, extra: &[&str]) -> Value {
 
 #[test]
 fn demo_plan_table() {
-    let output = episodic(&repo(), &["plan", "pipelines/demo/episode.yaml"]);
+    // A state folder that does not exist: nothing is done yet, whatever the checkout holds.
+    let output =
+        episodic(&repo(), &["plan", "pipelines/demo/episode.yaml", "--state-dir", "target/no-state-here"]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     insta::assert_snapshot!(output.transcript());
 }
@@ -25,7 +27,7 @@ fn json_totals_are_the_sum_of_the_nodes() {
         ["pipelines/demo/episode.yaml", "pipelines/short/episode.yaml", "pipelines/longform/episode.yaml"]
     {
         let plan = plan_json(manifest, &[]);
-        assert_eq!(plan["schema_version"], 1);
+        assert_eq!(plan["schema_version"], 2);
         let nodes = plan["nodes"].as_array().expect("nodes");
         let sum: u64 = nodes.iter().map(|node| node["cost_micros"].as_u64().expect("micros")).sum();
         assert_eq!(plan["totals"]["cost_micros"].as_u64(), Some(sum), "{manifest}");
@@ -173,4 +175,100 @@ fn the_episodes_audio_needs_the_main_clips_not_the_composes() {
         assert!(concat_deps.iter().any(|dep| dep == &audio["id"]), "concat copies the audio");
         assert_eq!(concat_deps.len(), of_kind("compose").len() + 1, "every segment and the audio");
     }
+}
+
+/// The plan of a manifest in the fixtures' copy, by node id: (kind, key, the whole node).
+fn nodes_by_id(plan: &Value) -> std::collections::BTreeMap<String, Value> {
+    plan["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| (node["id"].as_str().expect("id").to_owned(), node.clone()))
+        .collect()
+}
+
+#[test]
+fn lines_are_voiced_once_priced_by_character_and_their_renders_marked_estimates() {
+    let root = crate::support::fixtures();
+    let output = episodic(root, &["plan", "valid/lines.yaml", "--json"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let plan: Value = serde_json::from_str(&output.stdout).expect("JSON");
+    let nodes = nodes_by_id(&plan);
+    let speeches: Vec<&Value> = nodes.values().filter(|node| node["kind"] == "speech").collect();
+    // cold-open and sign-off say the same line with the same voice: voiced once.
+    assert_eq!(speeches.len(), 2, "{:?}", nodes.keys());
+    assert_eq!(plan["totals"]["speeches"], 2);
+    let mut characters = 0;
+    for speech in &speeches {
+        let chars = speech["characters"].as_u64().expect("characters");
+        characters += chars;
+        assert_eq!(
+            speech["text"].as_str().map(|text| text.chars().count() as u64),
+            Some(chars),
+            "tags count"
+        );
+        assert_eq!(speech["cost_micros"].as_u64(), Some(chars * 100), "$0.10 per 1,000 characters");
+        assert_eq!(speech["estimated"], true);
+        assert_eq!(speech["output_format"], "mp3_44100_128");
+        assert!(speech["price"]["as_of"].is_string() && speech["price"]["source"].is_string());
+    }
+    assert_eq!(plan["totals"]["characters"].as_u64(), Some(characters));
+    let cold_open = &nodes["speech/cold-open"];
+    assert_eq!(cold_open["model"], "eleven_v3");
+    assert_eq!(cold_open["voice_settings"], serde_json::json!({}), "unset settings are omitted");
+    assert_eq!(
+        nodes["speech/reply"]["voice_settings"],
+        serde_json::json!({"stability": 0.4, "similarity_boost": 0.8, "style": 0.2, "use_speaker_boost": true, "speed": 1.05})
+    );
+    // speech → upload → render, the render priced from the estimate and marked so.
+    assert_eq!(nodes["upload/speech-cold-open.mp3"]["deps"], serde_json::json!(["speech/cold-open"]));
+    let render = &nodes["render/cold-open/speaker"];
+    assert_eq!(render["estimated"], true);
+    let upload_key = nodes["upload/speech-cold-open.mp3"]["key"].as_str().expect("key");
+    assert_eq!(render["args"]["audio_url"]["$file"].as_str(), Some(upload_key));
+    assert!(nodes["render/recorded/speaker"].get("estimated").is_none(), "a recorded file is measured");
+    // The totals, budget included, count the speech.
+    let sum: u64 = nodes.values().map(|node| node["cost_micros"].as_u64().expect("micros")).sum();
+    assert_eq!(plan["totals"]["cost_micros"].as_u64(), Some(sum));
+
+    let table = episodic(root, &["plan", "valid/lines.yaml"]);
+    assert!(table.stdout.contains("~$"), "estimates are marked in the table:\n{}", table.stdout);
+    assert!(table.stdout.contains("Speech: 2 lines"), "{}", table.stdout);
+    let dot = episodic(root, &["plan", "valid/lines.yaml", "--dot"]);
+    assert!(dot.stdout.contains("speech/cold-open") && dot.stdout.contains("(estimate)"), "{}", dot.stdout);
+}
+
+#[test]
+fn an_edited_line_changes_only_its_own_speech_upload_render_and_compose() {
+    let root = crate::support::fixtures();
+    let manifest = std::fs::read_to_string(root.join("valid/lines.yaml")).expect("fixture");
+    let edited = manifest.replace("Very, very long.", "Very, very dull.");
+    assert_ne!(edited, manifest);
+    let path = root.join("generated/lines-edited.yaml");
+    std::fs::write(&path, edited).expect("write");
+    let plan_of = |manifest: &str| {
+        let output = episodic(root, &["plan", manifest, "--json"]);
+        assert_eq!(output.code, 0, "{}", output.stderr);
+        nodes_by_id(&serde_json::from_str(&output.stdout).expect("JSON"))
+    };
+    let before = plan_of("valid/lines.yaml");
+    let after = plan_of("generated/lines-edited.yaml");
+    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    let changed: Vec<&str> = before
+        .iter()
+        .filter(|(id, node)| node["key"] != after[*id]["key"])
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "audio/lines",
+            "compose/reply",
+            "concat/lines",
+            "download/reply/speaker",
+            "render/reply/speaker",
+            "speech/reply",
+            "upload/speech-reply.mp3",
+        ]
+    );
 }

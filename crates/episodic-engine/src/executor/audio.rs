@@ -2,7 +2,7 @@
 //! encoded once, as soon as the main clips are downloaded. It runs beside the composes, so after the
 //! last render only one compose and the concat's stream copy remain.
 
-use super::{Context, Done, Inputs, Output, artifact, compose::encoding};
+use super::{Context, Done, Inputs, Output, artifact, compose::encoding, spoken_seconds};
 use crate::NodeError;
 use episodic_media::AudioPart;
 use episodic_plan::AudioSpec;
@@ -30,8 +30,11 @@ pub(crate) async fn audio(
         .segments
         .iter()
         .zip(&mains)
-        .map(|(segment, main)| AudioPart { main, seconds: segment.seconds })
-        .collect();
+        .map(|(segment, main)| {
+            let seconds = spoken_seconds(inputs, segment.speech.as_deref(), segment.seconds)?;
+            Ok(AudioPart { main, seconds })
+        })
+        .collect::<Result<_, NodeError>>()?;
     // The plan's audio settings, so the node's key names exactly what is encoded.
     let mut encode = encoding(ctx, canvas, spec.fps);
     encode.audio_rate = spec.sample_rate;

@@ -1,6 +1,6 @@
 //! Compose: one segment laid onto the episode's canvas, encoded as every segment is.
 
-use super::{Context, Done, Inputs, Output, artifact, thumbnail};
+use super::{Context, Done, Inputs, Output, artifact, spoken_seconds, thumbnail};
 use crate::NodeError;
 use episodic_manifest::{Layout, Seat};
 use episodic_media::{Composition, EncodeSettings, Fill};
@@ -55,7 +55,7 @@ pub(crate) async fn compose(
         },
         canvas,
         fps: spec.fps,
-        seconds: spec.seconds,
+        seconds: spoken_seconds(inputs, spec.speech.as_deref(), spec.seconds)?,
         main: &main,
         main_seat: match spec.speaker_seat {
             Some(Seat::Right) => episodic_media::Seat::Second,

@@ -1,8 +1,9 @@
 //! The work of each node kind. Executors run concurrently under per-kind limits; each returns an
 //! [`Output`] for the nodes that need it.
 //!
-//! Journal writes for renders happen here, not in the dispatcher, because the request id must
-//! be committed the moment fal answers the submit, before anything else can go wrong.
+//! Journal writes for renders and speech happen here, not in the dispatcher, because the request
+//! id (or history item id) must be committed the moment the service answers, before anything else
+//! can go wrong.
 
 mod artifact;
 mod audio;
@@ -11,6 +12,7 @@ mod concat;
 mod download;
 mod join;
 mod render;
+pub(crate) mod speech;
 mod thumbnail;
 mod upload;
 
@@ -20,6 +22,8 @@ use concat::concat;
 use download::download;
 use join::join;
 use render::render;
+pub(crate) use render::try_keys;
+use speech::speech;
 use upload::upload;
 
 use crate::events::EventKind;
@@ -38,8 +42,12 @@ use tokio::sync::{mpsc, watch};
 /// What a finished node hands to the nodes that need it.
 #[derive(Debug, Clone)]
 pub(crate) enum Output {
-    /// An uploaded file's URL, by content hash.
-    Upload { sha256: String, url: String },
+    /// An uploaded file's URL; `key` is its upload node's key (a file's sha256, or derived from
+    /// a voiced line's key), which render arguments name it by.
+    Upload { key: String, url: String },
+    /// A voiced line: its audio (and character timings, when ElevenLabs sent them) in the
+    /// artifact store, and the audio's length once measured.
+    Speech { audio: PathBuf, sha256: String, alignment: Option<PathBuf>, seconds: Option<f64> },
     /// A finished render, with what is needed to ask fal for its result again.
     Render {
         video_url: String,
@@ -117,12 +125,26 @@ pub(crate) struct Context {
     pub(crate) stop: watch::Receiver<Stop>,
     /// Trips on fal's first out-of-credit answer; no render is submitted after.
     pub(crate) breaker: SpendBreaker,
+    /// ElevenLabs, when the caller configured it (lines cannot be voiced without).
+    pub(crate) speech: Option<Arc<dyn speech::api::SpeechApi>>,
+    /// Trips on ElevenLabs' first `quota_exceeded`; no line is voiced after.
+    pub(crate) speech_breaker: SpendBreaker,
     /// The spending cap of the run: `--max-cost`, and the tightest manifest budget.
     pub(crate) cap: Option<Usd>,
 }
 
 /// The outputs of a node's inputs, by node id.
 pub(crate) type Inputs = HashMap<String, Output>;
+
+/// The real length of a voiced line among `inputs`, when `speech` names one: it replaces the
+/// plan's estimate of the segment's length.
+pub(crate) fn spoken_seconds(inputs: &Inputs, speech: Option<&str>, planned: f64) -> Result<f64, NodeError> {
+    let Some(speech) = speech else { return Ok(planned) };
+    match inputs.get(speech) {
+        Some(Output::Speech { seconds: Some(seconds), .. }) => Ok(*seconds),
+        _ => Err(NodeError::Unexpected(format!("the length of {speech}'s audio is not known"))),
+    }
+}
 
 impl Context {
     /// Sends a progress event for a node.
@@ -151,12 +173,39 @@ pub(crate) async fn execute(
 ) -> Result<Done, NodeError> {
     let key = node.key.as_str();
     match &node.detail {
-        NodeDetail::Upload(spec) => upload(ctx, spec).await,
+        NodeDetail::Speech(spec) => speech(ctx, episode, &node.id, key, spec, node.cost).await,
+        NodeDetail::Upload(spec) => upload(ctx, key, spec, inputs).await,
         NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
         NodeDetail::Compose(spec) => compose(ctx, key, spec, at_once, inputs).await,
         NodeDetail::Audio(spec) => audio(ctx, key, spec, canvas, inputs).await,
         NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
         NodeDetail::Join(spec) => join(ctx, key, spec, inputs).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lines_segment_lasts_as_long_as_its_voiced_audio() {
+        let mut inputs = Inputs::new();
+        assert_eq!(
+            spoken_seconds(&inputs, None, 4.0).ok(),
+            Some(4.0),
+            "a recorded file keeps its measured length"
+        );
+        assert!(spoken_seconds(&inputs, Some("speech/intro"), 4.0).is_err(), "never the estimate");
+        inputs.insert(
+            "speech/intro".into(),
+            Output::Speech {
+                audio: PathBuf::from("a.mp3"),
+                sha256: "s".into(),
+                alignment: None,
+                seconds: Some(5.25),
+            },
+        );
+        assert_eq!(spoken_seconds(&inputs, Some("speech/intro"), 4.0).ok(), Some(5.25));
     }
 }

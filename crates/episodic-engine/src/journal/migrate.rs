@@ -20,10 +20,13 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, sql: include_str!("migrations/0001_initial.sql") },
     Migration { version: 2, sql: include_str!("migrations/0002_webhooks.sql") },
+    Migration { version: 3, sql: include_str!("migrations/0003_episodes.sql") },
+    Migration { version: 4, sql: include_str!("migrations/0004_speech.sql") },
+    Migration { version: 5, sql: include_str!("migrations/0005_node_parts.sql") },
 ];
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Brings the database up to [`SCHEMA_VERSION`]. Safe to run from several processes at once:
 /// `BEGIN IMMEDIATE` serialises them and the version is re-read under the lock, so the loser

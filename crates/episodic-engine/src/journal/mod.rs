@@ -17,15 +17,20 @@
 //!
 //! Modules: [`record`] (the types), `store` (opening, the render lifecycle), `cache` (uploads
 //! and artifacts), `runs`, [`recover`] (the restore policy), `liveness` (is an owner alive?),
-//! `migrate` (embedded SQL migrations), `webhooks` (outcomes delivered by fal), [`error`].
+//! `migrate` (embedded SQL migrations), `webhooks` (outcomes delivered by fal), `needs` (what each
+//! journaled episode needs, for `cache ls` and `cache gc`), `speech` (lines voiced by ElevenLabs,
+//! claimed and journaled like renders), [`error`].
 
 mod cache;
 pub mod error;
 mod liveness;
 mod migrate;
+mod needs;
+mod parts;
 pub mod record;
 pub mod recover;
 mod runs;
+mod speech;
 mod store;
 mod webhooks;
 
@@ -33,10 +38,12 @@ pub use cache::UPLOAD_EXPIRY_MARGIN_SECS;
 pub use error::JournalError;
 pub use liveness::DEFAULT_STALE_AFTER;
 pub use migrate::SCHEMA_VERSION;
+pub use needs::{CacheSnapshot, EpisodeNeeds, EpisodeRow, Need, NeededNode, Origin, Payment};
 pub use record::{
     ArtifactRecord, Claim, Owner, Process, RenderRecord, RenderState, RunId, RunOutcome, RunRecord,
     UnixSeconds, UploadRecord, now,
 };
 pub use recover::{Recovery, RecoveryAction};
+pub use speech::{SpeechClaim, SpeechCompletion, SpeechRecord, SpeechState};
 pub use store::{ARTIFACTS_DIR, BUSY_TIMEOUT, DATABASE_FILE, Journal};
 pub use webhooks::WebhookResult;

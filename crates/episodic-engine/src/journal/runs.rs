@@ -110,7 +110,8 @@ impl Journal {
     pub fn spent_micros(&self, run: RunId) -> Result<u64, JournalError> {
         let conn = self.lock();
         let total: i64 = conn.query_row(
-            "SELECT coalesce(sum(cost_micros), 0) FROM renders WHERE completed_by_run = ?1",
+            "SELECT (SELECT coalesce(sum(cost_micros), 0) FROM renders WHERE completed_by_run = ?1)
+                  + (SELECT coalesce(sum(cost_micros), 0) FROM speeches WHERE completed_by_run = ?1)",
             params![run.0],
             |row| row.get(0),
         )?;

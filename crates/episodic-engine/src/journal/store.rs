@@ -73,6 +73,17 @@ impl Journal {
         Ok(journal)
     }
 
+    /// A journal around an open connection (the read-only opening skips [`Journal::initialise`]).
+    pub(crate) fn from_parts(
+        conn: Mutex<Connection>,
+        state_dir: Option<PathBuf>,
+        artifacts_dir: Option<PathBuf>,
+        db_path: PathBuf,
+        stale_after: Duration,
+    ) -> Journal {
+        Journal { conn, state_dir, artifacts_dir, db_path, stale_after }
+    }
+
     /// A journal in memory, with no state directory: for tests.
     pub fn open_in_memory() -> Result<Journal, JournalError> {
         let db_path = PathBuf::from(":memory:");
@@ -465,7 +476,7 @@ impl Journal {
     }
 
     /// Whether `owner` is alive, from its run's row and its pid.
-    fn alive(
+    pub(crate) fn alive(
         &self,
         conn: &Connection,
         owner: &Owner,
@@ -496,7 +507,7 @@ fn reclaim(tx: &Transaction<'_>, key: &str, owner: &Owner, now: UnixSeconds) -> 
     Ok(())
 }
 
-fn check_owner(key: &str, holder: &Owner, caller: &Owner) -> Result<(), JournalError> {
+pub(crate) fn check_owner(key: &str, holder: &Owner, caller: &Owner) -> Result<(), JournalError> {
     if holder.run_id == caller.run_id {
         Ok(())
     } else {
@@ -550,7 +561,7 @@ impl Jitter {
 }
 
 /// Classifies an error met while opening, so the user reads what to do about it.
-fn open_error(path: &Path, error: rusqlite::Error) -> JournalError {
+pub(crate) fn open_error(path: &Path, error: rusqlite::Error) -> JournalError {
     use rusqlite::ErrorCode;
     match error.sqlite_error_code() {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {

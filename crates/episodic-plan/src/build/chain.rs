@@ -30,19 +30,28 @@ pub(super) fn fallback_args(args: &Map<String, Value>, first: &Model, member: &M
 }
 
 /// The fallbacks of one render: each member's request, key and price for `seconds` of output.
+/// A later `take` is in every member's key, as in the first model's: a fresh take is rendered
+/// afresh whichever model ends up rendering it.
 pub(super) fn fallbacks(
     args: &Map<String, Value>,
     first: &Model,
     chain: &[&Model],
     seconds: f64,
     generate_audio: bool,
+    take: u32,
 ) -> Vec<FallbackSpec> {
     chain
         .iter()
         .map(|member| {
             let args = Value::Object(fallback_args(args, first, member));
+            let mut identity = json!({"endpoint": member.endpoint, "args": args});
+            if take > 1
+                && let Some(fields) = identity.as_object_mut()
+            {
+                fields.insert("take".into(), json!(take));
+            }
             FallbackSpec {
-                key: NodeKey::of_json(&json!({"endpoint": member.endpoint, "args": args})),
+                key: NodeKey::of_json(&identity),
                 model: member.name.clone(),
                 endpoint: member.endpoint.clone(),
                 args,
@@ -67,7 +76,7 @@ mod tests {
         args.insert("image_url".into(), json!({"$file": "a"}));
         args.insert("audio_url".into(), json!({"$file": "b"}));
         args.insert("prompt".into(), json!("Talks."));
-        let specs = fallbacks(&args, omni, &[fabric, kling], 10.0, false);
+        let specs = fallbacks(&args, omni, &[fabric, kling], 10.0, false, 1);
         assert_eq!(
             specs[0].args,
             json!({"image_url": {"$file": "a"}, "audio_url": {"$file": "b"}, "resolution": "720p"}),
@@ -89,7 +98,7 @@ mod tests {
         args.insert("duration".into(), json!("5"));
         let o3 = catalog.get("kling-o3-standard-t2v").unwrap();
         // A text-to-video member drops the image it cannot take (the manifest checks kinds).
-        let specs = fallbacks(&args, i2v, &[o3], 5.0, false);
+        let specs = fallbacks(&args, i2v, &[o3], 5.0, false, 1);
         assert!(specs[0].args.get("start_image_url").is_none());
         assert_eq!(specs[0].args["duration"], "5");
     }

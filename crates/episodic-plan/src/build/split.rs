@@ -7,22 +7,24 @@ use super::{Builder, put_file};
 use crate::NodeKey;
 use crate::node::{JoinPieceSpec, JoinSpec, NodeDetail, RenderRole};
 use episodic_catalog::{Model, Usd};
-use episodic_manifest::{Segment, SpeechPiece};
+use episodic_manifest::{Dialogue, Segment};
 use petgraph::graph::NodeIndex;
 use serde_json::{Map, Value, json};
 
 impl Builder<'_> {
-    /// Renders `pieces` with `args` (the whole line's arguments; each piece's audio takes the
-    /// line's place) and joins them; returns the join, which stands for the speaker's download.
+    /// Renders the dialogue's pieces (each on its model chain) with `args` (the whole line's
+    /// arguments; each piece's audio takes the line's place) and joins them; returns the join,
+    /// which stands for the speaker's download. `speaker` names what the renders show.
     pub(super) fn speaker_pieces(
         &mut self,
         segment: &Segment,
         model: &Model,
         args: &Map<String, Value>,
-        pieces: &[SpeechPiece],
-        chain: &[String],
+        dialogue: &Dialogue,
         image: NodeIndex,
+        speaker: &str,
     ) -> NodeIndex {
+        let (pieces, chain) = (&dialogue.pieces, &dialogue.model_fallbacks);
         let mut downloads = Vec::with_capacity(pieces.len());
         let mut specs = Vec::with_capacity(pieces.len());
         for (index, piece) in pieces.iter().enumerate() {
@@ -48,8 +50,10 @@ impl Builder<'_> {
                 piece_args,
                 piece.seconds,
                 false,
+                false,
                 &[image, audio],
             );
+            self.shows.entry(render).or_insert_with(|| format!("{speaker} speaking"));
             let download = self.download(render);
             specs.push(JoinPieceSpec {
                 download: self.graph[download].id.clone(),

@@ -7,6 +7,8 @@ mod lost;
 mod media;
 mod protocol;
 mod python;
+mod python_elevenlabs;
+mod speech;
 mod support;
 mod truncated;
 mod webhooks;

@@ -18,6 +18,27 @@ use crate::NodeError;
 pub(crate) use crate::events::FallbackReason;
 use crate::journal::RenderState;
 use episodic_fal::{FalErrorKind, wire::ValidationDetail};
+use episodic_plan::{NodeKey, RenderSpec};
+use serde_json::json;
+
+/// The journal key of try `attempt` on the chain member whose request key is `member_key`: the
+/// request key itself for the first try, one derived from it for each later try.
+pub(crate) fn attempt_key(member_key: &str, attempt: u32) -> String {
+    match attempt {
+        0 => member_key.to_owned(),
+        attempt => NodeKey::of_json(&json!({"retry_of": member_key, "attempt": attempt})).to_string(),
+    }
+}
+
+/// Every try's journal key of a render with a fallback chain (its node key is `key`), in the
+/// order the chain runs them: each member's tries before the next member's.
+pub(crate) fn try_keys(key: &str, spec: &RenderSpec) -> Vec<String> {
+    let tries = spec.fallback_after.max(1);
+    std::iter::once(key.to_owned())
+        .chain(spec.fallbacks.iter().map(|fallback| fallback.key.to_string()))
+        .flat_map(|member| (0..tries).map(move |attempt| attempt_key(&member, attempt)))
+        .collect()
+}
 
 /// Where a render stands in its chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

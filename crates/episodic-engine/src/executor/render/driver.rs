@@ -498,6 +498,7 @@ mod tests {
                 args: serde_json::json!({"prompt": "hi"}),
                 seconds: 2.0,
                 generate_audio: false,
+                estimated: false,
                 fallbacks: Vec::new(),
                 fallback_after: 2,
             };

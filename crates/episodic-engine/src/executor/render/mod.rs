@@ -7,6 +7,7 @@ mod driver;
 mod fal;
 mod stage;
 
+pub(crate) use chain::try_keys;
 pub(crate) use driver::video;
 
 use super::{Context, Done, Fallback, Inputs, Output};
@@ -16,8 +17,8 @@ use chain::{Next, Position};
 use driver::{Driver, Job};
 use episodic_catalog::Usd;
 use episodic_fal::EndpointId;
-use episodic_plan::{FILE_PLACEHOLDER, NodeKey, RenderSpec};
-use serde_json::{Value, json};
+use episodic_plan::{FILE_PLACEHOLDER, RenderSpec};
+use serde_json::Value;
 use stage::Policy;
 
 /// One render node.
@@ -92,12 +93,7 @@ async fn render_chain(
     let member_keys: Vec<String> = std::iter::once(key.to_owned())
         .chain(spec.fallbacks.iter().map(|fallback| fallback.key.to_string()))
         .collect();
-    let attempt_key = |at: Position| match at.attempt {
-        0 => member_keys[at.member].clone(),
-        attempt => {
-            NodeKey::of_json(&json!({"retry_of": member_keys[at.member], "attempt": attempt})).to_string()
-        }
-    };
+    let attempt_key = |at: Position| chain::attempt_key(&member_keys[at.member], at.attempt);
     let tries = spec.fallback_after.max(1);
     // An earlier run fell back and the later model rendered: that render is the node's.
     let mut at = Position { member: 0, attempt: 0 };
@@ -194,20 +190,21 @@ async fn render_chain(
     }
 }
 
-/// The arguments with every `{"$file": sha256}` replaced by that file's uploaded URL.
+/// The arguments with every `{"$file": key}` replaced by the URL of the upload with that key (a
+/// file's sha256, or the key of a voiced line's upload).
 fn substitute(args: &Value, inputs: &Inputs) -> Result<Value, NodeError> {
     match args {
         Value::Object(map) => {
-            if let Some(Value::String(sha)) = map.get(FILE_PLACEHOLDER)
+            if let Some(Value::String(wanted)) = map.get(FILE_PLACEHOLDER)
                 && map.len() == 1
             {
                 return inputs
                     .values()
                     .find_map(|output| match output {
-                        Output::Upload { sha256, url } if sha256 == sha => Some(Value::String(url.clone())),
+                        Output::Upload { key, url, .. } if key == wanted => Some(Value::String(url.clone())),
                         _ => None,
                     })
-                    .ok_or_else(|| NodeError::Unexpected(format!("no upload for file {sha}")));
+                    .ok_or_else(|| NodeError::Unexpected(format!("no upload for file {wanted}")));
             }
             let mut out = serde_json::Map::new();
             for (key, value) in map {
