@@ -224,4 +224,65 @@ mod tests {
             PathBuf::from("out/ninja-news-demo.preview.mp4")
         );
     }
+
+    fn file(name: &str) -> MediaFile {
+        MediaFile {
+            path: PathBuf::from(name),
+            written: name.to_owned(),
+            sha256: name.to_owned(),
+            size: 1,
+            kind: episodic_media::FileKind::Wav,
+        }
+    }
+
+    fn line_in_pieces(ends: &[f64]) -> episodic_manifest::Dialogue {
+        let mut start = 0.0;
+        let pieces = ends
+            .iter()
+            .enumerate()
+            .map(|(index, end)| {
+                let piece = episodic_manifest::SpeechPiece {
+                    file: file(&format!("piece-{index}.wav")),
+                    start,
+                    seconds: end - start,
+                    fade: 0.2,
+                };
+                start = *end;
+                piece
+            })
+            .collect();
+        episodic_manifest::Dialogue {
+            speaker: 0,
+            speech: Speech::Audio { file: file("line.wav"), seconds: start },
+            text: None,
+            model: "omnihuman-v1.5".to_owned(),
+            prompt: String::new(),
+            negative_prompt: String::new(),
+            negative_prompt_explicit: false,
+            cfg_scale: None,
+            listener: None,
+            pieces,
+            model_fallbacks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_line_in_pieces_is_cut_after_the_piece_ending_nearest_the_asked_time() {
+        let mut dialogue = line_in_pieces(&[22.0, 44.0, 60.0]);
+        assert_eq!(keep_pieces(&mut dialogue, 40.0), 44.0);
+        assert_eq!(dialogue.pieces.len(), 2, "the pieces' renders are the full episode's");
+        assert_eq!(dialogue.pieces[1].fade, 0.0, "nothing after the last piece to fade into");
+        assert_eq!(dialogue.speech.seconds(), 44.0);
+
+        let mut dialogue = line_in_pieces(&[22.0, 44.0, 60.0]);
+        assert_eq!(keep_pieces(&mut dialogue, 5.0), 22.0);
+        assert!(dialogue.pieces.is_empty(), "one piece is rendered whole, with no join");
+        match &dialogue.speech {
+            Speech::Audio { file, seconds } => {
+                assert_eq!(file.written, "piece-0.wav");
+                assert_eq!(*seconds, 22.0);
+            }
+            Speech::Line(_) => panic!("a recording stays a recording"),
+        }
+    }
 }

@@ -80,6 +80,16 @@ fn a_withdrawn_first_model_hands_over_to_the_second_and_the_report_says_so() {
     let info = crate::support::probe().probe(&bench.root().join("chain/out/chain.mp4")).expect("probe");
     assert!(info.video().is_some() && info.audio().is_some());
 
+    // `plan` reads the same journal rows: the render the fallback made is done, nothing to pay.
+    let args = ["plan", "chain/episode.yaml", "--scale", "8", "--state-dir", ".state", "--json"];
+    let state = bench.context().run(bench.root(), &args, &[]);
+    assert_eq!(state.code, 0, "{}", state.stderr);
+    let json: serde_json::Value = serde_json::from_str(&state.stdout).expect("plan json");
+    let nodes = json["nodes"].as_array().expect("nodes");
+    let node = nodes.iter().find(|node| node["id"] == "render/hook/speaker").expect("speaker render");
+    assert_eq!(node["status"], "done", "{node}");
+    assert_eq!(json["totals"]["renders_to_run"], 0, "{}", state.stdout);
+
     // A rerun finds the fallback's render in the journal: nothing is asked of fal, not even the
     // withdrawn endpoint.
     let second = render(&bench);
