@@ -267,6 +267,10 @@ pub struct StudioArgs {
     /// Divide every output size by N (tests use a small scale).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub scale: u32,
+    /// Answer submits to this endpoint id with fal's 404 for an unknown app, as if it were
+    /// withdrawn (repeatable), to try fallback chains.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub gone: Vec<String>,
     /// Milliseconds a request waits in the queue before it may start.
     #[arg(long, default_value_t = 50)]
     pub queue_delay_ms: u64,

@@ -110,7 +110,7 @@ impl Limits {
             NodeKind::Render => &self.renders,
             NodeKind::Speech => &self.speech,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
-            NodeKind::Compose | NodeKind::Audio | NodeKind::Concat => &self.ffmpeg,
+            NodeKind::Compose | NodeKind::Audio | NodeKind::Concat | NodeKind::Join => &self.ffmpeg,
         }
     }
 }
@@ -316,8 +316,12 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                     continue;
                 }
                 Some(Shared::Finished(outcome)) => {
-                    let reused =
-                        outcome.clone().map(|done| Done { cache_hit: true, ..Done::cached(done.output) });
+                    // The model that rendered it is still the one a fallback chain ended on.
+                    let reused = outcome.clone().map(|done| Done {
+                        cache_hit: true,
+                        fallback: done.fallback,
+                        ..Done::cached(done.output)
+                    });
                     let now = self.since_start(Instant::now());
                     self.settle(node_ref, reused, Span { start: now, end: now });
                     continue;

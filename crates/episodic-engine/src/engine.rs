@@ -55,6 +55,9 @@ pub struct EpisodeOutcome {
     pub cache_hits: usize,
     /// Failed nodes and why, in plan order.
     pub failures: Vec<Failure>,
+    /// Renders a later model of their fallback chain made: node id, that model, and what became
+    /// of the models before it.
+    pub fallbacks: Vec<(String, String, String)>,
 }
 
 /// How a run ended.
@@ -234,6 +237,13 @@ impl Engine {
                 nodes: nodes.len(),
                 cache_hits: nodes.iter().filter(|node| node.cache_hit).count(),
                 failures: dispatcher.failures(p),
+                fallbacks: nodes
+                    .iter()
+                    .filter_map(|node| {
+                        let note = node.fallback.clone()?;
+                        Some((node.id.clone(), node.model.clone().unwrap_or_default(), note))
+                    })
+                    .collect(),
             });
         }
         let outcome = match stopped {

@@ -1,5 +1,8 @@
 //! Building the DAG from an episode.
 
+mod chain;
+mod split;
+
 use crate::node::{
     AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
     RenderRole, RenderSpec, SpeechSpec, UploadSpec,
@@ -61,6 +64,10 @@ struct Builder<'a> {
     ids: HashSet<String>,
     warnings: Vec<Problem>,
     warned: HashSet<(String, &'static str)>,
+    /// The fallback chain of the render being built (see `chain_next`).
+    chain: Vec<&'a Model>,
+    /// The episode's `fallback_after`.
+    fallback_after: u32,
     /// Every segment that asked for each render, in order (two or more: shared).
     asked: HashMap<NodeIndex, Vec<String>>,
     /// What each render shows, for the plan's "shared by" note.
@@ -83,6 +90,8 @@ impl<'a> Builder<'a> {
             ids: HashSet::new(),
             warnings: Vec::new(),
             warned: HashSet::new(),
+            chain: Vec::new(),
+            fallback_after: 2,
             asked: HashMap::new(),
             shows: HashMap::new(),
             takes: HashMap::new(),
@@ -90,6 +99,7 @@ impl<'a> Builder<'a> {
     }
 
     fn build(mut self, episode: &Episode) -> Plan {
+        self.fallback_after = episode.fallback_after;
         let quality = if self.draft { Tier::Standard } else { episode.quality };
         let canvas_size = match quality {
             Tier::Pro => OutputSize::P1080,
@@ -177,18 +187,21 @@ impl<'a> Builder<'a> {
         let speaker = episode.member(dialogue.speaker);
         let model = self.speaker_model(&dialogue.model);
         let image = self.upload(&speaker.image);
+        // A recording rendered in pieces uploads the pieces, not the whole track.
         let (audio, speech) = match &dialogue.speech {
-            Speech::Audio { file, .. } => (self.upload(file), None),
+            Speech::Audio { .. } if !dialogue.pieces.is_empty() => (None, None),
+            Speech::Audio { file, .. } => (Some(self.upload(file)), None),
             Speech::Line(line) => {
                 let speech = self.speech(segment, line);
-                (self.speech_upload(speech), Some(speech))
+                (Some(self.speech_upload(speech)), Some(speech))
             }
         };
 
         let mut args = Map::new();
         put_file(&mut args, model.image_arg(), &speaker.image);
-        if let Some(key) = model.audio_arg() {
-            // The upload node's key: a file's sha256, or what a voiced line's key derives.
+        if let (Some(key), Some(audio)) = (model.audio_arg(), audio) {
+            // The upload node's key: a file's sha256, or what a voiced line's key derives. Pieces
+            // put their own audio in (`speaker_pieces`).
             args.insert(key.to_owned(), json!({ FILE_PLACEHOLDER: self.graph[audio].key.as_str() }));
         }
         if !dialogue.prompt.is_empty() && model.schema_arg("prompt").is_some() {
@@ -208,18 +221,24 @@ impl<'a> Builder<'a> {
         put_required_defaults(&mut args, model);
         let seconds = dialogue.speech.seconds();
         let estimated = dialogue.speech.is_estimate();
-        let speaker_render = self.render(
-            segment,
-            RenderRole::Speaker,
-            model,
-            args,
-            seconds,
-            false,
-            estimated,
-            &[image, audio],
-        );
-        self.shows.entry(speaker_render).or_insert_with(|| format!("{} speaking", speaker.name));
-        let main = self.download(speaker_render);
+        let main = match audio {
+            Some(audio) => {
+                self.chain_next(&dialogue.model_fallbacks);
+                let speaker_render = self.render(
+                    segment,
+                    RenderRole::Speaker,
+                    model,
+                    args,
+                    seconds,
+                    false,
+                    estimated,
+                    &[image, audio],
+                );
+                self.shows.entry(speaker_render).or_insert_with(|| format!("{} speaking", speaker.name));
+                self.download(speaker_render)
+            }
+            None => self.speaker_pieces(segment, model, &args, dialogue, image, &speaker.name),
+        };
 
         let mut listener_download = None;
         let mut fill = None;
@@ -246,6 +265,7 @@ impl<'a> Builder<'a> {
             put_required_defaults(&mut args, model);
             // The listener's length is chosen from the estimate when the line is not voiced yet;
             // a listener clip covers up to its whole length, looped past it, either way.
+            self.chain_next(&listener.model_fallbacks);
             let render = self.render(
                 segment,
                 RenderRole::Listener,
@@ -316,6 +336,7 @@ impl<'a> Builder<'a> {
         }
         put_required_defaults(&mut args, model);
         let seconds = f64::from(broll.duration);
+        self.chain_next(&broll.model_fallbacks);
         let render = self.render(
             segment,
             RenderRole::Broll,
@@ -484,6 +505,38 @@ impl<'a> Builder<'a> {
         estimated: bool,
         inputs: &[NodeIndex],
     ) -> NodeIndex {
+        let id = format!("render/{}/{}", segment.id, role.as_str());
+        let approx = if estimated { "~" } else { "" };
+        let label = format!("{} {approx}{:.1} s on {}", role.as_str(), seconds, model.name);
+        self.render_as(id, label, segment, role, model, args, seconds, generate_audio, estimated, inputs)
+    }
+
+    /// The fallback chain of the next render (`model: [first, …]`), taken by `render_as`.
+    fn chain_next(&mut self, names: &[String]) {
+        self.chain = if self.draft {
+            // A draft renders every avatar on the one cheapest model: no chain.
+            Vec::new()
+        } else {
+            names.iter().filter_map(|name| self.catalog.get(name)).collect()
+        };
+    }
+
+    /// As [`Builder::render`], with the node's id and label given.
+    #[allow(clippy::too_many_arguments)]
+    fn render_as(
+        &mut self,
+        id: String,
+        label: String,
+        segment: &Segment,
+        role: RenderRole,
+        model: &Model,
+        args: Map<String, Value>,
+        seconds: f64,
+        generate_audio: bool,
+        estimated: bool,
+        inputs: &[NodeIndex],
+    ) -> NodeIndex {
+        let chain = std::mem::take(&mut self.chain);
         let args = Value::Object(args);
         // A later take is the same request rendered afresh: its own key, its own payment. The
         // first take's key is unchanged, so `take: 1` reuses what was rendered without one.
@@ -498,7 +551,24 @@ impl<'a> Builder<'a> {
             self.asked.entry(*existing).or_default().push(segment.id.clone());
             return *existing;
         }
-        let cost = model.cost(seconds, generate_audio);
+        let fallbacks = match args.as_object() {
+            Some(map) if !chain.is_empty() => {
+                chain::fallbacks(map, model, &chain, seconds, generate_audio, segment.take)
+            }
+            _ => Vec::new(),
+        };
+        // Budgets hold whichever model of the chain renders.
+        let cost = fallbacks
+            .iter()
+            .map(|fallback| fallback.cost)
+            .fold(model.cost(seconds, generate_audio), Usd::max);
+        let label = match fallbacks.is_empty() {
+            true => label,
+            false => {
+                let names: Vec<&str> = fallbacks.iter().map(|fallback| fallback.model.as_str()).collect();
+                format!("{label}, then {}", names.join(", then "))
+            }
+        };
         let spec = RenderSpec {
             segment: segment.id.clone(),
             role,
@@ -508,16 +578,10 @@ impl<'a> Builder<'a> {
             seconds,
             generate_audio,
             estimated,
+            fallbacks,
+            fallback_after: self.fallback_after,
         };
-        let approx = if estimated { "~" } else { "" };
-        let label = format!("{} {approx}{:.1} s on {}", role.as_str(), seconds, model.name);
-        let index = self.add(
-            format!("render/{}/{}", segment.id, role.as_str()),
-            key.clone(),
-            label,
-            cost,
-            NodeDetail::Render(spec),
-        );
+        let index = self.add(id, key.clone(), label, cost, NodeDetail::Render(spec));
         self.renders.insert(key, index);
         self.asked.insert(index, vec![segment.id.clone()]);
         if segment.take > 1 {

@@ -20,6 +20,7 @@ pub fn to_dot(plan: &Plan) -> String {
             NodeKind::Compose => "#bbf7d0",
             NodeKind::Audio => "#fed7aa",
             NodeKind::Concat => "#fbcfe8",
+            NodeKind::Join => "#fef3c7",
         };
         let mut label = format!("{}\\n{}", escape(&node.id), escape(&node.label));
         match node.kind() {

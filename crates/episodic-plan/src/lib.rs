@@ -14,11 +14,11 @@ mod status;
 
 pub use build::{LISTENER_POLICY, PlanOptions};
 pub use dot::to_dot;
-pub use json::{PlanJson, PriceJson, SCHEMA_VERSION};
+pub use json::{FallbackJson, PlanJson, PriceJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
-    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    NodeKind, RenderRole, RenderSpec, SpeechSpec, UploadSpec,
+    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, FallbackSpec, JoinPieceSpec,
+    JoinSpec, ListenerFill, Node, NodeDetail, NodeKind, RenderRole, RenderSpec, SpeechSpec, UploadSpec,
 };
 pub use parts::{Change, FileNames, Parts};
 pub use status::{Assessment, NodeStatus, Reason, Status};

@@ -45,6 +45,8 @@ pub enum NodeDetail {
     Audio(AudioSpec),
     /// Join the segments into the episode.
     Concat(ConcatSpec),
+    /// Join the pieces a long line was rendered in into its speaker clip.
+    Join(JoinSpec),
 }
 
 /// The kind of a node.
@@ -65,6 +67,8 @@ pub enum NodeKind {
     Audio,
     /// Concat.
     Concat,
+    /// The pieces of a long line joined.
+    Join,
 }
 
 impl NodeKind {
@@ -78,6 +82,7 @@ impl NodeKind {
             NodeKind::Compose => "compose",
             NodeKind::Audio => "audio",
             NodeKind::Concat => "concat",
+            NodeKind::Join => "join",
         }
     }
 }
@@ -172,6 +177,27 @@ pub struct RenderSpec {
     /// Whether `seconds` (and so the cost) is an estimate: the speech it renders is not voiced
     /// yet. The render is billed by the real length.
     pub estimated: bool,
+    /// The models that take over, in order, when this one is withdrawn (404), refuses the input
+    /// as outside its limits (422), or fails the render too often: each with its own request.
+    pub fallbacks: Vec<FallbackSpec>,
+    /// How many times the runner may fail this render on one model of the chain before the next
+    /// takes over (the manifest's `fallback_after`).
+    pub fallback_after: u32,
+}
+
+/// One model of a render's fallback chain, with the request it would be sent.
+#[derive(Debug, Clone)]
+pub struct FallbackSpec {
+    /// The catalog name of the model.
+    pub model: String,
+    /// The fal endpoint id.
+    pub endpoint: String,
+    /// Its arguments, with input files as `{"$file": sha256}` placeholders.
+    pub args: serde_json::Value,
+    /// The key of this request in the journal (endpoint and arguments, as a render's key).
+    pub key: NodeKey,
+    /// What it would cost.
+    pub cost: Usd,
 }
 
 /// How a listener clip is fitted to the speaker's length.
@@ -261,6 +287,31 @@ pub struct ConcatSpec {
     pub output: std::path::PathBuf,
 }
 
+/// One rendered piece of a long line, as its join lays it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinPieceSpec {
+    /// The id of the piece's download.
+    pub download: String,
+    /// Where the piece starts in the line, in seconds.
+    pub start: f64,
+    /// How long its audio lasts, in seconds (exact: samples over rate).
+    pub seconds: f64,
+    /// How long the picture crossfades into the next piece, starting at the cut (0 on the last).
+    pub fade: f64,
+}
+
+/// How a long line's pieces become one speaker clip: laid end to end on the line's clock, cut
+/// inside the pauses, the picture crossfaded over the cut.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinSpec {
+    /// The segment id.
+    pub segment: String,
+    /// The pieces, in order.
+    pub pieces: Vec<JoinPieceSpec>,
+    /// The frame rate of the model's clips, kept by the join.
+    pub fps: u32,
+}
+
 impl SpeechSpec {
     /// What the node's key hashes: everything that decides the audio, and nothing else. The engine
     /// journals it beside the key.
@@ -287,6 +338,7 @@ impl Node {
             NodeDetail::Compose(_) => NodeKind::Compose,
             NodeDetail::Audio(_) => NodeKind::Audio,
             NodeDetail::Concat(_) => NodeKind::Concat,
+            NodeDetail::Join(_) => NodeKind::Join,
         }
     }
 

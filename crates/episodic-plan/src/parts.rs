@@ -129,9 +129,9 @@ impl Plan {
             .collect()
     }
 
-    /// The named inputs of a node: a render's model, take and arguments (files by path and
-    /// hash); an upload's file; for every other node, its inputs' keys by node id and its own
-    /// parameters.
+    /// The named inputs of a node: a render's model (and model chain, with fallbacks), take and
+    /// arguments (files by path and hash); an upload's file; for every other node (a join: its
+    /// pieces' downloads), its inputs' keys by node id and its own parameters.
     pub fn parts(&self, index: NodeIndex, files: &FileNames) -> Parts {
         let node = &self.graph[index];
         let mut parts = Parts::default();
@@ -144,6 +144,12 @@ impl Plan {
             }
             NodeDetail::Render(render) => {
                 parts.insert("model", Value::String(render.model.clone()));
+                if !render.fallbacks.is_empty() {
+                    let chain: Vec<&str> = std::iter::once(render.model.as_str())
+                        .chain(render.fallbacks.iter().map(|fallback| fallback.model.as_str()))
+                        .collect();
+                    parts.insert("model chain", Value::String(chain.join(", ")));
+                }
                 if let Some(take) = self.takes.get(&index) {
                     parts.insert("take", json!(take));
                 }
@@ -193,6 +199,20 @@ impl Plan {
             }
             NodeDetail::Concat(spec) => {
                 parts.insert("segment order", json!(spec.segments));
+            }
+            // The pieces' keys come in below, by their download's id.
+            NodeDetail::Join(spec) => {
+                parts.insert("fps", json!(spec.fps));
+                for (number, piece) in (1..).zip(&spec.pieces) {
+                    parts.insert(
+                        format!("length of piece {number}"),
+                        Value::String(format!("{:.3} s", piece.seconds)),
+                    );
+                    parts.insert(
+                        format!("crossfade after piece {number}"),
+                        Value::String(format!("{:.3} s", piece.fade)),
+                    );
+                }
             }
         }
         if !matches!(node.detail, NodeDetail::Upload(_) | NodeDetail::Render(_) | NodeDetail::Speech(_)) {

@@ -275,8 +275,14 @@ pub fn table(plan: &Plan, assessment: &Assessment, catalog: &Catalog) -> String 
         );
     }
     let _ = writeln!(out, "Listener clips: {LISTENER_POLICY}.");
-    let models: BTreeSet<&str> =
-        plan.nodes().filter_map(|node| node.render().map(|r| r.model.as_str())).collect();
+    split_lines(&mut out, plan);
+    fallback_chains(&mut out, plan);
+    // A fallback chain's later models are priced too: the estimate may be theirs.
+    let models: BTreeSet<&str> = plan
+        .nodes()
+        .filter_map(|node| node.render())
+        .flat_map(|r| std::iter::once(r.model.as_str()).chain(r.fallbacks.iter().map(|f| f.model.as_str())))
+        .collect();
     let voices: BTreeSet<&str> =
         plan.nodes().filter_map(|node| node.speech().map(|s| s.model.as_str())).collect();
     if !models.is_empty() || !voices.is_empty() {
@@ -320,4 +326,59 @@ fn aspect_of(plan: &Plan) -> &'static str {
 pub(super) fn precise(amount: Usd) -> String {
     let mills = (amount.micros() + 500) / 1_000;
     format!("${}.{:03}", mills / 1_000, mills % 1_000)
+}
+
+/// Lines longer than their model renders: where each is cut, and each piece's span.
+fn split_lines(out: &mut String, plan: &Plan) {
+    let joins: Vec<&episodic_plan::JoinSpec> = plan
+        .nodes()
+        .filter_map(|node| match &node.detail {
+            episodic_plan::NodeDetail::Join(spec) => Some(spec),
+            _ => None,
+        })
+        .collect();
+    if joins.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Long lines, rendered in pieces cut at pauses and joined with a crossfade:");
+    for join in joins {
+        let pieces: Vec<String> = join
+            .pieces
+            .iter()
+            .map(|piece| format!("{:.2}-{:.2} s", piece.start, piece.start + piece.seconds))
+            .collect();
+        let cuts: Vec<String> =
+            join.pieces.iter().skip(1).map(|piece| format!("{:.2} s", piece.start)).collect();
+        let _ = writeln!(
+            out,
+            "  {}: {} pieces ({}), cut at {}",
+            join.segment,
+            join.pieces.len(),
+            pieces.join(", "),
+            cuts.join(", ")
+        );
+    }
+}
+
+/// Renders with a fallback chain: the models in order, each with its price for the clip.
+fn fallback_chains(out: &mut String, plan: &Plan) {
+    let chained: Vec<(&str, &episodic_plan::RenderSpec, episodic_catalog::Usd)> = plan
+        .nodes()
+        .filter_map(|node| node.render().map(|render| (node.id.as_str(), render, node.cost)))
+        .filter(|(_, render, _)| !render.fallbacks.is_empty())
+        .collect();
+    if chained.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Fallback chains (the next model takes over on a 404, a 422 outside the model's limits, or {} failed renders; each clip is estimated at its dearest model):",
+        chained[0].1.fallback_after
+    );
+    for (id, render, cost) in chained {
+        let models: Vec<&str> = std::iter::once(render.model.as_str())
+            .chain(render.fallbacks.iter().map(|fallback| fallback.model.as_str()))
+            .collect();
+        let _ = writeln!(out, "  {id}: {} (estimated {})", models.join(" → "), precise(cost));
+    }
 }

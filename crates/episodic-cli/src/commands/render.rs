@@ -506,6 +506,9 @@ fn table(
         for failure in &episode.failures {
             let _ = writeln!(out, "    {}: {}", failure.node, failure.error);
         }
+        for (node, model, note) in &episode.fallbacks {
+            let _ = writeln!(out, "    {node}: rendered by {model}, a fallback ({note})");
+        }
     }
     for manifest in refused {
         let _ = writeln!(out, "{manifest}: refused (see the errors above)");

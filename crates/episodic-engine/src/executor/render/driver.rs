@@ -327,7 +327,14 @@ impl<A: FalApi> Driver<'_, A> {
         };
         // The ephemeral studio bills nothing; what fal would have charged is reported apart.
         let billed_now = if self.policy.ephemeral { Usd::ZERO } else { cost };
-        Ok(Done { output, cache_hit: false, cost: billed_now, list_cost: cost, request_id: Some(request_id) })
+        Ok(Done {
+            output,
+            cache_hit: false,
+            cost: billed_now,
+            list_cost: cost,
+            request_id: Some(request_id),
+            fallback: None,
+        })
     }
 
     /// Leaves the claim as a failing render must.
@@ -502,6 +509,8 @@ mod tests {
                 seconds: 2.0,
                 generate_audio: false,
                 estimated: false,
+                fallbacks: Vec::new(),
+                fallback_after: 2,
             };
             Setup {
                 journal,

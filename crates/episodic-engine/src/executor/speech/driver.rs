@@ -283,7 +283,14 @@ impl Driver<'_> {
         }
         // The local studio bills nothing; what ElevenLabs would have charged is reported apart.
         let cost = if self.free { Usd::ZERO } else { job.cost };
-        Done { output, cache_hit: false, cost, list_cost: job.cost, request_id: history_item_id }
+        Done {
+            output,
+            cache_hit: false,
+            cost,
+            list_cost: job.cost,
+            request_id: history_item_id,
+            fallback: None,
+        }
     }
 
     /// Writes `bytes` into the artifact folder under their hash and records them for `key`.
