@@ -1,8 +1,8 @@
 //! Building the DAG from an episode.
 
 use crate::node::{
-    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    RenderRole, RenderSpec, SpeechSpec, UploadSpec,
+    AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node,
+    NodeDetail, RenderRole, RenderSpec, SidecarSpec, SpeechSpec, UploadSpec,
 };
 use crate::{NodeKey, Plan};
 use episodic_catalog::{
@@ -116,8 +116,13 @@ impl<'a> Builder<'a> {
         let key = NodeKey::of_json(
             &json!({"concat": 2, "segments": keys, "audio": self.graph[audio].key.as_str()}),
         );
-        let spec =
-            ConcatSpec { segments, audio: self.graph[audio].id.clone(), output: episode.output.clone() };
+        let (sidecars, speeches) = self.sidecars(episode, &composes);
+        let spec = ConcatSpec {
+            segments,
+            audio: self.graph[audio].id.clone(),
+            output: episode.output.clone(),
+            sidecars,
+        };
         let concat = self.add(
             format!("concat/{}", episode.id),
             key,
@@ -125,7 +130,8 @@ impl<'a> Builder<'a> {
             Usd::ZERO,
             NodeDetail::Concat(spec),
         );
-        for input in composes.into_iter().chain([audio]) {
+        // The speeches time the sidecars' words (the audio node needs them too: one edge each).
+        for input in composes.into_iter().chain([audio]).chain(speeches) {
             self.graph.add_edge(input, concat, ());
         }
 
@@ -264,6 +270,10 @@ impl<'a> Builder<'a> {
             seconds,
             speech: speech.map(|index| self.graph[index].id.clone()),
             text: dialogue.text.clone(),
+            // Only a voiced line's words have times to draw them at.
+            burn: episode.captions.filter(|captions| captions.burn && speech.is_some()).map(|captions| {
+                BurnedCaptions { style: captions.style, words_per_page: captions.words_per_page }
+            }),
             main: self.graph[main].id.clone(),
             speaker_seat: listener_download.map(|_| speaker.seat),
             listener: listener_download.map(|index| self.graph[index].id.clone()),
@@ -330,6 +340,7 @@ impl<'a> Builder<'a> {
             seconds,
             speech: None,
             text: None,
+            burn: None,
             main: self.graph[main].id.clone(),
             speaker_seat: None,
             listener: None,
@@ -542,6 +553,15 @@ impl<'a> Builder<'a> {
             "speaker_seat": spec.speaker_seat,
             "listener_fill": spec.listener_fill,
         }));
+        // Burned captions change the pictures, so they key the compose (and only the compose: an
+        // edited caption re-composes, never re-renders); without them the key is as it always was.
+        let key = match (&spec.burn, &spec.text) {
+            (Some(burn), Some(text)) => NodeKey::of_json(&json!({
+                "compose": key.as_str(),
+                "captions": {"style": burn.style, "words_per_page": burn.words_per_page, "text": text},
+            })),
+            _ => key,
+        };
         let label = format!("{} {} {:.1} s", spec.layout.as_str(), spec.canvas, spec.seconds);
         let index =
             self.add(format!("compose/{}", spec.segment), key, label, Usd::ZERO, NodeDetail::Compose(spec));
@@ -609,6 +629,40 @@ impl<'a> Builder<'a> {
             }
         }
         index
+    }
+
+    /// The sidecars' spec, when any segment's words are timed (a voiced line), and the speech
+    /// nodes that time them.
+    fn sidecars(&self, episode: &Episode, composes: &[NodeIndex]) -> (Option<SidecarSpec>, Vec<NodeIndex>) {
+        let mut segments = Vec::with_capacity(composes.len());
+        let mut speeches = Vec::new();
+        for compose in composes {
+            let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
+            let speech = spec.speech.as_deref().and_then(|id| {
+                self.graph
+                    .neighbors_directed(*compose, petgraph::Direction::Incoming)
+                    .find(|input| self.graph[*input].id == id)
+            });
+            if spec.text.is_some()
+                && let Some(speech) = speech
+                && !speeches.contains(&speech)
+            {
+                speeches.push(speech);
+            }
+            segments.push(AudioSegment {
+                segment: spec.segment.clone(),
+                main: spec.main.clone(),
+                seconds: spec.seconds,
+                speech: spec.text.as_ref().and(spec.speech.clone()),
+            });
+        }
+        if speeches.is_empty() {
+            return (None, speeches);
+        }
+        let words_per_page = episode
+            .captions
+            .map_or(episodic_manifest::Captions::DEFAULT_WORDS_PER_PAGE, |captions| captions.words_per_page);
+        (Some(SidecarSpec { segments, words_per_page }), speeches)
     }
 
     fn add(&mut self, id: String, key: NodeKey, label: String, cost: Usd, detail: NodeDetail) -> NodeIndex {

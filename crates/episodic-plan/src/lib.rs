@@ -17,8 +17,8 @@ pub use dot::to_dot;
 pub use json::{PlanJson, PriceJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
-    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    NodeKind, RenderRole, RenderSpec, SpeechSpec, UploadSpec,
+    AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node,
+    NodeDetail, NodeKind, RenderRole, RenderSpec, SidecarSpec, SpeechSpec, UploadSpec,
 };
 pub use parts::{Change, FileNames, Parts};
 pub use status::{Assessment, NodeStatus, Reason, Status};

@@ -200,8 +200,11 @@ pub struct ComposeSpec {
     /// For a line: the speech node whose audio's real length replaces `seconds` at run time.
     pub speech: Option<String>,
     /// What is said, for captions: the line (its timings are the speech's alignment), or an audio
-    /// segment's `text`. Not part of the key while nothing is drawn from it.
+    /// segment's `text`. Part of the key only when it is burned in (`burn`).
     pub text: Option<String>,
+    /// How the segment's captions are burned into it: set when the manifest asks for burned
+    /// captions and the segment's words have times (a voiced line).
+    pub burn: Option<BurnedCaptions>,
     /// The id of the main clip's download (speaker or b-roll); its audio is the segment's audio.
     pub main: String,
     /// Where the speaker sits, for two-shot layouts.
@@ -210,6 +213,26 @@ pub struct ComposeSpec {
     pub listener: Option<String>,
     /// How the listener clip is fitted.
     pub listener_fill: Option<ListenerFill>,
+}
+
+/// How burned-in captions look: the manifest's `captions:` as the compose draws them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BurnedCaptions {
+    /// Karaoke or plain.
+    pub style: episodic_manifest::CaptionStyle,
+    /// Words shown at once, 1 to 6.
+    pub words_per_page: u8,
+}
+
+/// The `.srt` and `.vtt` sidecars of an episode: every segment's length (so each segment's words
+/// are shifted by its start in the final video) and, for the segments with timed words, the
+/// speech node whose alignment times them.
+#[derive(Debug, Clone, Serialize)]
+pub struct SidecarSpec {
+    /// Every segment, in episode order (`speech` is `None` for one without timed words).
+    pub segments: Vec<AudioSegment>,
+    /// Words a cue shows at most.
+    pub words_per_page: u8,
 }
 
 /// One segment's share of the episode's audio.
@@ -250,6 +273,8 @@ pub struct ConcatSpec {
     pub audio: String,
     /// The output path.
     pub output: std::path::PathBuf,
+    /// The caption sidecars written beside the output, when any segment's words are timed.
+    pub sidecars: Option<SidecarSpec>,
 }
 
 impl SpeechSpec {

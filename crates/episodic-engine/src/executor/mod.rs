@@ -7,6 +7,7 @@
 
 mod artifact;
 mod audio;
+mod captions;
 mod compose;
 mod concat;
 mod download;
