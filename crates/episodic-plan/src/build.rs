@@ -1,8 +1,9 @@
 //! Building the DAG from an episode.
 
 use crate::node::{
-    AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node,
-    NodeDetail, RenderRole, RenderSpec, SidecarSpec, SpeechSpec, UploadSpec,
+    AlignSpec, AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER,
+    ListenerFill, Node, NodeDetail, RenderRole, RenderSpec, SidecarSegment, SidecarSpec, SpeechSpec,
+    UploadSpec,
 };
 use crate::{NodeKey, Plan};
 use episodic_catalog::{
@@ -178,8 +179,13 @@ impl<'a> Builder<'a> {
         let speaker = episode.member(dialogue.speaker);
         let model = self.speaker_model(&dialogue.model);
         let image = self.upload(&speaker.image);
+        let mut align = None;
         let (audio, speech) = match &dialogue.speech {
-            Speech::Audio { file, .. } => (self.upload(file), None),
+            Speech::Audio { file, .. } => {
+                // A recording's words are timed only when the manifest says what is said.
+                align = dialogue.text.as_ref().map(|text| self.align(segment, file, text));
+                (self.upload(file), None)
+            }
             Speech::Line(line) => {
                 let speech = self.speech(segment, line);
                 (self.speech_upload(speech), Some(speech))
@@ -269,18 +275,26 @@ impl<'a> Builder<'a> {
             fps,
             seconds,
             speech: speech.map(|index| self.graph[index].id.clone()),
+            align: align.map(|index| self.graph[index].id.clone()),
             text: dialogue.text.clone(),
-            // Only a voiced line's words have times to draw them at.
-            burn: episode.captions.filter(|captions| captions.burn && speech.is_some()).map(|captions| {
-                BurnedCaptions { style: captions.style, words_per_page: captions.words_per_page }
-            }),
+            // Only timed words (a voiced line's, or a recording's aligned) can be drawn.
+            burn: episode
+                .captions
+                .filter(|captions| captions.burn && (speech.is_some() || align.is_some()))
+                .map(|captions| BurnedCaptions {
+                    style: captions.style,
+                    words_per_page: captions.words_per_page,
+                }),
             main: self.graph[main].id.clone(),
             speaker_seat: listener_download.map(|_| speaker.seat),
             listener: listener_download.map(|index| self.graph[index].id.clone()),
             listener_fill: fill,
         };
         // The speech is an input too: its audio's real length decides the segment's.
-        let inputs: Vec<NodeIndex> = [Some(main), listener_download, speech].into_iter().flatten().collect();
+        // A recording's words are an input only when drawn: the sidecars take them from concat.
+        let drawn = align.filter(|_| spec.burn.is_some());
+        let inputs: Vec<NodeIndex> =
+            [Some(main), listener_download, speech, drawn].into_iter().flatten().collect();
         self.compose(spec, &inputs)
     }
 
@@ -339,6 +353,7 @@ impl<'a> Builder<'a> {
             fps,
             seconds,
             speech: None,
+            align: None,
             text: None,
             burn: None,
             main: self.graph[main].id.clone(),
@@ -638,22 +653,23 @@ impl<'a> Builder<'a> {
         let mut speeches = Vec::new();
         for compose in composes {
             let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
-            let speech = spec.speech.as_deref().and_then(|id| {
-                self.graph
-                    .neighbors_directed(*compose, petgraph::Direction::Incoming)
-                    .find(|input| self.graph[*input].id == id)
-            });
-            if spec.text.is_some()
-                && let Some(speech) = speech
-                && !speeches.contains(&speech)
+            let input = |id: Option<&str>| {
+                id.and_then(|id| {
+                    self.graph
+                        .neighbors_directed(*compose, petgraph::Direction::Incoming)
+                        .find(|input| self.graph[*input].id == id)
+                })
+            };
+            for timing in [input(spec.speech.as_deref()), input(spec.align.as_deref())].into_iter().flatten()
             {
-                speeches.push(speech);
+                if spec.text.is_some() && !speeches.contains(&timing) {
+                    speeches.push(timing);
+                }
             }
-            segments.push(AudioSegment {
-                segment: spec.segment.clone(),
-                main: spec.main.clone(),
+            segments.push(SidecarSegment {
                 seconds: spec.seconds,
-                speech: spec.text.as_ref().and(spec.speech.clone()),
+                speech: spec.speech.clone(),
+                align: spec.align.clone(),
             });
         }
         if speeches.is_empty() {
@@ -663,6 +679,17 @@ impl<'a> Builder<'a> {
             .captions
             .map_or(episodic_manifest::Captions::DEFAULT_WORDS_PER_PAGE, |captions| captions.words_per_page);
         (Some(SidecarSpec { segments, words_per_page }), speeches)
+    }
+
+    /// The align node of a recording and its text: one per distinct recording and text.
+    fn align(&mut self, segment: &Segment, audio: &MediaFile, text: &str) -> NodeIndex {
+        let spec = AlignSpec { segment: segment.id.clone(), audio: audio.clone(), text: text.to_owned() };
+        let key = NodeKey::of_json(&spec.key_json());
+        if let Some(index) = self.graph.node_indices().find(|index| self.graph[*index].key == key) {
+            return index;
+        }
+        let label = format!("{} words of {}", text.split_whitespace().count(), audio.written);
+        self.add(format!("align/{}", segment.id), key, label, Usd::ZERO, NodeDetail::Align(spec))
     }
 
     fn add(&mut self, id: String, key: NodeKey, label: String, cost: Usd, detail: NodeDetail) -> NodeIndex {

@@ -17,8 +17,9 @@ pub use dot::to_dot;
 pub use json::{PlanJson, PriceJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
-    AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node,
-    NodeDetail, NodeKind, RenderRole, RenderSpec, SidecarSpec, SpeechSpec, UploadSpec,
+    AlignSpec, AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER,
+    FORCED_ALIGNMENT_ENDPOINT, ListenerFill, Node, NodeDetail, NodeKind, RenderRole, RenderSpec,
+    SidecarSegment, SidecarSpec, SpeechSpec, UploadSpec,
 };
 pub use parts::{Change, FileNames, Parts};
 pub use status::{Assessment, NodeStatus, Reason, Status};

@@ -272,3 +272,93 @@ fn lines_get_sidecars_at_their_aligned_times_and_captions_burned_only_where_a_pa
     let broll = opener_seconds + 2.5;
     assert!(frame(&burned, broll) == frame(&video, broll), "the b-roll at {broll} s changed");
 }
+
+/// A recorded segment that says what it says (`text:`) and a line.
+fn recorded_manifest(text: &str) -> String {
+    format!(
+        r#"episode: captions-test
+title: "Captions"
+aspect_ratio: "16:9"
+quality: pro
+captions: {{ burn: true, style: plain, words_per_page: 2 }}
+defaults:
+  model: kling-avatar-v2-pro
+cast:
+  ninja:
+    image: ../../assets/characters/ninja.png
+    preset: gaming-news
+    voice: JBFqnCBsd6RMkjVDRZzb
+segments:
+  - id: recorded
+    speaker: ninja
+    audio: ../../assets/audio/headline.mp3
+    text: "{text}"
+  - id: voiced
+    speaker: ninja
+    line: "That is all the news for tonight, folks."
+"#
+    )
+}
+
+impl Episode {
+    fn render_manifest(&self, manifest: &str) {
+        std::fs::write(self.bench.root().join(MANIFEST), manifest).expect("write manifest");
+        let mut command = self.bench.context().command(["render", MANIFEST]);
+        command
+            .args(["--backend", "fal", "--scale", "8", "--state-dir", ".state"])
+            .envs(self.bench.fal_env(BENCH_KEY))
+            .envs(self.bench.elevenlabs_env());
+        assert_ok(&command.output().expect("run episodic render"));
+    }
+}
+
+#[test]
+fn a_recording_with_text_gets_captions_from_forced_alignment_once() {
+    let episode = Episode::new();
+    let text = "Ninjas can now [laughs] double jump. Twice.";
+    std::fs::write(episode.bench.root().join(MANIFEST), recorded_manifest(text)).expect("write manifest");
+    let plan = episode.bench.context().run(episode.bench.root(), &["plan", MANIFEST, "--json"], &[]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan json");
+    let kinds: Vec<&str> =
+        plan["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["kind"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|kind| **kind == "align").count(), 1, "{kinds:?}");
+    assert_eq!(plan["totals"]["alignments"], 1);
+    let table = episode.bench.context().run(episode.bench.root(), &["plan", MANIFEST], &[]);
+    assert!(table.stdout.contains("price unknown"), "{}", table.stdout);
+
+    episode.render_manifest(&recorded_manifest(text));
+    let first = episode.bench.stats();
+    assert_eq!(first.tts.alignments, 1, "one recording aligned");
+    assert_eq!(first.tts.requests, 1, "one line voiced");
+    let recorded_seconds = crate::support::probe()
+        .probe(&repo().join("assets/audio/headline.mp3"))
+        .expect("probe")
+        .duration
+        .expect("duration");
+    let cues = cues(&std::fs::read_to_string(episode.out("srt")).expect("srt"));
+    let texts: Vec<&str> = cues.iter().map(|cue| cue.2.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["Ninjas can", "now double", "jump.", "Twice.", "That is", "all the", "news for", "tonight, folks."],
+        "pages of two (a sentence ends a page), no tag"
+    );
+    let (recorded, voiced) = cues.split_at(4);
+    for (start, end, text) in recorded {
+        assert!(*start >= 0.0 && *end <= recorded_seconds + FRAME && start < end, "{text}: {start}..{end}");
+    }
+    assert!(voiced[0].0 >= recorded_seconds - FRAME, "the line starts after the recording: {voiced:?}");
+    assert_eq!(episode.node("align/recorded")["cache_hit"], false);
+
+    // A rerun aligns nothing again; an edited text aligns (and re-composes) only that segment.
+    episode.render_manifest(&recorded_manifest(text));
+    assert_eq!(episode.bench.stats().tts.alignments, 1, "a rerun aligned again");
+    assert_eq!(episode.node("align/recorded")["cache_hit"], true);
+    episode.render_manifest(&recorded_manifest("Ninjas can now double jump, twice."));
+    let edited = episode.bench.stats();
+    assert_eq!(edited.tts.alignments, 2);
+    assert_eq!((edited.tts.requests, edited.submits.total), (first.tts.requests, first.submits.total));
+    assert_eq!(episode.node("compose/voiced")["cache_hit"], true);
+    assert_eq!(episode.node("compose/recorded")["cache_hit"], false);
+    assert!(std::fs::read_to_string(episode.out("vtt")).expect("vtt").contains("jump, twice."));
+}

@@ -35,6 +35,32 @@ pub(crate) fn spoken_words(inputs: &Inputs, speech: &str) -> Result<Option<(Word
     Ok(Some((words, *seconds)))
 }
 
+/// The words an align node timed in a recording (forced alignment: no rescale, the times are
+/// the recording's own).
+pub(crate) fn aligned_words(inputs: &Inputs, align: &str) -> Result<Words, NodeError> {
+    let Some(Output::Artifact { path }) = inputs.get(align) else {
+        return Err(NodeError::Unexpected(format!("the words of {align} are missing")));
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|source| NodeError::Io { what: format!("cannot read `{}`", path.display()), source })?;
+    serde_json::from_slice(&bytes).map_err(|error| {
+        NodeError::Unexpected(format!("the words of {align} (`{}`) are unreadable: {error}", path.display()))
+    })
+}
+
+/// A segment's timed words: its line's (`speech`), or its recording's (`align`).
+pub(crate) fn segment_words(
+    inputs: &Inputs,
+    speech: Option<&str>,
+    align: Option<&str>,
+) -> Result<Option<Words>, NodeError> {
+    match (speech, align) {
+        (Some(speech), _) => Ok(spoken_words(inputs, speech)?.map(|(words, _)| words)),
+        (None, Some(align)) => aligned_words(inputs, align).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The ASS script burned into one segment `segment_seconds` long.
 pub(crate) fn burn_script(
     words: &Words,
@@ -70,9 +96,7 @@ pub(crate) async fn write_sidecars(
     for segment in &spec.segments {
         let seconds = super::spoken_seconds(inputs, segment.speech.as_deref(), segment.seconds)?;
         let length = encode.frames(seconds) as f64 / f64::from(fps);
-        if let Some(speech) = segment.speech.as_deref()
-            && let Some((words, _)) = spoken_words(inputs, speech)?
-        {
+        if let Some(words) = segment_words(inputs, segment.speech.as_deref(), segment.align.as_deref())? {
             tracks.push((start, Track::segment(&words, length, per_page)));
         }
         start += length;

@@ -66,12 +66,12 @@ pub(crate) async fn compose(
         encode: &encode,
     };
     // Burned in by the same encode: captions cost no pass of their own.
-    let script = match (&spec.burn, spec.speech.as_deref()) {
-        (Some(burn), Some(speech)) => match captions::spoken_words(inputs, speech)? {
-            Some((words, _)) => Some(captions::burn_script(&words, composition.seconds, canvas, *burn)?),
+    let script = match &spec.burn {
+        Some(burn) => match captions::segment_words(inputs, spec.speech.as_deref(), spec.align.as_deref())? {
+            Some(words) => Some(captions::burn_script(&words, composition.seconds, canvas, *burn)?),
             None => None,
         },
-        _ => None,
+        None => None,
     };
     let font = match script {
         Some(_) => Some(CaptionFont::find()?),

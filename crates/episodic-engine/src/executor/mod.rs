@@ -5,6 +5,7 @@
 //! id (or history item id) must be committed the moment the service answers, before anything else
 //! can go wrong.
 
+mod align;
 mod artifact;
 mod audio;
 mod captions;
@@ -16,6 +17,7 @@ pub(crate) mod speech;
 mod thumbnail;
 mod upload;
 
+use align::align;
 use audio::audio;
 use compose::compose;
 use concat::concat;
@@ -147,6 +149,7 @@ pub(crate) async fn execute(
     let key = node.key.as_str();
     match &node.detail {
         NodeDetail::Speech(spec) => speech(ctx, episode, &node.id, key, spec, node.cost).await,
+        NodeDetail::Align(spec) => align(ctx, key, spec).await,
         NodeDetail::Upload(spec) => upload(ctx, key, spec, inputs).await,
         NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
