@@ -108,7 +108,8 @@ impl Limits {
     fn for_kind(&self, kind: NodeKind) -> &Arc<Gate> {
         match kind {
             NodeKind::Render => &self.renders,
-            NodeKind::Speech => &self.speech,
+            // Forced alignment is an ElevenLabs request too: under the same limit.
+            NodeKind::Speech | NodeKind::Align => &self.speech,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
             NodeKind::Compose | NodeKind::Audio | NodeKind::Concat | NodeKind::Join => &self.ffmpeg,
         }
@@ -279,7 +280,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
         match self.stopping {
             None => true,
             Some(StopReason::OutOfCredit) => {
-                !matches!(kind, NodeKind::Upload | NodeKind::Render | NodeKind::Speech)
+                !matches!(kind, NodeKind::Upload | NodeKind::Render | NodeKind::Speech | NodeKind::Align)
             }
             Some(_) => false,
         }
@@ -297,7 +298,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 held.push_back(node_ref);
                 continue;
             }
-            if node.kind() == NodeKind::Speech && self.speech_stopped {
+            if matches!(node.kind(), NodeKind::Speech | NodeKind::Align) && self.speech_stopped {
                 // Settled at once: the breaker skips this line and everything that needs it.
                 self.set_status(node_ref, Status::Running);
                 let now = self.since_start(Instant::now());

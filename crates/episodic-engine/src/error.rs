@@ -154,6 +154,14 @@ pub enum NodeError {
         /// The cap.
         cap: episodic_catalog::Usd,
     },
+    /// ElevenLabs could not time the words of a recording (forced alignment).
+    #[error("ElevenLabs could not align the text of `{audio}` with it: {error}")]
+    Align {
+        /// What ElevenLabs said.
+        error: crate::SpeechError,
+        /// The recording, as the manifest names it.
+        audio: String,
+    },
     /// The plan voices lines, and no ElevenLabs client was given to the engine.
     #[error("this episode has lines to voice, and no ElevenLabs client is configured")]
     NoSpeechApi,

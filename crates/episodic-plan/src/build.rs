@@ -4,8 +4,9 @@ mod chain;
 mod split;
 
 use crate::node::{
-    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    RenderRole, RenderSpec, SpeechSpec, UploadSpec,
+    AlignSpec, AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER,
+    ListenerFill, Node, NodeDetail, RenderRole, RenderSpec, SidecarSegment, SidecarSpec, SpeechSpec,
+    UploadSpec,
 };
 use crate::{NodeKey, Plan};
 use episodic_catalog::{
@@ -131,8 +132,13 @@ impl<'a> Builder<'a> {
         let key = NodeKey::of_json(
             &json!({"concat": 2, "segments": keys, "audio": self.graph[audio].key.as_str()}),
         );
-        let spec =
-            ConcatSpec { segments, audio: self.graph[audio].id.clone(), output: episode.output.clone() };
+        let (sidecars, speeches) = self.sidecars(episode, &composes);
+        let spec = ConcatSpec {
+            segments,
+            audio: self.graph[audio].id.clone(),
+            output: episode.output.clone(),
+            sidecars,
+        };
         let concat = self.add(
             format!("concat/{}", episode.id),
             key,
@@ -140,7 +146,8 @@ impl<'a> Builder<'a> {
             Usd::ZERO,
             NodeDetail::Concat(spec),
         );
-        for input in composes.into_iter().chain([audio]) {
+        // The speeches time the sidecars' words (the audio node needs them too: one edge each).
+        for input in composes.into_iter().chain([audio]).chain(speeches) {
             self.graph.add_edge(input, concat, ());
         }
 
@@ -187,10 +194,14 @@ impl<'a> Builder<'a> {
         let speaker = episode.member(dialogue.speaker);
         let model = self.speaker_model(&dialogue.model);
         let image = self.upload(&speaker.image);
-        // A recording rendered in pieces uploads the pieces, not the whole track.
+        let mut align = None;
         let (audio, speech) = match &dialogue.speech {
-            Speech::Audio { .. } if !dialogue.pieces.is_empty() => (None, None),
-            Speech::Audio { file, .. } => (Some(self.upload(file)), None),
+            Speech::Audio { file, .. } => {
+                // A recording's words are timed only when the manifest says what is said.
+                align = dialogue.text.as_ref().map(|text| self.align(segment, file, text));
+                // A recording rendered in pieces uploads the pieces, not the whole track.
+                (dialogue.pieces.is_empty().then(|| self.upload(file)), None)
+            }
             Speech::Line(line) => {
                 let speech = self.speech(segment, line);
                 (Some(self.speech_upload(speech)), Some(speech))
@@ -288,14 +299,26 @@ impl<'a> Builder<'a> {
             fps,
             seconds,
             speech: speech.map(|index| self.graph[index].id.clone()),
+            align: align.map(|index| self.graph[index].id.clone()),
             text: dialogue.text.clone(),
+            // Only timed words (a voiced line's, or a recording's aligned) can be drawn.
+            burn: episode
+                .captions
+                .filter(|captions| captions.burn && (speech.is_some() || align.is_some()))
+                .map(|captions| BurnedCaptions {
+                    style: captions.style,
+                    words_per_page: captions.words_per_page,
+                }),
             main: self.graph[main].id.clone(),
             speaker_seat: listener_download.map(|_| speaker.seat),
             listener: listener_download.map(|index| self.graph[index].id.clone()),
             listener_fill: fill,
         };
         // The speech is an input too: its audio's real length decides the segment's.
-        let inputs: Vec<NodeIndex> = [Some(main), listener_download, speech].into_iter().flatten().collect();
+        // A recording's words are an input only when drawn: the sidecars take them from concat.
+        let drawn = align.filter(|_| spec.burn.is_some());
+        let inputs: Vec<NodeIndex> =
+            [Some(main), listener_download, speech, drawn].into_iter().flatten().collect();
         self.compose(spec, &inputs)
     }
 
@@ -355,7 +378,9 @@ impl<'a> Builder<'a> {
             fps,
             seconds,
             speech: None,
+            align: None,
             text: None,
+            burn: None,
             main: self.graph[main].id.clone(),
             speaker_seat: None,
             listener: None,
@@ -625,6 +650,15 @@ impl<'a> Builder<'a> {
             "speaker_seat": spec.speaker_seat,
             "listener_fill": spec.listener_fill,
         }));
+        // Burned captions change the pictures, so they key the compose (and only the compose: an
+        // edited caption re-composes, never re-renders); without them the key is as it always was.
+        let key = match (&spec.burn, &spec.text) {
+            (Some(burn), Some(text)) => NodeKey::of_json(&json!({
+                "compose": key.as_str(),
+                "captions": {"style": burn.style, "words_per_page": burn.words_per_page, "text": text},
+            })),
+            _ => key,
+        };
         let label = format!("{} {} {:.1} s", spec.layout.as_str(), spec.canvas, spec.seconds);
         let index =
             self.add(format!("compose/{}", spec.segment), key, label, Usd::ZERO, NodeDetail::Compose(spec));
@@ -708,6 +742,52 @@ impl<'a> Builder<'a> {
             }
         }
         index
+    }
+
+    /// The sidecars' spec, when any segment's words are timed (a voiced line), and the speech
+    /// nodes that time them.
+    fn sidecars(&self, episode: &Episode, composes: &[NodeIndex]) -> (Option<SidecarSpec>, Vec<NodeIndex>) {
+        let mut segments = Vec::with_capacity(composes.len());
+        let mut speeches = Vec::new();
+        for compose in composes {
+            let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
+            let input = |id: Option<&str>| {
+                id.and_then(|id| {
+                    self.graph
+                        .neighbors_directed(*compose, petgraph::Direction::Incoming)
+                        .find(|input| self.graph[*input].id == id)
+                })
+            };
+            for timing in [input(spec.speech.as_deref()), input(spec.align.as_deref())].into_iter().flatten()
+            {
+                if spec.text.is_some() && !speeches.contains(&timing) {
+                    speeches.push(timing);
+                }
+            }
+            segments.push(SidecarSegment {
+                seconds: spec.seconds,
+                speech: spec.speech.clone(),
+                align: spec.align.clone(),
+            });
+        }
+        if speeches.is_empty() {
+            return (None, speeches);
+        }
+        let words_per_page = episode
+            .captions
+            .map_or(episodic_manifest::Captions::DEFAULT_WORDS_PER_PAGE, |captions| captions.words_per_page);
+        (Some(SidecarSpec { segments, words_per_page }), speeches)
+    }
+
+    /// The align node of a recording and its text: one per distinct recording and text.
+    fn align(&mut self, segment: &Segment, audio: &MediaFile, text: &str) -> NodeIndex {
+        let spec = AlignSpec { segment: segment.id.clone(), audio: audio.clone(), text: text.to_owned() };
+        let key = NodeKey::of_json(&spec.key_json());
+        if let Some(index) = self.graph.node_indices().find(|index| self.graph[*index].key == key) {
+            return index;
+        }
+        let label = format!("{} words of {}", text.split_whitespace().count(), audio.written);
+        self.add(format!("align/{}", segment.id), key, label, Usd::ZERO, NodeDetail::Align(spec))
     }
 
     fn add(&mut self, id: String, key: NodeKey, label: String, cost: Usd, detail: NodeDetail) -> NodeIndex {

@@ -14,6 +14,7 @@ pub fn to_dot(plan: &Plan) -> String {
         let node = &plan.graph[*index];
         let color = match node.kind() {
             NodeKind::Speech => "#ddd6fe",
+            NodeKind::Align => "#e9d5ff",
             NodeKind::Upload => "#dbeafe",
             NodeKind::Render => "#fde68a",
             NodeKind::Download => "#e5e7eb",

@@ -195,6 +195,10 @@ pub struct TotalsJson {
     pub speeches: usize,
     /// Characters voiced.
     pub characters: usize,
+    /// Number of align nodes (recordings whose words ElevenLabs times); not priced: the
+    /// reference states no price for forced alignment. Absent when there are none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alignments: usize,
     /// Seconds of video rendered.
     pub seconds: f64,
     /// Estimated cost in dollars.
@@ -298,6 +302,7 @@ impl<'a> PlanJson<'a> {
                 renders: plan.count(NodeKind::Render),
                 speeches: plan.count(NodeKind::Speech),
                 characters: plan.total_characters(),
+                alignments: plan.count(NodeKind::Align),
                 seconds: round3(plan.total_seconds()),
                 cost_usd: total.dollars(),
                 cost_micros: total.micros(),
@@ -313,4 +318,8 @@ impl<'a> PlanJson<'a> {
 
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }

@@ -30,6 +30,8 @@ pub struct Node {
 pub enum NodeDetail {
     /// Voice one line with ElevenLabs (audio and its character timings).
     Speech(SpeechSpec),
+    /// Time the words of a recorded file with ElevenLabs' forced alignment.
+    Align(AlignSpec),
     /// Upload one input file.
     Upload(UploadSpec),
     /// Render one clip on fal.
@@ -55,6 +57,8 @@ pub enum NodeDetail {
 pub enum NodeKind {
     /// A line voiced by ElevenLabs.
     Speech,
+    /// Words of a recorded file timed by ElevenLabs' forced alignment.
+    Align,
     /// Upload.
     Upload,
     /// Render.
@@ -76,6 +80,7 @@ impl NodeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             NodeKind::Speech => "speech",
+            NodeKind::Align => "align",
             NodeKind::Upload => "upload",
             NodeKind::Render => "render",
             NodeKind::Download => "download",
@@ -90,6 +95,33 @@ impl NodeKind {
 impl fmt::Display for NodeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The endpoint forced alignment is asked at: part of an align node's key (ElevenLabs names no
+/// model for it; a new endpoint would mean new times).
+pub const FORCED_ALIGNMENT_ENDPOINT: &str = "/v1/forced-alignment";
+
+/// A recorded file and what is said in it, for ElevenLabs to time word by word.
+#[derive(Debug, Clone)]
+pub struct AlignSpec {
+    /// The segment whose `audio:` it is.
+    pub segment: String,
+    /// The recording, hashed.
+    pub audio: MediaFile,
+    /// What is said (the segment's `text`).
+    pub text: String,
+}
+
+impl AlignSpec {
+    /// What the node's key hashes: the audio's bytes, the text and the endpoint.
+    pub fn key_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "align": 1,
+            "audio": self.audio.sha256,
+            "text": self.text,
+            "endpoint": FORCED_ALIGNMENT_ENDPOINT,
+        })
     }
 }
 
@@ -225,9 +257,14 @@ pub struct ComposeSpec {
     pub seconds: f64,
     /// For a line: the speech node whose audio's real length replaces `seconds` at run time.
     pub speech: Option<String>,
+    /// For a recorded file with `text`: the align node whose words time its captions.
+    pub align: Option<String>,
     /// What is said, for captions: the line (its timings are the speech's alignment), or an audio
-    /// segment's `text`. Not part of the key while nothing is drawn from it.
+    /// segment's `text`. Part of the key only when it is burned in (`burn`).
     pub text: Option<String>,
+    /// How the segment's captions are burned into it: set when the manifest asks for burned
+    /// captions and the segment's words have times (a voiced line).
+    pub burn: Option<BurnedCaptions>,
     /// The id of the main clip's download (speaker or b-roll); its audio is the segment's audio.
     pub main: String,
     /// Where the speaker sits, for two-shot layouts.
@@ -236,6 +273,37 @@ pub struct ComposeSpec {
     pub listener: Option<String>,
     /// How the listener clip is fitted.
     pub listener_fill: Option<ListenerFill>,
+}
+
+/// How burned-in captions look: the manifest's `captions:` as the compose draws them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BurnedCaptions {
+    /// Karaoke or plain.
+    pub style: episodic_manifest::CaptionStyle,
+    /// Words shown at once, 1 to 6.
+    pub words_per_page: u8,
+}
+
+/// One segment as the sidecars see it: how long it lasts, and where its timed words come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct SidecarSegment {
+    /// The segment's length as planned ([`ComposeSpec::seconds`]).
+    pub seconds: f64,
+    /// For a line: the speech node whose audio's real length replaces `seconds`, and whose
+    /// alignment times the words.
+    pub speech: Option<String>,
+    /// For a recorded file with `text`: the align node whose words these are.
+    pub align: Option<String>,
+}
+
+/// The `.srt` and `.vtt` sidecars of an episode: every segment's length (so each segment's words
+/// are shifted by its start in the final video) and where each segment's timed words come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct SidecarSpec {
+    /// Every segment, in episode order.
+    pub segments: Vec<SidecarSegment>,
+    /// Words a cue shows at most.
+    pub words_per_page: u8,
 }
 
 /// One segment's share of the episode's audio.
@@ -285,6 +353,8 @@ pub struct ConcatSpec {
     pub audio: String,
     /// The output path.
     pub output: std::path::PathBuf,
+    /// The caption sidecars written beside the output, when any segment's words are timed.
+    pub sidecars: Option<SidecarSpec>,
 }
 
 /// One rendered piece of a long line, as its join lays it.
@@ -332,6 +402,7 @@ impl Node {
     pub fn kind(&self) -> NodeKind {
         match self.detail {
             NodeDetail::Speech(_) => NodeKind::Speech,
+            NodeDetail::Align(_) => NodeKind::Align,
             NodeDetail::Upload(_) => NodeKind::Upload,
             NodeDetail::Render(_) => NodeKind::Render,
             NodeDetail::Download { .. } => NodeKind::Download,

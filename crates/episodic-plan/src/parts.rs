@@ -172,6 +172,10 @@ impl Plan {
                 parts.insert("output format", Value::String(speech.output_format.clone()));
                 parts.insert("line", Value::String(speech.text.clone()));
             }
+            NodeDetail::Align(align) => {
+                parts.insert("audio", json!({"file": align.audio.written, "sha256": align.audio.sha256}));
+                parts.insert("text", Value::String(align.text.clone()));
+            }
             NodeDetail::Download { .. } => {}
             NodeDetail::Compose(spec) => {
                 parts.insert("layout", json!(spec.layout));
@@ -180,6 +184,13 @@ impl Plan {
                 parts.insert("length", Value::String(format!("{:.3} s", spec.seconds)));
                 parts.insert("speaker seat", json!(spec.speaker_seat));
                 parts.insert("listener fill", json!(spec.listener_fill));
+                if let (Some(burn), Some(text)) = (&spec.burn, &spec.text) {
+                    parts.insert(
+                        "captions",
+                        json!({"style": burn.style, "words_per_page": burn.words_per_page}),
+                    );
+                    parts.insert("caption text", Value::String(text.clone()));
+                }
             }
             NodeDetail::Audio(spec) => {
                 for segment in &spec.segments {
@@ -215,7 +226,10 @@ impl Plan {
                 }
             }
         }
-        if !matches!(node.detail, NodeDetail::Upload(_) | NodeDetail::Render(_) | NodeDetail::Speech(_)) {
+        if !matches!(
+            node.detail,
+            NodeDetail::Upload(_) | NodeDetail::Render(_) | NodeDetail::Speech(_) | NodeDetail::Align(_)
+        ) {
             for dep in self.graph.neighbors_directed(index, petgraph::Direction::Incoming) {
                 let input = &self.graph[dep];
                 parts.insert(input.id.clone(), Value::String(input.key.as_str().to_owned()));

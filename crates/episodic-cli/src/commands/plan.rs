@@ -252,6 +252,13 @@ pub fn table(plan: &Plan, assessment: &Assessment, catalog: &Catalog) -> String 
             precise(speech)
         );
     }
+    if plan.count(NodeKind::Align) > 0 {
+        let _ = writeln!(
+            out,
+            "Alignment: {} recordings' text timed by ElevenLabs forced alignment (price unknown: not in the price list this plan uses, not counted in the total)",
+            plan.count(NodeKind::Align)
+        );
+    }
     if plan.has_estimates() {
         let _ = writeln!(
             out,

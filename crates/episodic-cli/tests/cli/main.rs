@@ -4,6 +4,7 @@
 mod bad_inputs;
 mod broken_manifests;
 mod cache;
+mod captions;
 mod chaos;
 mod commands;
 mod compare;

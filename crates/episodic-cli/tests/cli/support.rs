@@ -407,6 +407,15 @@ impl Bench {
         ]
     }
 
+    /// The variables that point ElevenLabs at the studio (which accepts any key).
+    pub fn elevenlabs_env(&self) -> Vec<(&'static str, String)> {
+        let urls = self.studio.as_ref().expect("studio").urls();
+        vec![
+            ("ELEVENLABS_API_KEY", "speech-test-key".to_owned()),
+            ("EPISODIC_ELEVENLABS_URL", urls.elevenlabs_url.clone()),
+        ]
+    }
+
     /// What the studio has seen so far.
     pub fn stats(&self) -> StatsSnapshot {
         self.studio.as_ref().expect("studio").stats()

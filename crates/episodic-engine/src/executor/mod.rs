@@ -5,8 +5,10 @@
 //! id (or history item id) must be committed the moment the service answers, before anything else
 //! can go wrong.
 
+mod align;
 mod artifact;
 mod audio;
+mod captions;
 mod compose;
 mod concat;
 mod download;
@@ -16,6 +18,7 @@ pub(crate) mod speech;
 mod thumbnail;
 mod upload;
 
+use align::align;
 use audio::audio;
 use compose::compose;
 use concat::concat;
@@ -174,6 +177,7 @@ pub(crate) async fn execute(
     let key = node.key.as_str();
     match &node.detail {
         NodeDetail::Speech(spec) => speech(ctx, episode, &node.id, key, spec, node.cost).await,
+        NodeDetail::Align(spec) => align(ctx, key, spec).await,
         NodeDetail::Upload(spec) => upload(ctx, key, spec, inputs).await,
         NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
