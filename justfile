@@ -20,11 +20,12 @@ plan MANIFEST *ARGS:
 validate +MANIFESTS:
     {{episodic}} validate {{MANIFESTS}}
 
-# The whole test suite: formatting, lints, hygiene, then every test.
+# The whole test suite: formatting, lints, hygiene, then every test (with a throwaway PostgreSQL
+# for the shared-journal tests, started by .ci/postgres when the server binaries are installed).
 test: forbid
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
-    cargo test --workspace --locked
+    bash .ci/postgres cargo test --workspace --locked
 
 # Kill-and-resume trials against the studio (SIGKILL at seeded moments); CI runs 10.
 chaos TRIALS="100" SEED="2026":

@@ -1,9 +1,10 @@
 //! The built-in model table.
 //!
 //! Sources, in order of trust: fal's published schemas and price pages as summarised in
-//! `fal-protocol.md` §7 (dated 2026-08), then the production notes `kling-avatar-api.md`
-//! (2026-02-23/24). Where they disagree the newer wins; every price keeps its date and source,
-//! and whatever no source confirms is listed in the model's `caveats`.
+//! `fal-protocol.md` §7 (dated 2026-08) or read on fal's model pages (`llms.txt`, dated when
+//! read), then the production notes `kling-avatar-api.md` (2026-02-23/24). Where they disagree
+//! the newer wins; every price keeps its date and source, each avatar's cap names its source in
+//! `caveats` ("cap: …"), and whatever no source confirms is listed there too.
 
 use crate::{
     ArgKind, ArgSource, ArgSpec, AudioFormat, AudioLimits, DurationRule, ImageFormat, ImageLimits, Model,
@@ -15,10 +16,12 @@ pub(crate) const AVATAR_STANDARD: &str = "kling-avatar-v2-standard";
 pub(crate) const LISTENER: &str = "kling-i2v-v2.6-pro";
 
 const NOTES: &str = "production notes (kling-avatar-api.md)";
-const NOTES_AB: &str = "production notes, A/B test of 2026-02-24 (kling-avatar-api.md)";
 const FAL_O3: &str = "fal O3 text-to-video pages via fal-protocol.md §7.6-7.7";
 const FAL_V3: &str = "fal v3 text-to-video pages via fal-protocol.md §7.8";
 const KLING_NEGATIVE: &str = "\"blur, distort, and low quality\"";
+const FAL_OMNIHUMAN: &str = "fal's OmniHuman v1.5 page (fal.ai/models/fal-ai/bytedance/omnihuman/v1.5/llms.txt, read 2026-11-30) and the notes' A/B test of 2026-02-24";
+const FAL_STABLE_AVATAR: &str =
+    "fal's Stable Avatar page (fal.ai/models/fal-ai/stable-avatar/llms.txt, read 2026-11-30)";
 
 pub(crate) fn models() -> Vec<Model> {
     vec![
@@ -101,7 +104,7 @@ pub(crate) fn models() -> Vec<Model> {
             title: "ByteDance OmniHuman v1.5".into(),
             kind: ModelKind::Avatar,
             tier: Tier::Pro,
-            price: price(0.16, None, None, "2026-02-24", NOTES_AB),
+            price: price(0.16, None, None, "2026-11-30", FAL_OMNIHUMAN),
             output: OutputSize::P1080,
             fps: 25,
             duration: DurationRule::FollowsAudio { max_seconds: 30.0 },
@@ -115,7 +118,9 @@ pub(crate) fn models() -> Vec<Model> {
                 arg("resolution", choice(&["720p", "1080p"]), false, Some("\"1080p\"")),
                 arg("turbo_mode", ArgKind::Bool, false, Some("false")),
             ],
-            caveats: vec!["30 s cap at 1080p (60 s at 720p, which episodic does not request)".into()],
+            caveats: vec![
+                "cap: audio under 30 s at 1080p, under 60 s at 720p (fal's schema, fal-protocol.md §7.3, and its model page); episodic renders 1080p and cuts longer lines at their pauses".into(),
+            ],
         },
         Model {
             name: "creatify-aurora".into(),
@@ -146,7 +151,7 @@ pub(crate) fn models() -> Vec<Model> {
             caveats: vec![
                 "the notes name the endpoint `creatify/aurora`; fal's schema uses `fal-ai/creatify/aurora`"
                     .into(),
-                "~60 s cap is approximate (notes)".into(),
+                "cap: ~60 s, approximate (the notes' A/B table of 2026-02-24); fal's schema states none".into(),
             ],
         },
         Model {
@@ -172,7 +177,37 @@ pub(crate) fn models() -> Vec<Model> {
                 arg("audio_url", ArgKind::AudioUrl, true, None),
                 arg("resolution", choice(&["720p", "480p"]), true, Some("\"720p\"")),
             ],
-            caveats: vec!["fps not published; 25 assumed".into()],
+            caveats: vec![
+                "fps not published; 25 assumed".into(),
+                "cap: 30 s (the notes' A/B table of 2026-02-24); fal's schema (fal-protocol.md §7.4) states none".into(),
+            ],
+        },
+        Model {
+            name: "stable-avatar".into(),
+            endpoint: "fal-ai/stable-avatar".into(),
+            title: "Stable Avatar".into(),
+            kind: ModelKind::Avatar,
+            tier: Tier::Standard,
+            price: price(0.10, None, None, "2026-11-30", FAL_STABLE_AVATAR),
+            output: OutputSize::P720,
+            fps: 25,
+            duration: DurationRule::FollowsAudio { max_seconds: 300.0 },
+            image: Some(image_limits()),
+            audio: Some(audio_limits(300.0)),
+            args: vec![
+                arg("image_url", ArgKind::ImageUrl, true, None),
+                arg("audio_url", ArgKind::AudioUrl, true, None),
+                arg("prompt", ArgKind::Text, true, None),
+                arg("aspect_ratio", choice(&["16:9", "1:1", "9:16", "auto"]), false, Some("\"auto\"")),
+                arg("guidance_scale", ArgKind::Number { min: 0.0, max: 20.0 }, false, Some("5")),
+            ],
+            caveats: vec![
+                "cap: \"up to five minutes long\" (fal's page); billed per generated second with a minimum of 4 s".into(),
+                "output size and fps not published; 720p and 25 fps assumed".into(),
+                "image and audio file limits not published; the Kling avatar's (512 px, 2 s, 5 MB) are applied".into(),
+                "guidance_scale's range not published; 0-20 assumed around fal's default of 5".into(),
+                "prompt is required by fal's schema: give the segment or its speaker a prompt".into(),
+            ],
         },
     ]
 }
@@ -248,6 +283,7 @@ fn avatar_kling(name: &str, endpoint: &str, title: &str, tier: Tier, rate: f64, 
         ],
         caveats: vec![
             "framing follows the input image; compose fits every clip to the canvas".into(),
+            "cap: 2-60 s of audio, at most 5 MB (the notes, matching Kling's own avatar API: fal-protocol.md §7)".into(),
             "fps: 30 measured in the notes' A/B test (their model table says 48 for Pro)".into(),
         ],
     }
@@ -344,7 +380,7 @@ mod tests {
     #[test]
     fn every_model_is_complete() {
         let catalog = Catalog::builtin();
-        assert_eq!(catalog.models().len(), 9);
+        assert_eq!(catalog.models().len(), 10);
         for model in catalog.models() {
             assert!(model.price.per_second > Usd::ZERO, "{} has no price", model.name);
             assert_eq!(model.price.as_of.len(), 10, "{} price date", model.name);
@@ -355,6 +391,8 @@ mod tests {
                 ModelKind::Avatar => {
                     assert!(model.image_arg().is_some() && model.audio_arg().is_some(), "{}", model.name);
                     assert!(model.audio.is_some() && model.image.is_some());
+                    // Each cap says where it comes from.
+                    assert!(model.caveats.iter().any(|caveat| caveat.starts_with("cap: ")), "{}", model.name);
                 }
                 ModelKind::ImageToVideo => assert!(model.image_arg().is_some()),
                 ModelKind::TextToVideo => assert!(model.image_arg().is_none()),

@@ -61,6 +61,10 @@ pub struct CacheScope {
     /// The state folder the render runs use.
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
     pub state_dir: PathBuf,
+    /// The shared journal the render runs use (`postgres://...`, as `render --journal`): it
+    /// records which of this folder's files the episodes need.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
     /// The window, in days, within which a paid clip no episode needs any more is kept (0: keep
     /// nothing that is not needed).
     #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=36_500))]
@@ -114,6 +118,11 @@ pub struct WebhookServeArgs {
     /// The state folder the render runs use.
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
     pub state_dir: PathBuf,
+    /// A journal shared by several machines (`postgres://user:password@host:port/database`)
+    /// instead of the state folder's SQLite file; artifacts stay in the state folder. Prefer
+    /// the environment variable: a command line is visible to other users of the machine.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
     /// Where fal publishes its webhook keys (default: `<rest url>/.well-known/jwks.json`).
     #[arg(long, value_name = "URL", conflicts_with = "jwks_file")]
     pub jwks_url: Option<String>,
@@ -165,6 +174,10 @@ pub struct PlanArgs {
     /// run; a missing folder means nothing is done yet.
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
     pub state_dir: PathBuf,
+    /// A journal shared by several machines (`postgres://...`, as `render --journal`) to read
+    /// instead of the state folder's SQLite file; only read, never written.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
     #[command(flatten)]
     pub prices: PriceArgs,
 }
@@ -211,6 +224,11 @@ pub struct CompareArgs {
     /// The state folder (journal and artifacts), shared with `render`.
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
     pub state_dir: PathBuf,
+    /// A journal shared by several machines (`postgres://user:password@host:port/database`)
+    /// instead of the state folder's SQLite file; artifacts stay in the state folder. Prefer
+    /// the environment variable: a command line is visible to other users of the machine.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
     /// Divide the canvas (and, on the local studio, every clip) by N.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub scale: u32,
@@ -268,6 +286,10 @@ pub struct StudioArgs {
     /// Divide every output size by N (tests use a small scale).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub scale: u32,
+    /// Answer submits to this endpoint id with fal's 404 for an unknown app, as if it were
+    /// withdrawn (repeatable), to try fallback chains.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub gone: Vec<String>,
     /// Milliseconds a request waits in the queue before it may start.
     #[arg(long, default_value_t = 50)]
     pub queue_delay_ms: u64,
@@ -410,6 +432,11 @@ pub struct RenderArgs {
     /// The state folder (journal and artifacts).
     #[arg(long, value_name = "DIR", env = crate::env::EPISODIC_STATE_DIR, default_value = ".episodic")]
     pub state_dir: PathBuf,
+    /// A journal shared by several machines (`postgres://user:password@host:port/database`)
+    /// instead of the state folder's SQLite file; artifacts stay in the state folder. Prefer
+    /// the environment variable: a command line is visible to other users of the machine.
+    #[arg(long, value_name = "URL", env = crate::env::EPISODIC_JOURNAL_URL, hide_env_values = true)]
+    pub journal: Option<String>,
     /// Write one JSON event per line to stdout instead of progress lines.
     #[arg(long)]
     pub json: bool,

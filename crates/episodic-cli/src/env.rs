@@ -17,6 +17,8 @@ pub const EPISODIC_ARTIFACTS_URL: &str = "EPISODIC_ARTIFACTS_URL";
 pub const JOB_COMPLETION_INDEX: &str = "JOB_COMPLETION_INDEX";
 /// The state folder (same as `--state-dir`).
 pub const EPISODIC_STATE_DIR: &str = "EPISODIC_STATE_DIR";
+/// A shared PostgreSQL journal (same as `--journal`); holds a password, so it is never printed.
+pub const EPISODIC_JOURNAL_URL: &str = "EPISODIC_JOURNAL_URL";
 /// Where episodic keeps what it learned about files (default: `$XDG_CACHE_HOME/episodic`, else
 /// `~/.cache/episodic`); `off` keeps nothing between runs.
 pub const EPISODIC_CACHE_DIR: &str = "EPISODIC_CACHE_DIR";
@@ -47,6 +49,21 @@ pub fn elevenlabs() -> Result<Option<(ElevenLabsConfig, Option<ElevenLabsKey>)>,
 
 /// The file of probed facts that `validate`, `plan` and `render` share, if there is a place for it.
 pub fn facts_file() -> Option<std::path::PathBuf> {
+    Some(cache_dir()?.join("facts-v1.json"))
+}
+
+/// Where pieces of long lines are cut to: the user cache's `pieces` folder, or (with the cache
+/// off) a folder in the system's temporary directory, since a split line needs its pieces anyway.
+pub fn pieces_dir() -> std::path::PathBuf {
+    match cache_dir() {
+        Some(dir) => dir.join("pieces"),
+        None => std::env::temp_dir().join("episodic-pieces"),
+    }
+}
+
+/// The user cache folder: `EPISODIC_CACHE_DIR`, else `$XDG_CACHE_HOME/episodic`, else
+/// `~/.cache/episodic`; `None` when `EPISODIC_CACHE_DIR=off` or no home is known.
+fn cache_dir() -> Option<std::path::PathBuf> {
     let dir = match var(EPISODIC_CACHE_DIR) {
         Some(dir) if dir == "off" => return None,
         Some(dir) => std::path::PathBuf::from(dir),
@@ -55,5 +72,5 @@ pub fn facts_file() -> Option<std::path::PathBuf> {
             None => std::path::PathBuf::from(var("HOME")?).join(".cache").join("episodic"),
         },
     };
-    Some(dir.join("facts-v1.json"))
+    Some(dir)
 }

@@ -45,6 +45,19 @@ pub fn assess(plan: &Plan, journal: Option<&Journal>, now: UnixSeconds) -> Resul
                 Some(SpeechState::Voicing { .. }) => NodeStatus::will_run(Reason::Ambiguous),
                 None => NodeStatus::will_run(changed_or_new(journal, plan, *index, &files)?),
             },
+            NodeDetail::Render(render) if !render.fallbacks.is_empty() => {
+                match chain_state(journal, key, render)? {
+                    Some(RenderState::Completed { .. }) => NodeStatus::done(),
+                    Some(RenderState::Failed { error, .. }) => {
+                        NodeStatus::will_run(Reason::FailedEarlier(error))
+                    }
+                    Some(RenderState::Submitted { request_id, .. }) => {
+                        NodeStatus::will_run(Reason::InFlight(request_id))
+                    }
+                    Some(RenderState::Submitting { .. }) => NodeStatus::will_run(Reason::Ambiguous),
+                    None => NodeStatus::will_run(changed_or_new(journal, plan, *index, &files)?),
+                }
+            }
             NodeDetail::Render(_) => match journal.render(key)?.map(|record| record.state) {
                 Some(RenderState::Completed { .. }) => NodeStatus::done(),
                 Some(RenderState::Failed { error, .. }) => NodeStatus::will_run(Reason::FailedEarlier(error)),
@@ -78,6 +91,25 @@ pub fn assess(plan: &Plan, journal: Option<&Journal>, now: UnixSeconds) -> Resul
         nodes.push(status);
     }
     Ok(Assessment { nodes })
+}
+
+/// Where a render with a fallback chain stands: `Completed` when any model of the chain rendered
+/// it (a rerun reuses that render, as the runner does), else the state of the furthest try the
+/// journal holds (the one a rerun resumes from), or `None` when nothing was tried.
+fn chain_state(
+    journal: &Journal,
+    key: &str,
+    render: &episodic_plan::RenderSpec,
+) -> Result<Option<RenderState>, JournalError> {
+    let mut furthest = None;
+    for try_key in crate::executor::try_keys(key, render) {
+        match journal.render(&try_key)?.map(|record| record.state) {
+            Some(state @ RenderState::Completed { .. }) => return Ok(Some(state)),
+            Some(state) => furthest = Some(state),
+            None => {}
+        }
+    }
+    Ok(furthest)
 }
 
 /// An upload of `sha256`: done while fal still holds a copy, else expired or `otherwise`.

@@ -108,9 +108,10 @@ impl Limits {
     fn for_kind(&self, kind: NodeKind) -> &Arc<Gate> {
         match kind {
             NodeKind::Render => &self.renders,
-            NodeKind::Speech => &self.speech,
+            // Forced alignment is an ElevenLabs request too: under the same limit.
+            NodeKind::Speech | NodeKind::Align => &self.speech,
             NodeKind::Upload | NodeKind::Download => &self.transfers,
-            NodeKind::Compose | NodeKind::Audio | NodeKind::Concat => &self.ffmpeg,
+            NodeKind::Compose | NodeKind::Audio | NodeKind::Concat | NodeKind::Join => &self.ffmpeg,
         }
     }
 }
@@ -279,7 +280,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
         match self.stopping {
             None => true,
             Some(StopReason::OutOfCredit) => {
-                !matches!(kind, NodeKind::Upload | NodeKind::Render | NodeKind::Speech)
+                !matches!(kind, NodeKind::Upload | NodeKind::Render | NodeKind::Speech | NodeKind::Align)
             }
             Some(_) => false,
         }
@@ -297,7 +298,7 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                 held.push_back(node_ref);
                 continue;
             }
-            if node.kind() == NodeKind::Speech && self.speech_stopped {
+            if matches!(node.kind(), NodeKind::Speech | NodeKind::Align) && self.speech_stopped {
                 // Settled at once: the breaker skips this line and everything that needs it.
                 self.set_status(node_ref, Status::Running);
                 let now = self.since_start(Instant::now());
@@ -316,8 +317,12 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
                     continue;
                 }
                 Some(Shared::Finished(outcome)) => {
-                    let reused =
-                        outcome.clone().map(|done| Done { cache_hit: true, ..Done::cached(done.output) });
+                    // The model that rendered it is still the one a fallback chain ended on.
+                    let reused = outcome.clone().map(|done| Done {
+                        cache_hit: true,
+                        fallback: done.fallback,
+                        ..Done::cached(done.output)
+                    });
                     let now = self.since_start(Instant::now());
                     self.settle(node_ref, reused, Span { start: now, end: now });
                     continue;

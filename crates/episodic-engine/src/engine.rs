@@ -57,6 +57,9 @@ pub struct EpisodeOutcome {
     pub cache_hits: usize,
     /// Failed nodes and why, in plan order.
     pub failures: Vec<Failure>,
+    /// Renders a later model of their fallback chain made: node id, that model, and what became
+    /// of the models before it.
+    pub fallbacks: Vec<(String, String, String)>,
 }
 
 /// How a run ended.
@@ -162,7 +165,12 @@ impl Engine {
             return Err(EngineError::NoSpeechApi { lines });
         }
         let started_at = now();
-        let owner = self.journal.start_run(&Process::current(), &manifests, started_at)?;
+        let owner = self.journal.start_batch_run(
+            &Process::current(),
+            &manifests,
+            Some(&batch_of(plans)),
+            started_at,
+        )?;
         // Before any node starts: `cache gc` then never takes a file this run is about to reuse.
         for plan in plans {
             self.journal.record_needs(&needs_of(plan), owner.run_id, started_at)?;
@@ -239,6 +247,13 @@ impl Engine {
                 nodes: nodes.len(),
                 cache_hits: nodes.iter().filter(|node| node.cache_hit).count(),
                 failures: dispatcher.failures(p),
+                fallbacks: nodes
+                    .iter()
+                    .filter_map(|node| {
+                        let note = node.fallback.clone()?;
+                        Some((node.id.clone(), node.model.clone().unwrap_or_default(), note))
+                    })
+                    .collect(),
             });
         }
         let outcome = match stopped {
@@ -249,6 +264,28 @@ impl Engine {
         self.journal.finish_run(owner.run_id, outcome, now())?;
         Ok(RunSummary { episodes, stopped, retries: self.client.retries() })
     }
+}
+
+/// The batch a run renders: a hash of its plans' render and speech keys, so every machine given the same
+/// manifests names the same batch and shares its budget (`journal/spend.rs`).
+fn batch_of(plans: &[Plan]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut keys: Vec<&str> = plans
+        .iter()
+        .flat_map(|plan| {
+            plan.nodes()
+                .filter(|node| matches!(node.kind(), NodeKind::Render | NodeKind::Speech))
+                .map(|node| node.key.as_str())
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut hasher = Sha256::new();
+    for key in keys {
+        hasher.update(key.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// What `plan`'s episode needs, for the journal (see [`crate::disk`]).

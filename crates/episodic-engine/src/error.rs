@@ -62,17 +62,18 @@ pub enum NodeError {
     /// fal refused the submit because the account is out of credit (the spend breaker tripped).
     #[error("{0}")]
     OutOfCredit(episodic_fal::FalError),
-    /// Not submitted: an earlier render of this run found the account out of credit.
+    /// Not submitted: an earlier render of this run, or of another run on the same journal, found
+    /// the account out of credit.
     #[error("not submitted: fal said the account is out of credit")]
     SpendStopped,
     /// Submitting would cross the budget.
     #[error(
-        "not submitted: this render ({estimate}) would take the run past its cap of {cap} ({spent} spent so far)"
+        "not submitted: this render ({estimate}) would take the run past its cap of {cap} ({spent} spent or reserved so far by the runs of this batch)"
     )]
     OverBudget {
         /// This render's estimate.
         estimate: episodic_catalog::Usd,
-        /// What was spent.
+        /// What the runs sharing the budget (on any machine) spent or hold reserved.
         spent: episodic_catalog::Usd,
         /// The cap.
         cap: episodic_catalog::Usd,
@@ -155,6 +156,14 @@ pub enum NodeError {
         spent: episodic_catalog::Usd,
         /// The cap.
         cap: episodic_catalog::Usd,
+    },
+    /// ElevenLabs could not time the words of a recording (forced alignment).
+    #[error("ElevenLabs could not align the text of `{audio}` with it: {error}")]
+    Align {
+        /// What ElevenLabs said.
+        error: crate::SpeechError,
+        /// The recording, as the manifest names it.
+        audio: String,
     },
     /// The plan voices lines, and no ElevenLabs client was given to the engine.
     #[error("this episode has lines to voice, and no ElevenLabs client is configured")]

@@ -62,6 +62,18 @@ pub enum EventKind {
         /// never queued.
         until_unix: i64,
     },
+    /// The next model of a render's fallback chain takes over.
+    FellBack {
+        /// The node id.
+        node: String,
+        /// The model given up on.
+        from: String,
+        /// The model that takes over.
+        to: String,
+        /// Why.
+        #[serde(flatten)]
+        reason: FallbackReason,
+    },
     /// The run stops starting work.
     Stopping {
         /// Why.
@@ -164,4 +176,33 @@ fn seconds<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S
 
 fn usd<S: serde::Serializer>(amount: &Usd, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(amount.dollars())
+}
+
+/// Why the next model of a chain took over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum FallbackReason {
+    /// fal answered 404 for the endpoint: the model is withdrawn.
+    Withdrawn,
+    /// fal refused the input (422) as outside the model's limits.
+    OutsideLimits,
+    /// The runner failed the render this many times on the model.
+    FailedRepeatedly {
+        /// Failures on the model.
+        times: u32,
+    },
+}
+
+impl std::fmt::Display for FallbackReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FallbackReason::Withdrawn => f.write_str("fal answered 404: the endpoint is withdrawn"),
+            FallbackReason::OutsideLimits => {
+                f.write_str("fal refused the input as outside the model's limits (422)")
+            }
+            FallbackReason::FailedRepeatedly { times } => {
+                write!(f, "the runner failed the render {times} times")
+            }
+        }
+    }
 }

@@ -36,7 +36,7 @@ pub use config::EngineConfig;
 pub use dispatcher::Failure;
 pub use engine::{Engine, EpisodeOutcome, RunSummary};
 pub use error::NodeError;
-pub use events::{Event, EventKind, HistoryWait, StopReason};
+pub use events::{Event, EventKind, FallbackReason, HistoryWait, StopReason};
 pub use executor::speech::api::{
     Alignment, HistoryItem, SpeechApi, SpeechError, SpeechFuture, SpeechRequest, Spoken,
 };

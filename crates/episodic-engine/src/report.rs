@@ -54,6 +54,13 @@ pub struct NodeReport {
     list_micros: u64,
     /// Why it failed or was skipped.
     pub error: Option<String>,
+    /// The model that rendered it (renders only): the plan's, or a later model of its fallback
+    /// chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// For a render a later model of its chain made: what became of the models before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
     /// For a voiced line: the character timings ElevenLabs returned (`alignment`), kept in the
     /// state folder, for captions. Absent when the audio came from ElevenLabs' history.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,6 +73,10 @@ impl NodeReport {
             Self::new(node, "done", done.cache_hit, Some(span), done.cost, done.request_id.clone(), None);
         report.list_usd = done.list_cost.dollars();
         report.list_micros = done.list_cost.micros();
+        if let Some(fallback) = &done.fallback {
+            report.model = Some(fallback.model.clone());
+            report.fallback = Some(fallback.note.clone());
+        }
         if let crate::executor::Output::Speech { alignment, .. } = &done.output {
             report.alignment.clone_from(alignment);
         }
@@ -105,6 +116,8 @@ impl NodeReport {
             list_usd: cost.dollars(),
             list_micros: cost.micros(),
             error,
+            model: node.render().map(|render| render.model.clone()),
+            fallback: None,
             alignment: None,
         }
     }

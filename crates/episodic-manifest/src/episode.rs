@@ -2,6 +2,7 @@
 //! This is what the planner reads; it never looks at the YAML again.
 
 use crate::manifest::{CaptionStyle, Layout, Seat};
+pub use crate::split::SpeechPiece;
 use crate::{Span, Spanned};
 use episodic_catalog::{AspectRatio, Tier, Usd};
 use episodic_media::FileKind;
@@ -30,6 +31,8 @@ pub struct Episode {
     pub cast: Vec<CastMember>,
     /// The segments, in order.
     pub segments: Vec<Segment>,
+    /// How many failed renders on one model of a fallback chain make the next take over.
+    pub fallback_after: u32,
     /// How captions are drawn, when the manifest asks for them.
     pub captions: Option<Captions>,
 }
@@ -165,6 +168,11 @@ pub struct Dialogue {
     pub cfg_scale: Option<f64>,
     /// The silent reaction shot, if any.
     pub listener: Option<Listener>,
+    /// The pieces the line is rendered in when it is longer than its model renders (in order,
+    /// together exactly the whole track); empty when it is rendered whole.
+    pub pieces: Vec<SpeechPiece>,
+    /// The models that take over from `model`, in order (`model: [first, second, …]`).
+    pub model_fallbacks: Vec<String>,
 }
 
 /// The speech of a dialogue segment.
@@ -218,6 +226,8 @@ pub struct Listener {
     pub member: usize,
     /// The image-to-video model's short name.
     pub model: String,
+    /// The models that take over from `model`, in order.
+    pub model_fallbacks: Vec<String>,
     /// The prompt; always asks for a closed mouth.
     pub prompt: String,
     /// The negative prompt; always rules out talking.
@@ -229,6 +239,8 @@ pub struct Listener {
 pub struct Broll {
     /// The video model's short name.
     pub model: String,
+    /// The models that take over from `model`, in order.
+    pub model_fallbacks: Vec<String>,
     /// What to show.
     pub prompt: String,
     /// Length in seconds.

@@ -114,12 +114,14 @@ impl<'a> Inputs<'a> {
         Some(file.clone())
     }
 
-    /// A speech track within `limits`, with its length in seconds.
+    /// A speech track within `limits`, with its length in seconds. When `splittable`, a track
+    /// longer than the model's cap passes: it will be cut into pieces the model takes.
     pub(crate) fn audio(
         &mut self,
         written: &Spanned<String>,
         limits: &AudioLimits,
         model: &str,
+        splittable: bool,
         problems: &mut Vec<Problem>,
     ) -> Option<(MediaFile, f64)> {
         let inspected = self.inspect(written, problems)?;
@@ -202,7 +204,7 @@ impl<'a> Inputs<'a> {
             );
             return None;
         }
-        if seconds > limits.max_seconds {
+        if seconds > limits.max_seconds && !splittable {
             let shown = seconds_beside(seconds, limits.max_seconds);
             let (code, message, help) = if limits.max_seconds < 60.0 {
                 (
@@ -260,6 +262,17 @@ impl<'a> Inputs<'a> {
                     "the file was cut off while it was written or copied: export or download it again",
                 ),
         )
+    }
+
+    /// The sample rate of an audio file already inspected.
+    pub(crate) fn sample_rate(&self, written: &Spanned<String>) -> Option<u32> {
+        let inspected = self.seen.get(&self.base.join(&written.value))?.as_ref()?;
+        inspected.info.audio()?.sample_rate
+    }
+
+    /// The probe files are read with.
+    pub(crate) fn probe(&self) -> &Probe {
+        self.probe
     }
 
     /// Reads, hashes and probes a file once; later calls reuse the outcome.
@@ -468,7 +481,8 @@ fn wav_shortfall(path: &Path) -> Option<(f64, f64)> {
 
 /// A length shown beside the limit it breaks, with enough decimals that the two differ:
 /// 1.999875 s against a 2 s minimum is "1.9999", not "2.00".
-fn seconds_beside(seconds: f64, limit: f64) -> String {
+/// `seconds` with as few decimals (at least 2) as tell it apart from `limit`.
+pub(crate) fn seconds_beside(seconds: f64, limit: f64) -> String {
     for decimals in 2..=6 {
         let shown = format!("{seconds:.decimals$}");
         if shown.parse::<f64>().is_ok_and(|value| value != limit) {

@@ -14,6 +14,7 @@ pub mod prompt;
 mod read;
 mod resolve;
 mod speech;
+mod split;
 pub mod yaml;
 
 pub use episode::{
@@ -25,6 +26,7 @@ pub use manifest::{
     SegmentEntry, VoiceEntry,
 };
 pub use problem::{ManifestSource, Problem, ProblemDiagnostic, Severity, Span, Spanned};
+pub use split::{PAUSE, SpeechPiece, Splitter};
 
 use episodic_catalog::Catalog;
 use episodic_media::Probe;
@@ -179,17 +181,39 @@ pub fn read(source: &ManifestSource) -> (Option<Manifest>, Vec<Problem>) {
     }
 }
 
-/// Loads, reads and resolves a manifest, probing its media with `probe`.
+/// Loads, reads and resolves a manifest, probing its media with `probe`. A line longer than its
+/// model renders is refused (`over-model-cap`); [`check_splitting`] cuts it instead.
 pub fn check(path: &Path, catalog: &Catalog, probe: &Probe) -> Result<Checked, Problem> {
     Ok(check_source(load(path)?, path, catalog, probe))
+}
+
+/// As [`check`], cutting a line longer than its model renders into pieces at its pauses with
+/// `splitter` (refused when it has no usable pause).
+pub fn check_splitting(
+    path: &Path,
+    catalog: &Catalog,
+    probe: &Probe,
+    splitter: &Splitter,
+) -> Result<Checked, Problem> {
+    Ok(check_source_with(load(path)?, path, catalog, probe, Some(splitter)))
 }
 
 /// Reads and resolves manifest text already in memory, as if it were the file at `path` (media
 /// paths are relative to its folder). The fuzz target uses it to skip the file system.
 pub fn check_source(source: ManifestSource, path: &Path, catalog: &Catalog, probe: &Probe) -> Checked {
+    check_source_with(source, path, catalog, probe, None)
+}
+
+fn check_source_with(
+    source: ManifestSource,
+    path: &Path,
+    catalog: &Catalog,
+    probe: &Probe,
+    splitter: Option<&Splitter>,
+) -> Checked {
     let (manifest, mut problems) = read(&source);
-    let episode =
-        manifest.and_then(|manifest| resolve::resolve(&manifest, path, catalog, probe, &mut problems));
+    let episode = manifest
+        .and_then(|manifest| resolve::resolve(&manifest, path, catalog, probe, splitter, &mut problems));
     let episode = if problems.iter().any(Problem::is_error) { None } else { episode };
     Checked { source, episode, problems }
 }

@@ -176,6 +176,13 @@ pub struct Defaults {
     pub listener_prompt: Option<Spanned<String>>,
     /// Guidance strength.
     pub cfg_scale: Option<Spanned<f64>>,
+    /// The models that take over from `model`, in order, when it is withdrawn or keeps failing
+    /// (`model: [first, second, …]`).
+    pub model_fallbacks: Vec<Spanned<String>>,
+    /// The same for `listener_model`.
+    pub listener_model_fallbacks: Vec<Spanned<String>>,
+    /// How many times a render may fail on one model of a chain before the next takes over.
+    pub fallback_after: Option<Spanned<f64>>,
 }
 
 impl Manifest {
@@ -245,6 +252,10 @@ pub struct SegmentEntry {
     pub layout: Option<Spanned<Layout>>,
     /// `broll`.
     pub broll: Option<BrollEntry>,
+    /// The rest of a `model:` list, after [`SegmentEntry::model`].
+    pub model_fallbacks: Vec<Spanned<String>>,
+    /// The rest of a `listener_model:` list.
+    pub listener_model_fallbacks: Vec<Spanned<String>>,
     /// `take`: ask again for the same clips (a fresh render of identical requests).
     pub take: Option<Spanned<f64>>,
 }
@@ -266,4 +277,6 @@ pub struct BrollEntry {
     pub generate_audio: Option<Spanned<bool>>,
     /// `negative_prompt`.
     pub negative_prompt: Option<Spanned<String>>,
+    /// The rest of a `model:` list, after [`BrollEntry::model`].
+    pub model_fallbacks: Vec<Spanned<String>>,
 }

@@ -21,8 +21,15 @@ const TOP_KEYS: &[&str] = &[
     "segments",
     "captions",
 ];
-const DEFAULTS_KEYS: &[&str] =
-    &["model", "listener_model", "prompt", "negative_prompt", "listener_prompt", "cfg_scale"];
+const DEFAULTS_KEYS: &[&str] = &[
+    "model",
+    "listener_model",
+    "prompt",
+    "negative_prompt",
+    "listener_prompt",
+    "cfg_scale",
+    "fallback_after",
+];
 const CAST_KEYS: &[&str] = &["image", "seat", "preset", "prompt", "voice"];
 const VOICE_KEYS: &[&str] =
     &["id", "model", "stability", "similarity_boost", "style", "use_speaker_boost", "speed"];
@@ -134,9 +141,15 @@ impl Reader<'_> {
         let Some(fields) = self.fields(node, "`defaults`", DEFAULTS_KEYS, None) else {
             return Defaults::default();
         };
+        let (model, model_fallbacks) = self.model_chain(fields.get("model"), "model");
+        let (listener_model, listener_model_fallbacks) =
+            self.model_chain(fields.get("listener_model"), "listener_model");
         Defaults {
-            model: fields.get("model").and_then(|n| self.string(n, "model")),
-            listener_model: fields.get("listener_model").and_then(|n| self.string(n, "listener_model")),
+            model,
+            listener_model,
+            model_fallbacks,
+            listener_model_fallbacks,
+            fallback_after: fields.get("fallback_after").and_then(|n| self.number(n, "fallback_after")),
             prompt: fields.get("prompt").and_then(|n| self.prompt(n, "prompt")),
             negative_prompt: fields.get("negative_prompt").and_then(|n| self.string(n, "negative_prompt")),
             listener_prompt: fields.get("listener_prompt").and_then(|n| self.string(n, "listener_prompt")),
@@ -200,12 +213,13 @@ impl Reader<'_> {
             negative_prompt: fields.get("negative_prompt").and_then(|n| self.string(n, "negative_prompt")),
             listener_prompt: fields.get("listener_prompt").and_then(|n| self.string(n, "listener_prompt")),
             cfg_scale: fields.get("cfg_scale").and_then(|n| self.number(n, "cfg_scale")),
-            model: fields.get("model").and_then(|n| self.string(n, "model")),
-            listener_model: fields.get("listener_model").and_then(|n| self.string(n, "listener_model")),
             layout: fields.get("layout").and_then(|n| self.layout(n)),
             take: fields.get("take").and_then(|n| self.number(n, "take")),
             ..SegmentEntry::default()
         };
+        (segment.model, segment.model_fallbacks) = self.model_chain(fields.get("model"), "model");
+        (segment.listener_model, segment.listener_model_fallbacks) =
+            self.model_chain(fields.get("listener_model"), "listener_model");
         if let Some(broll) = fields.get("broll") {
             segment.broll = self.broll(broll, &context);
             for key in ["speaker", "audio", "line", "text", "listener"] {
@@ -259,9 +273,12 @@ impl Reader<'_> {
     fn broll(&mut self, node: &Node, segment: &str) -> Option<BrollEntry> {
         let context = format!("the `broll` of {segment}");
         let fields = self.fields(node, &context, BROLL_KEYS, None)?;
+        let model = self.required(&fields, "model", &context, |r, n| Some(r.model_chain(Some(n), "model")));
+        let (model, model_fallbacks) = model.unwrap_or_default();
         Some(BrollEntry {
             span: fields.anchor(),
-            model: self.required(&fields, "model", &context, |r, n| r.string(n, "model")),
+            model,
+            model_fallbacks,
             prompt: self.required(&fields, "prompt", &context, |r, n| r.string(n, "prompt")),
             duration: self.required(&fields, "duration", &context, |r, n| r.number(n, "duration")),
             image: fields.get("image").and_then(|n| self.string(n, "image")),
@@ -427,6 +444,29 @@ impl Reader<'_> {
                 .with_span(fields.anchor(), format!("`{key}` is missing"))
                 .with_help(help),
         );
+    }
+
+    /// A model name, or a list of them (a fallback chain): the first, and the ones that take over.
+    fn model_chain(
+        &mut self,
+        node: Option<&Node>,
+        key: &str,
+    ) -> (Option<Spanned<String>>, Vec<Spanned<String>>) {
+        let Some(node) = node else { return (None, Vec::new()) };
+        let Value::Seq(items) = &node.value else { return (self.string(node, key), Vec::new()) };
+        let mut names = items.iter().filter_map(|item| self.string(item, key));
+        let first = names.next();
+        let rest: Vec<Spanned<String>> = names.collect();
+        if items.is_empty() {
+            self.problems.push(
+                Problem::error("empty-model-list", format!("`{key}` is an empty list"))
+                    .with_span(node.span, "no model")
+                    .with_help(format!(
+                        "name one model, or several in order: `{key}: [omnihuman-v1.5, kling-avatar-v2-pro]`"
+                    )),
+            );
+        }
+        (first, rest)
     }
 
     fn string(&mut self, node: &Node, key: &str) -> Option<Spanned<String>> {

@@ -6,14 +6,29 @@ use crate::inputs::Inputs;
 use crate::manifest::{Layout, Manifest, PromptSpec, Seat, SegmentEntry};
 use crate::prompt::{self, AVATAR_NEGATIVE, VIDEO_NEGATIVE};
 use crate::speech;
+use crate::split::{SpeechPiece, Splitter};
 use crate::{Problem, Span, Spanned};
 use episodic_catalog::{AspectRatio, Catalog, DurationRule, Model, ModelKind, Preset, Tier, Usd, closest};
 use episodic_media::Probe;
 use std::collections::HashMap;
 use std::path::Path;
 
+mod chain;
+
 /// The highest `take:` a segment may ask for.
 const MAX_TAKE: u32 = 1000;
+
+/// "use `model: <name>` (up to N s), or " when an avatar model of the catalog renders speech of
+/// this length, else nothing: the start of a help for speech longer than the model chosen.
+pub(crate) fn longer_model_hint(catalog: &Catalog, seconds: f64) -> String {
+    catalog
+        .models()
+        .iter()
+        .filter(|other| other.kind == ModelKind::Avatar)
+        .find(|other| other.audio.as_ref().is_some_and(|audio| audio.max_seconds >= seconds))
+        .map(|other| format!("use `model: {}` (up to {} s), or ", other.name, other.duration.max_seconds()))
+        .unwrap_or_default()
+}
 
 const GENERIC_LISTENER: &str = "Character listening attentively, subtle nodding, natural blinking";
 
@@ -23,6 +38,7 @@ pub(crate) fn resolve(
     manifest_path: &Path,
     catalog: &Catalog,
     probe: &Probe,
+    splitter: Option<&Splitter>,
     problems: &mut Vec<Problem>,
 ) -> Option<Episode> {
     let base = manifest_path.parent().unwrap_or(Path::new("."));
@@ -30,14 +46,21 @@ pub(crate) fn resolve(
     let jobs = std::thread::available_parallelism().map_or(1, usize::from);
     probe.learn_all(&manifest.media_paths(base), jobs);
     let errors_before = problems.iter().filter(|p| p.is_error()).count();
-    let mut resolver =
-        Resolver { manifest, catalog, inputs: Inputs::new(base, probe), problems, voices: Vec::new() };
+    let mut resolver = Resolver {
+        manifest,
+        catalog,
+        inputs: Inputs::new(base, probe),
+        splitter,
+        problems,
+        voices: Vec::new(),
+    };
 
     let id = resolver.episode_id();
     let quality = manifest.quality.as_ref().map(|q| q.value).unwrap_or(Tier::Pro);
     let budget = resolver.budget();
     let output = resolver.output(base, id.as_deref());
     let cast = resolver.cast();
+    let fallback_after = resolver.fallback_after();
     let segments = resolver.segments(&cast, quality);
     let captions = manifest.captions.as_ref().and_then(|entry| speech::captions(entry, resolver.problems));
     resolver.lint_cast(&cast, &segments);
@@ -57,6 +80,7 @@ pub(crate) fn resolve(
         manifest_path: manifest_path.to_path_buf(),
         cast: cast.into_iter().map(|(member, _)| member).collect::<Option<Vec<_>>>()?,
         segments,
+        fallback_after,
         captions,
     })
 }
@@ -65,6 +89,7 @@ struct Resolver<'a> {
     manifest: &'a Manifest,
     catalog: &'a Catalog,
     inputs: Inputs<'a>,
+    splitter: Option<&'a Splitter>,
     problems: &'a mut Vec<Problem>,
     /// Each cast member's voice, by index in the manifest (`None`: none, or one already reported).
     voices: Vec<Option<Voice>>,
@@ -288,16 +313,32 @@ impl<'a> Resolver<'a> {
         let model_name = entry.model.as_ref().or(defaults.model.as_ref());
         let fallback = self.catalog.default_avatar(quality);
         let model = self.model(model_name, fallback, &[ModelKind::Avatar], "a speaking segment")?;
+        let chain_written =
+            if entry.model.is_some() { &entry.model_fallbacks } else { &defaults.model_fallbacks };
+        let chain = self.fallbacks(model, chain_written, &[ModelKind::Avatar], "a speaking segment")?;
+        let chain_limits = model.audio.as_ref().map(|first| chain::common_audio_limits(first, &chain));
 
-        let speech = match (&entry.line, &model.audio) {
+        // Only a recorded file can be cut at its pauses here: a line has no audio until it is
+        // voiced, so one longer than the chain renders is refused (see `speech::line`).
+        let splittable =
+            self.splitter.is_some() && matches!(model.duration, DurationRule::FollowsAudio { .. });
+        let speech = match (&entry.line, &chain_limits) {
             (Some(line), Some(limits)) => {
                 self.line(line, entry, &model.name, limits).map(|line| Speech::Line(Box::new(line)))
             }
             (None, Some(limits)) => entry
                 .audio
                 .as_ref()
-                .and_then(|audio| self.inputs.audio(audio, limits, &model.name, self.problems))
+                .and_then(|audio| self.inputs.audio(audio, limits, &model.name, splittable, self.problems))
                 .map(|(file, seconds)| Speech::Audio { file, seconds }),
+            _ => None,
+        };
+        let pieces = match (&entry.audio, &chain_limits, &speech) {
+            (Some(written), Some(limits), Some(Speech::Audio { file, seconds }))
+                if *seconds > limits.max_seconds =>
+            {
+                Some(self.pieces(written, file, *seconds, limits, model)?)
+            }
             _ => None,
         };
         let text = match (&speech, &entry.text) {
@@ -337,7 +378,14 @@ impl<'a> Resolver<'a> {
             (Some(_), _) => {
                 let name = entry.listener_model.as_ref().or(defaults.listener_model.as_ref());
                 let fallback = self.catalog.default_listener();
-                Some(self.model(name, fallback, &[ModelKind::ImageToVideo], "a listener clip")?)
+                let first = self.model(name, fallback, &[ModelKind::ImageToVideo], "a listener clip")?;
+                let written = if entry.listener_model.is_some() {
+                    &entry.listener_model_fallbacks
+                } else {
+                    &defaults.listener_model_fallbacks
+                };
+                let chain = self.fallbacks(first, written, &[ModelKind::ImageToVideo], "a listener clip")?;
+                Some((first, chain))
             }
             (None, _) => None,
         };
@@ -389,9 +437,11 @@ impl<'a> Resolver<'a> {
                     .map(|p| p.value.clone())
                     .or_else(|| preset.map(|p| p.listener.to_owned()))
                     .unwrap_or_else(|| GENERIC_LISTENER.to_owned());
+                let (listener_model, listener_chain) = listener_model;
                 Some(Listener {
                     member: cast.iter().position(|(_, index)| *index == listener_index)?,
                     model: listener_model.name.clone(),
+                    model_fallbacks: listener_chain.iter().map(|model| model.name.clone()).collect(),
                     prompt: prompt::listener_prompt(&base),
                     negative_prompt: prompt::listener_negative(VIDEO_NEGATIVE),
                 })
@@ -409,17 +459,85 @@ impl<'a> Resolver<'a> {
             .unwrap_or_default();
         let direction = speaker_prompt_spec.map(prompt::compose).unwrap_or_default();
         let negative = entry.negative_prompt.as_ref().or(defaults.negative_prompt.as_ref());
+        let speaker_prompt = prompt::join_sentences([base.as_str(), direction.as_str()]);
+        if speaker_prompt.is_empty()
+            && let Some(needs) = std::iter::once(model)
+                .chain(chain.iter().copied())
+                .find(|m| m.arg("prompt").is_some_and(|arg| arg.required && arg.default.is_none()))
+        {
+            self.problems.push(
+                Problem::error("missing-prompt", format!("{} needs a prompt, and this segment has none", needs.name))
+                    .with_span(entry.span, "no prompt")
+                    .with_help("add `prompt:` to the segment, its speaker or `defaults`, or pick a preset for the speaker"),
+            );
+            return None;
+        }
         Some(Dialogue {
             speaker: cast.iter().position(|(_, index)| *index == speaker_index)?,
             speech: speech?,
             text,
             model: model.name.clone(),
-            prompt: prompt::join_sentences([base.as_str(), direction.as_str()]),
+            prompt: speaker_prompt,
             negative_prompt: negative.map(|n| n.value.clone()).unwrap_or_else(|| AVATAR_NEGATIVE.to_owned()),
             negative_prompt_explicit: negative.is_some(),
             cfg_scale: cfg_scale.map(|c| c.value),
             listener,
+            pieces: pieces.unwrap_or_default(),
+            model_fallbacks: chain.iter().map(|model| model.name.clone()).collect(),
         })
+    }
+
+    /// A line longer than `model` renders, cut at its pauses; `None` (with the problem reported)
+    /// when no pauses allow it.
+    fn pieces(
+        &mut self,
+        written: &Spanned<String>,
+        file: &crate::MediaFile,
+        seconds: f64,
+        limits: &episodic_catalog::AudioLimits,
+        model: &Model,
+    ) -> Option<Vec<SpeechPiece>> {
+        let splitter = self.splitter?;
+        let rate = self.inputs.sample_rate(written);
+        match splitter.split(file, rate, limits, self.inputs.probe()) {
+            Ok(Ok(pieces)) => Some(pieces),
+            Ok(Err(stretch)) => {
+                let rule = splitter.rule();
+                let instead = longer_model_hint(self.catalog, seconds);
+                let shown = crate::inputs::seconds_beside(seconds, limits.max_seconds);
+                self.problems.push(
+                    Problem::error(
+                        "no-pause",
+                        format!(
+                            "`{}` lasts {shown} s, longer than {} renders ({} s at most), and has no pause to cut it at: the longest stretch without one runs from {:.2} s to {:.2} s ({:.2} s)",
+                            written.value,
+                            model.name,
+                            limits.max_seconds,
+                            stretch.from,
+                            stretch.to,
+                            stretch.to - stretch.from,
+                        ),
+                    )
+                    .with_span(written.span, format!("{shown} s, no usable pause"))
+                    .with_help(format!(
+                        "{instead}record a pause (at least {} s below {} dB) every {} s or less, or split the line into segments",
+                        rule.min_seconds, rule.noise_db, limits.max_seconds
+                    )),
+                );
+                None
+            }
+            Err(err) => {
+                self.problems.push(
+                    Problem::error(
+                        "split-failed",
+                        format!("`{}` could not be cut into pieces for {}: {err}", written.value, model.name),
+                    )
+                    .with_span(written.span, "not cut")
+                    .with_help(err.help().unwrap_or_else(|| "check that ffmpeg can read the file".into())),
+                );
+                None
+            }
+        }
     }
 
     /// A segment's line, spoken by its speaker's voice.
@@ -440,7 +558,8 @@ impl<'a> Resolver<'a> {
             }
             return None;
         };
-        speech::line(written, &voice, avatar, limits, self.problems)
+        let longer = |seconds: f64| longer_model_hint(self.catalog, seconds);
+        speech::line(written, &voice, avatar, limits, &longer, self.problems)
     }
 
     fn broll(&mut self, entry: &SegmentEntry) -> Option<Broll> {
@@ -455,6 +574,12 @@ impl<'a> Resolver<'a> {
             )?,
             None => return None,
         };
+        let chain = self.fallbacks(
+            model,
+            &broll.model_fallbacks,
+            &[ModelKind::TextToVideo, ModelKind::ImageToVideo],
+            "b-roll",
+        )?;
         let duration = broll.duration.as_ref().and_then(|duration| {
             let whole = duration.value.fract() == 0.0
                 && duration.value >= 0.0
@@ -503,10 +628,15 @@ impl<'a> Resolver<'a> {
         if let Some(prompt) = &broll.prompt {
             prompt::lint(&PromptSpec::Text(prompt.clone()), false, self.problems);
         }
+        let duration = duration?;
+        if !self.fallbacks_render(&chain, &broll.model_fallbacks, duration) {
+            return None;
+        }
         Some(Broll {
             model: model.name.clone(),
+            model_fallbacks: chain.iter().map(|model| model.name.clone()).collect(),
             prompt: broll.prompt.as_ref()?.value.trim().to_owned(),
-            duration: duration?,
+            duration,
             image,
             generate_audio: broll.generate_audio.as_ref().map(|g| g.value).unwrap_or(false),
             negative_prompt: broll.negative_prompt.as_ref().map(|n| n.value.clone()),

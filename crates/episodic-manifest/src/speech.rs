@@ -128,11 +128,16 @@ pub(crate) fn no_voice(line: &Spanned<String>, speaker: &Spanned<String>, member
 }
 
 /// A line checked against its voice model's request limit and the avatar model's audio limits.
+/// `longer_model` starts the help for a line over the cap with a model that renders it, if any.
+///
+/// A line over the cap is refused even when long lines are split: there is no audio to find the
+/// pauses in until it is voiced, which happens at render time.
 pub(crate) fn line(
     written: &Spanned<String>,
     voice: &Voice,
     avatar: &str,
     limits: &AudioLimits,
+    longer_model: &dyn Fn(f64) -> String,
     problems: &mut Vec<Problem>,
 ) -> Option<Line> {
     let model: &VoiceModel = voice_model(&voice.model)?;
@@ -171,7 +176,10 @@ pub(crate) fn line(
                 ),
             )
             .with_span(written.span, format!("about {seconds:.0} s"))
-            .with_help("split it into two segments at a pause, each a line of its own"),
+            .with_help(format!(
+                "{}split it into two segments at a pause, each a line of its own (a line is voiced at render time, too late to cut it at its pauses as a recorded `audio:` file is)",
+                longer_model(seconds)
+            )),
         );
         return None;
     }

@@ -17,6 +17,7 @@ mod ffmpeg;
 mod filter;
 mod font;
 mod header;
+mod join;
 mod output;
 pub mod placeholder;
 mod probe;
@@ -36,8 +37,12 @@ pub use error::MediaError;
 pub use facts::FactStore;
 pub use ffmpeg::Ffmpeg;
 pub use font::find_font;
+pub use join::{JoinPiece, join_pieces};
 pub use probe::{MediaInfo, Probe, StreamInfo, StreamKind};
-pub use silence::{SILENCE_MIN_SECONDS, SILENCE_NOISE_DB, Silence, cut_point, silences, trim_audio};
+pub use silence::{
+    DecodedSpeech, Silence, SilenceRule, cut_point, decode_with_silences, silences, trim_audio,
+    write_wav_piece,
+};
 pub use sniff::{FileKind, sniff, sniff_file};
 pub use thumbnail::{contact_sheet, sheet_size, thumbnail};
 pub use tool::{Tool, locate};

@@ -1,8 +1,12 @@
 //! Building the DAG from an episode.
 
+mod chain;
+mod split;
+
 use crate::node::{
-    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    RenderRole, RenderSpec, SpeechSpec, UploadSpec,
+    AlignSpec, AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER,
+    ListenerFill, Node, NodeDetail, RenderRole, RenderSpec, SidecarSegment, SidecarSpec, SpeechSpec,
+    UploadSpec,
 };
 use crate::{NodeKey, Plan};
 use episodic_catalog::{
@@ -61,6 +65,10 @@ struct Builder<'a> {
     ids: HashSet<String>,
     warnings: Vec<Problem>,
     warned: HashSet<(String, &'static str)>,
+    /// The fallback chain of the render being built (see `chain_next`).
+    chain: Vec<&'a Model>,
+    /// The episode's `fallback_after`.
+    fallback_after: u32,
     /// Every segment that asked for each render, in order (two or more: shared).
     asked: HashMap<NodeIndex, Vec<String>>,
     /// What each render shows, for the plan's "shared by" note.
@@ -83,6 +91,8 @@ impl<'a> Builder<'a> {
             ids: HashSet::new(),
             warnings: Vec::new(),
             warned: HashSet::new(),
+            chain: Vec::new(),
+            fallback_after: 2,
             asked: HashMap::new(),
             shows: HashMap::new(),
             takes: HashMap::new(),
@@ -90,6 +100,7 @@ impl<'a> Builder<'a> {
     }
 
     fn build(mut self, episode: &Episode) -> Plan {
+        self.fallback_after = episode.fallback_after;
         let quality = if self.draft { Tier::Standard } else { episode.quality };
         let canvas_size = match quality {
             Tier::Pro => OutputSize::P1080,
@@ -121,8 +132,13 @@ impl<'a> Builder<'a> {
         let key = NodeKey::of_json(
             &json!({"concat": 2, "segments": keys, "audio": self.graph[audio].key.as_str()}),
         );
-        let spec =
-            ConcatSpec { segments, audio: self.graph[audio].id.clone(), output: episode.output.clone() };
+        let (sidecars, speeches) = self.sidecars(episode, &composes);
+        let spec = ConcatSpec {
+            segments,
+            audio: self.graph[audio].id.clone(),
+            output: episode.output.clone(),
+            sidecars,
+        };
         let concat = self.add(
             format!("concat/{}", episode.id),
             key,
@@ -130,7 +146,8 @@ impl<'a> Builder<'a> {
             Usd::ZERO,
             NodeDetail::Concat(spec),
         );
-        for input in composes.into_iter().chain([audio]) {
+        // The speeches time the sidecars' words (the audio node needs them too: one edge each).
+        for input in composes.into_iter().chain([audio]).chain(speeches) {
             self.graph.add_edge(input, concat, ());
         }
 
@@ -177,18 +194,25 @@ impl<'a> Builder<'a> {
         let speaker = episode.member(dialogue.speaker);
         let model = self.speaker_model(&dialogue.model);
         let image = self.upload(&speaker.image);
+        let mut align = None;
         let (audio, speech) = match &dialogue.speech {
-            Speech::Audio { file, .. } => (self.upload(file), None),
+            Speech::Audio { file, .. } => {
+                // A recording's words are timed only when the manifest says what is said.
+                align = dialogue.text.as_ref().map(|text| self.align(segment, file, text));
+                // A recording rendered in pieces uploads the pieces, not the whole track.
+                (dialogue.pieces.is_empty().then(|| self.upload(file)), None)
+            }
             Speech::Line(line) => {
                 let speech = self.speech(segment, line);
-                (self.speech_upload(speech), Some(speech))
+                (Some(self.speech_upload(speech)), Some(speech))
             }
         };
 
         let mut args = Map::new();
         put_file(&mut args, model.image_arg(), &speaker.image);
-        if let Some(key) = model.audio_arg() {
-            // The upload node's key: a file's sha256, or what a voiced line's key derives.
+        if let (Some(key), Some(audio)) = (model.audio_arg(), audio) {
+            // The upload node's key: a file's sha256, or what a voiced line's key derives. Pieces
+            // put their own audio in (`speaker_pieces`).
             args.insert(key.to_owned(), json!({ FILE_PLACEHOLDER: self.graph[audio].key.as_str() }));
         }
         if !dialogue.prompt.is_empty() && model.schema_arg("prompt").is_some() {
@@ -208,18 +232,24 @@ impl<'a> Builder<'a> {
         put_required_defaults(&mut args, model);
         let seconds = dialogue.speech.seconds();
         let estimated = dialogue.speech.is_estimate();
-        let speaker_render = self.render(
-            segment,
-            RenderRole::Speaker,
-            model,
-            args,
-            seconds,
-            false,
-            estimated,
-            &[image, audio],
-        );
-        self.shows.entry(speaker_render).or_insert_with(|| format!("{} speaking", speaker.name));
-        let main = self.download(speaker_render);
+        let main = match audio {
+            Some(audio) => {
+                self.chain_next(&dialogue.model_fallbacks);
+                let speaker_render = self.render(
+                    segment,
+                    RenderRole::Speaker,
+                    model,
+                    args,
+                    seconds,
+                    false,
+                    estimated,
+                    &[image, audio],
+                );
+                self.shows.entry(speaker_render).or_insert_with(|| format!("{} speaking", speaker.name));
+                self.download(speaker_render)
+            }
+            None => self.speaker_pieces(segment, model, &args, dialogue, image, &speaker.name),
+        };
 
         let mut listener_download = None;
         let mut fill = None;
@@ -246,6 +276,7 @@ impl<'a> Builder<'a> {
             put_required_defaults(&mut args, model);
             // The listener's length is chosen from the estimate when the line is not voiced yet;
             // a listener clip covers up to its whole length, looped past it, either way.
+            self.chain_next(&listener.model_fallbacks);
             let render = self.render(
                 segment,
                 RenderRole::Listener,
@@ -268,14 +299,26 @@ impl<'a> Builder<'a> {
             fps,
             seconds,
             speech: speech.map(|index| self.graph[index].id.clone()),
+            align: align.map(|index| self.graph[index].id.clone()),
             text: dialogue.text.clone(),
+            // Only timed words (a voiced line's, or a recording's aligned) can be drawn.
+            burn: episode
+                .captions
+                .filter(|captions| captions.burn && (speech.is_some() || align.is_some()))
+                .map(|captions| BurnedCaptions {
+                    style: captions.style,
+                    words_per_page: captions.words_per_page,
+                }),
             main: self.graph[main].id.clone(),
             speaker_seat: listener_download.map(|_| speaker.seat),
             listener: listener_download.map(|index| self.graph[index].id.clone()),
             listener_fill: fill,
         };
         // The speech is an input too: its audio's real length decides the segment's.
-        let inputs: Vec<NodeIndex> = [Some(main), listener_download, speech].into_iter().flatten().collect();
+        // A recording's words are an input only when drawn: the sidecars take them from concat.
+        let drawn = align.filter(|_| spec.burn.is_some());
+        let inputs: Vec<NodeIndex> =
+            [Some(main), listener_download, speech, drawn].into_iter().flatten().collect();
         self.compose(spec, &inputs)
     }
 
@@ -316,6 +359,7 @@ impl<'a> Builder<'a> {
         }
         put_required_defaults(&mut args, model);
         let seconds = f64::from(broll.duration);
+        self.chain_next(&broll.model_fallbacks);
         let render = self.render(
             segment,
             RenderRole::Broll,
@@ -334,7 +378,9 @@ impl<'a> Builder<'a> {
             fps,
             seconds,
             speech: None,
+            align: None,
             text: None,
+            burn: None,
             main: self.graph[main].id.clone(),
             speaker_seat: None,
             listener: None,
@@ -484,6 +530,38 @@ impl<'a> Builder<'a> {
         estimated: bool,
         inputs: &[NodeIndex],
     ) -> NodeIndex {
+        let id = format!("render/{}/{}", segment.id, role.as_str());
+        let approx = if estimated { "~" } else { "" };
+        let label = format!("{} {approx}{:.1} s on {}", role.as_str(), seconds, model.name);
+        self.render_as(id, label, segment, role, model, args, seconds, generate_audio, estimated, inputs)
+    }
+
+    /// The fallback chain of the next render (`model: [first, …]`), taken by `render_as`.
+    fn chain_next(&mut self, names: &[String]) {
+        self.chain = if self.draft {
+            // A draft renders every avatar on the one cheapest model: no chain.
+            Vec::new()
+        } else {
+            names.iter().filter_map(|name| self.catalog.get(name)).collect()
+        };
+    }
+
+    /// As [`Builder::render`], with the node's id and label given.
+    #[allow(clippy::too_many_arguments)]
+    fn render_as(
+        &mut self,
+        id: String,
+        label: String,
+        segment: &Segment,
+        role: RenderRole,
+        model: &Model,
+        args: Map<String, Value>,
+        seconds: f64,
+        generate_audio: bool,
+        estimated: bool,
+        inputs: &[NodeIndex],
+    ) -> NodeIndex {
+        let chain = std::mem::take(&mut self.chain);
         let args = Value::Object(args);
         // A later take is the same request rendered afresh: its own key, its own payment. The
         // first take's key is unchanged, so `take: 1` reuses what was rendered without one.
@@ -498,7 +576,24 @@ impl<'a> Builder<'a> {
             self.asked.entry(*existing).or_default().push(segment.id.clone());
             return *existing;
         }
-        let cost = model.cost(seconds, generate_audio);
+        let fallbacks = match args.as_object() {
+            Some(map) if !chain.is_empty() => {
+                chain::fallbacks(map, model, &chain, seconds, generate_audio, segment.take)
+            }
+            _ => Vec::new(),
+        };
+        // Budgets hold whichever model of the chain renders.
+        let cost = fallbacks
+            .iter()
+            .map(|fallback| fallback.cost)
+            .fold(model.cost(seconds, generate_audio), Usd::max);
+        let label = match fallbacks.is_empty() {
+            true => label,
+            false => {
+                let names: Vec<&str> = fallbacks.iter().map(|fallback| fallback.model.as_str()).collect();
+                format!("{label}, then {}", names.join(", then "))
+            }
+        };
         let spec = RenderSpec {
             segment: segment.id.clone(),
             role,
@@ -508,16 +603,10 @@ impl<'a> Builder<'a> {
             seconds,
             generate_audio,
             estimated,
+            fallbacks,
+            fallback_after: self.fallback_after,
         };
-        let approx = if estimated { "~" } else { "" };
-        let label = format!("{} {approx}{:.1} s on {}", role.as_str(), seconds, model.name);
-        let index = self.add(
-            format!("render/{}/{}", segment.id, role.as_str()),
-            key.clone(),
-            label,
-            cost,
-            NodeDetail::Render(spec),
-        );
+        let index = self.add(id, key.clone(), label, cost, NodeDetail::Render(spec));
         self.renders.insert(key, index);
         self.asked.insert(index, vec![segment.id.clone()]);
         if segment.take > 1 {
@@ -561,6 +650,15 @@ impl<'a> Builder<'a> {
             "speaker_seat": spec.speaker_seat,
             "listener_fill": spec.listener_fill,
         }));
+        // Burned captions change the pictures, so they key the compose (and only the compose: an
+        // edited caption re-composes, never re-renders); without them the key is as it always was.
+        let key = match (&spec.burn, &spec.text) {
+            (Some(burn), Some(text)) => NodeKey::of_json(&json!({
+                "compose": key.as_str(),
+                "captions": {"style": burn.style, "words_per_page": burn.words_per_page, "text": text},
+            })),
+            _ => key,
+        };
         let label = format!("{} {} {:.1} s", spec.layout.as_str(), spec.canvas, spec.seconds);
         let index =
             self.add(format!("compose/{}", spec.segment), key, label, Usd::ZERO, NodeDetail::Compose(spec));
@@ -644,6 +742,52 @@ impl<'a> Builder<'a> {
             }
         }
         index
+    }
+
+    /// The sidecars' spec, when any segment's words are timed (a voiced line), and the speech
+    /// nodes that time them.
+    fn sidecars(&self, episode: &Episode, composes: &[NodeIndex]) -> (Option<SidecarSpec>, Vec<NodeIndex>) {
+        let mut segments = Vec::with_capacity(composes.len());
+        let mut speeches = Vec::new();
+        for compose in composes {
+            let NodeDetail::Compose(spec) = &self.graph[*compose].detail else { continue };
+            let input = |id: Option<&str>| {
+                id.and_then(|id| {
+                    self.graph
+                        .neighbors_directed(*compose, petgraph::Direction::Incoming)
+                        .find(|input| self.graph[*input].id == id)
+                })
+            };
+            for timing in [input(spec.speech.as_deref()), input(spec.align.as_deref())].into_iter().flatten()
+            {
+                if spec.text.is_some() && !speeches.contains(&timing) {
+                    speeches.push(timing);
+                }
+            }
+            segments.push(SidecarSegment {
+                seconds: spec.seconds,
+                speech: spec.speech.clone(),
+                align: spec.align.clone(),
+            });
+        }
+        if speeches.is_empty() {
+            return (None, speeches);
+        }
+        let words_per_page = episode
+            .captions
+            .map_or(episodic_manifest::Captions::DEFAULT_WORDS_PER_PAGE, |captions| captions.words_per_page);
+        (Some(SidecarSpec { segments, words_per_page }), speeches)
+    }
+
+    /// The align node of a recording and its text: one per distinct recording and text.
+    fn align(&mut self, segment: &Segment, audio: &MediaFile, text: &str) -> NodeIndex {
+        let spec = AlignSpec { segment: segment.id.clone(), audio: audio.clone(), text: text.to_owned() };
+        let key = NodeKey::of_json(&spec.key_json());
+        if let Some(index) = self.graph.node_indices().find(|index| self.graph[*index].key == key) {
+            return index;
+        }
+        let label = format!("{} words of {}", text.split_whitespace().count(), audio.written);
+        self.add(format!("align/{}", segment.id), key, label, Usd::ZERO, NodeDetail::Align(spec))
     }
 
     fn add(&mut self, id: String, key: NodeKey, label: String, cost: Usd, detail: NodeDetail) -> NodeIndex {

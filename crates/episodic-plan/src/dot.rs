@@ -14,12 +14,14 @@ pub fn to_dot(plan: &Plan) -> String {
         let node = &plan.graph[*index];
         let color = match node.kind() {
             NodeKind::Speech => "#ddd6fe",
+            NodeKind::Align => "#e9d5ff",
             NodeKind::Upload => "#dbeafe",
             NodeKind::Render => "#fde68a",
             NodeKind::Download => "#e5e7eb",
             NodeKind::Compose => "#bbf7d0",
             NodeKind::Audio => "#fed7aa",
             NodeKind::Concat => "#fbcfe8",
+            NodeKind::Join => "#fef3c7",
         };
         let mut label = format!("{}\\n{}", escape(&node.id), escape(&node.label));
         match node.kind() {

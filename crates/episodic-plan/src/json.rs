@@ -33,11 +33,13 @@
 //! `shared_by` (the segments, the node's own first) and `shares` (`glitch listening`).
 //! `kind` is one of `speech` (a line voiced by ElevenLabs), `upload`, `render`, `download`,
 //! `compose`, `audio` (the episode's sound, encoded once from the segments' main clips while they
-//! compose) and `concat`; a new kind is an addition, not a rename or removal, so it keeps the version.
-//! `model`, `endpoint`, `seconds` and `args` are present on render nodes only; in `args` an input
-//! file is `{"$file": "<key>"}`, the key of its upload node (a file's sha256; for a voiced line,
-//! a hash of its speech node's key). A render whose speech is not voiced yet has `"estimated":
-//! true`: its `seconds` and cost come from the line's estimated length.
+//! compose), `concat` and `join` (the pieces of a line longer than its model renders, joined into
+//! its speaker clip); a new kind is an addition, not a rename or removal, so it keeps the version.
+//! `model`, `endpoint`, `seconds` and `args` are present on render nodes only (and `fallbacks`, on
+//! renders with a fallback chain: each member's `model`, `endpoint`, `key`, `cost_usd`, `args`);
+//! in `args` an input file is `{"$file": "<key>"}`, the key of its upload node (a file's sha256;
+//! for a voiced line, a hash of its speech node's key). A render whose speech is not voiced yet has
+//! `"estimated": true`: its `seconds` and cost come from the line's estimated length.
 //! A speech node has `model` (the ElevenLabs model), `voice_id`, `voice_settings` (only what the
 //! manifest set), `output_format`, `text` (exact, tags included), `characters` (billed),
 //! `seconds` (estimated, with `"estimated": true`) and `price` (`as_of`, `source`); its cost is
@@ -150,6 +152,10 @@ pub struct NodeJson<'a> {
     /// When and where the price per character was read (speech nodes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<PriceJson<'a>>,
+    /// The models that take over, in order (render nodes with a fallback chain); the node's cost
+    /// is the dearest member's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fallbacks: Vec<FallbackJson<'a>>,
 }
 
 /// The date and source of a price.
@@ -159,6 +165,21 @@ pub struct PriceJson<'a> {
     pub as_of: &'a str,
     /// Where.
     pub source: &'a str,
+}
+
+/// One model of a render's fallback chain in [`NodeJson`].
+#[derive(Debug, Serialize)]
+pub struct FallbackJson<'a> {
+    /// Catalog model.
+    pub model: &'a str,
+    /// fal endpoint id.
+    pub endpoint: &'a str,
+    /// Its request's key.
+    pub key: &'a str,
+    /// What it would cost, in dollars.
+    pub cost_usd: f64,
+    /// Arguments it would be sent.
+    pub args: &'a serde_json::Value,
 }
 
 /// The totals of [`PlanJson`].
@@ -174,6 +195,10 @@ pub struct TotalsJson {
     pub speeches: usize,
     /// Characters voiced.
     pub characters: usize,
+    /// Number of align nodes (recordings whose words ElevenLabs times); not priced: the
+    /// reference states no price for forced alignment. Absent when there are none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alignments: usize,
     /// Seconds of video rendered.
     pub seconds: f64,
     /// Estimated cost in dollars.
@@ -223,6 +248,20 @@ impl<'a> PlanJson<'a> {
                     cost_usd: node.cost.dollars(),
                     cost_micros: node.cost.micros(),
                     args: render.map(|r| &r.args),
+                    fallbacks: render
+                        .map(|r| {
+                            r.fallbacks
+                                .iter()
+                                .map(|f| FallbackJson {
+                                    model: &f.model,
+                                    endpoint: &f.endpoint,
+                                    key: f.key.as_str(),
+                                    cost_usd: f.cost.dollars(),
+                                    args: &f.args,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     estimated: render.is_some_and(|r| r.estimated) || speech.is_some(),
                     voice_id: speech.map(|s| s.voice_id.as_str()),
                     voice_settings: speech.map(|s| &s.settings),
@@ -263,6 +302,7 @@ impl<'a> PlanJson<'a> {
                 renders: plan.count(NodeKind::Render),
                 speeches: plan.count(NodeKind::Speech),
                 characters: plan.total_characters(),
+                alignments: plan.count(NodeKind::Align),
                 seconds: round3(plan.total_seconds()),
                 cost_usd: total.dollars(),
                 cost_micros: total.micros(),
@@ -278,4 +318,8 @@ impl<'a> PlanJson<'a> {
 
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }

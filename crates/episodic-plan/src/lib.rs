@@ -14,11 +14,12 @@ mod status;
 
 pub use build::{LISTENER_POLICY, PlanOptions};
 pub use dot::to_dot;
-pub use json::{PlanJson, PriceJson, SCHEMA_VERSION};
+pub use json::{FallbackJson, PlanJson, PriceJson, SCHEMA_VERSION};
 pub use key::NodeKey;
 pub use node::{
-    AudioSegment, AudioSpec, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER, ListenerFill, Node, NodeDetail,
-    NodeKind, RenderRole, RenderSpec, SpeechSpec, UploadSpec,
+    AlignSpec, AudioSegment, AudioSpec, BurnedCaptions, ComposeSpec, ConcatSpec, FILE_PLACEHOLDER,
+    FORCED_ALIGNMENT_ENDPOINT, FallbackSpec, JoinPieceSpec, JoinSpec, ListenerFill, Node, NodeDetail,
+    NodeKind, RenderRole, RenderSpec, SidecarSegment, SidecarSpec, SpeechSpec, UploadSpec,
 };
 pub use parts::{Change, FileNames, Parts};
 pub use status::{Assessment, NodeStatus, Reason, Status};

@@ -30,6 +30,8 @@ pub struct Node {
 pub enum NodeDetail {
     /// Voice one line with ElevenLabs (audio and its character timings).
     Speech(SpeechSpec),
+    /// Time the words of a recorded file with ElevenLabs' forced alignment.
+    Align(AlignSpec),
     /// Upload one input file.
     Upload(UploadSpec),
     /// Render one clip on fal.
@@ -45,6 +47,8 @@ pub enum NodeDetail {
     Audio(AudioSpec),
     /// Join the segments into the episode.
     Concat(ConcatSpec),
+    /// Join the pieces a long line was rendered in into its speaker clip.
+    Join(JoinSpec),
 }
 
 /// The kind of a node.
@@ -53,6 +57,8 @@ pub enum NodeDetail {
 pub enum NodeKind {
     /// A line voiced by ElevenLabs.
     Speech,
+    /// Words of a recorded file timed by ElevenLabs' forced alignment.
+    Align,
     /// Upload.
     Upload,
     /// Render.
@@ -65,6 +71,8 @@ pub enum NodeKind {
     Audio,
     /// Concat.
     Concat,
+    /// The pieces of a long line joined.
+    Join,
 }
 
 impl NodeKind {
@@ -72,12 +80,14 @@ impl NodeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             NodeKind::Speech => "speech",
+            NodeKind::Align => "align",
             NodeKind::Upload => "upload",
             NodeKind::Render => "render",
             NodeKind::Download => "download",
             NodeKind::Compose => "compose",
             NodeKind::Audio => "audio",
             NodeKind::Concat => "concat",
+            NodeKind::Join => "join",
         }
     }
 }
@@ -85,6 +95,33 @@ impl NodeKind {
 impl fmt::Display for NodeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The endpoint forced alignment is asked at: part of an align node's key (ElevenLabs names no
+/// model for it; a new endpoint would mean new times).
+pub const FORCED_ALIGNMENT_ENDPOINT: &str = "/v1/forced-alignment";
+
+/// A recorded file and what is said in it, for ElevenLabs to time word by word.
+#[derive(Debug, Clone)]
+pub struct AlignSpec {
+    /// The segment whose `audio:` it is.
+    pub segment: String,
+    /// The recording, hashed.
+    pub audio: MediaFile,
+    /// What is said (the segment's `text`).
+    pub text: String,
+}
+
+impl AlignSpec {
+    /// What the node's key hashes: the audio's bytes, the text and the endpoint.
+    pub fn key_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "align": 1,
+            "audio": self.audio.sha256,
+            "text": self.text,
+            "endpoint": FORCED_ALIGNMENT_ENDPOINT,
+        })
     }
 }
 
@@ -172,6 +209,27 @@ pub struct RenderSpec {
     /// Whether `seconds` (and so the cost) is an estimate: the speech it renders is not voiced
     /// yet. The render is billed by the real length.
     pub estimated: bool,
+    /// The models that take over, in order, when this one is withdrawn (404), refuses the input
+    /// as outside its limits (422), or fails the render too often: each with its own request.
+    pub fallbacks: Vec<FallbackSpec>,
+    /// How many times the runner may fail this render on one model of the chain before the next
+    /// takes over (the manifest's `fallback_after`).
+    pub fallback_after: u32,
+}
+
+/// One model of a render's fallback chain, with the request it would be sent.
+#[derive(Debug, Clone)]
+pub struct FallbackSpec {
+    /// The catalog name of the model.
+    pub model: String,
+    /// The fal endpoint id.
+    pub endpoint: String,
+    /// Its arguments, with input files as `{"$file": sha256}` placeholders.
+    pub args: serde_json::Value,
+    /// The key of this request in the journal (endpoint and arguments, as a render's key).
+    pub key: NodeKey,
+    /// What it would cost.
+    pub cost: Usd,
 }
 
 /// How a listener clip is fitted to the speaker's length.
@@ -199,9 +257,14 @@ pub struct ComposeSpec {
     pub seconds: f64,
     /// For a line: the speech node whose audio's real length replaces `seconds` at run time.
     pub speech: Option<String>,
+    /// For a recorded file with `text`: the align node whose words time its captions.
+    pub align: Option<String>,
     /// What is said, for captions: the line (its timings are the speech's alignment), or an audio
-    /// segment's `text`. Not part of the key while nothing is drawn from it.
+    /// segment's `text`. Part of the key only when it is burned in (`burn`).
     pub text: Option<String>,
+    /// How the segment's captions are burned into it: set when the manifest asks for burned
+    /// captions and the segment's words have times (a voiced line).
+    pub burn: Option<BurnedCaptions>,
     /// The id of the main clip's download (speaker or b-roll); its audio is the segment's audio.
     pub main: String,
     /// Where the speaker sits, for two-shot layouts.
@@ -210,6 +273,37 @@ pub struct ComposeSpec {
     pub listener: Option<String>,
     /// How the listener clip is fitted.
     pub listener_fill: Option<ListenerFill>,
+}
+
+/// How burned-in captions look: the manifest's `captions:` as the compose draws them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BurnedCaptions {
+    /// Karaoke or plain.
+    pub style: episodic_manifest::CaptionStyle,
+    /// Words shown at once, 1 to 6.
+    pub words_per_page: u8,
+}
+
+/// One segment as the sidecars see it: how long it lasts, and where its timed words come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct SidecarSegment {
+    /// The segment's length as planned ([`ComposeSpec::seconds`]).
+    pub seconds: f64,
+    /// For a line: the speech node whose audio's real length replaces `seconds`, and whose
+    /// alignment times the words.
+    pub speech: Option<String>,
+    /// For a recorded file with `text`: the align node whose words these are.
+    pub align: Option<String>,
+}
+
+/// The `.srt` and `.vtt` sidecars of an episode: every segment's length (so each segment's words
+/// are shifted by its start in the final video) and where each segment's timed words come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct SidecarSpec {
+    /// Every segment, in episode order.
+    pub segments: Vec<SidecarSegment>,
+    /// Words a cue shows at most.
+    pub words_per_page: u8,
 }
 
 /// One segment's share of the episode's audio.
@@ -259,6 +353,33 @@ pub struct ConcatSpec {
     pub audio: String,
     /// The output path.
     pub output: std::path::PathBuf,
+    /// The caption sidecars written beside the output, when any segment's words are timed.
+    pub sidecars: Option<SidecarSpec>,
+}
+
+/// One rendered piece of a long line, as its join lays it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinPieceSpec {
+    /// The id of the piece's download.
+    pub download: String,
+    /// Where the piece starts in the line, in seconds.
+    pub start: f64,
+    /// How long its audio lasts, in seconds (exact: samples over rate).
+    pub seconds: f64,
+    /// How long the picture crossfades into the next piece, starting at the cut (0 on the last).
+    pub fade: f64,
+}
+
+/// How a long line's pieces become one speaker clip: laid end to end on the line's clock, cut
+/// inside the pauses, the picture crossfaded over the cut.
+#[derive(Debug, Clone, Serialize)]
+pub struct JoinSpec {
+    /// The segment id.
+    pub segment: String,
+    /// The pieces, in order.
+    pub pieces: Vec<JoinPieceSpec>,
+    /// The frame rate of the model's clips, kept by the join.
+    pub fps: u32,
 }
 
 impl SpeechSpec {
@@ -281,12 +402,14 @@ impl Node {
     pub fn kind(&self) -> NodeKind {
         match self.detail {
             NodeDetail::Speech(_) => NodeKind::Speech,
+            NodeDetail::Align(_) => NodeKind::Align,
             NodeDetail::Upload(_) => NodeKind::Upload,
             NodeDetail::Render(_) => NodeKind::Render,
             NodeDetail::Download { .. } => NodeKind::Download,
             NodeDetail::Compose(_) => NodeKind::Compose,
             NodeDetail::Audio(_) => NodeKind::Audio,
             NodeDetail::Concat(_) => NodeKind::Concat,
+            NodeDetail::Join(_) => NodeKind::Join,
         }
     }
 

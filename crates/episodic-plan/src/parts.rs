@@ -129,9 +129,9 @@ impl Plan {
             .collect()
     }
 
-    /// The named inputs of a node: a render's model, take and arguments (files by path and
-    /// hash); an upload's file; for every other node, its inputs' keys by node id and its own
-    /// parameters.
+    /// The named inputs of a node: a render's model (and model chain, with fallbacks), take and
+    /// arguments (files by path and hash); an upload's file; for every other node (a join: its
+    /// pieces' downloads), its inputs' keys by node id and its own parameters.
     pub fn parts(&self, index: NodeIndex, files: &FileNames) -> Parts {
         let node = &self.graph[index];
         let mut parts = Parts::default();
@@ -144,6 +144,12 @@ impl Plan {
             }
             NodeDetail::Render(render) => {
                 parts.insert("model", Value::String(render.model.clone()));
+                if !render.fallbacks.is_empty() {
+                    let chain: Vec<&str> = std::iter::once(render.model.as_str())
+                        .chain(render.fallbacks.iter().map(|fallback| fallback.model.as_str()))
+                        .collect();
+                    parts.insert("model chain", Value::String(chain.join(", ")));
+                }
                 if let Some(take) = self.takes.get(&index) {
                     parts.insert("take", json!(take));
                 }
@@ -166,6 +172,10 @@ impl Plan {
                 parts.insert("output format", Value::String(speech.output_format.clone()));
                 parts.insert("line", Value::String(speech.text.clone()));
             }
+            NodeDetail::Align(align) => {
+                parts.insert("audio", json!({"file": align.audio.written, "sha256": align.audio.sha256}));
+                parts.insert("text", Value::String(align.text.clone()));
+            }
             NodeDetail::Download { .. } => {}
             NodeDetail::Compose(spec) => {
                 parts.insert("layout", json!(spec.layout));
@@ -174,9 +184,23 @@ impl Plan {
                 parts.insert("length", Value::String(format!("{:.3} s", spec.seconds)));
                 parts.insert("speaker seat", json!(spec.speaker_seat));
                 parts.insert("listener fill", json!(spec.listener_fill));
+                if let (Some(burn), Some(text)) = (&spec.burn, &spec.text) {
+                    parts.insert(
+                        "captions",
+                        json!({"style": burn.style, "words_per_page": burn.words_per_page}),
+                    );
+                    parts.insert("caption text", Value::String(text.clone()));
+                }
             }
             NodeDetail::Audio(spec) => {
                 for segment in &spec.segments {
+                    // A speaker's sound is read from its speech file, which is no node's output.
+                    if let Some(file) = &segment.speech_file {
+                        parts.insert(
+                            format!("audio file of {}", segment.segment),
+                            json!({"file": file.written, "sha256": file.sha256}),
+                        );
+                    }
                     parts.insert(
                         format!("length of {}", segment.segment),
                         Value::String(format!("{:.3} s", segment.seconds)),
@@ -187,8 +211,25 @@ impl Plan {
             NodeDetail::Concat(spec) => {
                 parts.insert("segment order", json!(spec.segments));
             }
+            // The pieces' keys come in below, by their download's id.
+            NodeDetail::Join(spec) => {
+                parts.insert("fps", json!(spec.fps));
+                for (number, piece) in (1..).zip(&spec.pieces) {
+                    parts.insert(
+                        format!("length of piece {number}"),
+                        Value::String(format!("{:.3} s", piece.seconds)),
+                    );
+                    parts.insert(
+                        format!("crossfade after piece {number}"),
+                        Value::String(format!("{:.3} s", piece.fade)),
+                    );
+                }
+            }
         }
-        if !matches!(node.detail, NodeDetail::Upload(_) | NodeDetail::Render(_) | NodeDetail::Speech(_)) {
+        if !matches!(
+            node.detail,
+            NodeDetail::Upload(_) | NodeDetail::Render(_) | NodeDetail::Speech(_) | NodeDetail::Align(_)
+        ) {
             for dep in self.graph.neighbors_directed(index, petgraph::Direction::Incoming) {
                 let input = &self.graph[dep];
                 parts.insert(input.id.clone(), Value::String(input.key.as_str().to_owned()));

@@ -51,7 +51,8 @@ pub struct Totals {
 pub struct NodeLine {
     /// Node id (`render/cold-open/speaker`).
     pub id: String,
-    /// `upload`, `render`, `download`, `compose`, `audio` or `concat` (or a kind added later).
+    /// `speech`, `upload`, `render`, `download`, `join`, `compose`, `audio` or `concat` (or a kind
+    /// added later).
     pub kind: String,
     /// `done`, `failed` or `skipped`.
     pub status: String,
@@ -78,4 +79,10 @@ pub struct NodeLine {
     /// Why it failed or was skipped.
     #[serde(default)]
     pub error: Option<String>,
+    /// The model that rendered it (renders): the plan's, or a later model of its fallback chain.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// For a render a later model of its chain made: what became of the models before it.
+    #[serde(default)]
+    pub fallback: Option<String>,
 }

@@ -35,6 +35,7 @@ pub fn episode_page(report: &EpisodeReport, extras: &PageExtras) -> String {
     totals(&mut page, report);
     video(&mut page, extras);
     failures(&mut page, report, extras);
+    fallbacks(&mut page, report);
     if let Some(png) = &extras.contact_sheet {
         let _ = writeln!(
             page,
@@ -172,17 +173,38 @@ fn failures(page: &mut String, report: &EpisodeReport, extras: &PageExtras) {
     page.push_str("</section>\n");
 }
 
+/// The renders a later model of their fallback chain made: which model, and why the ones before
+/// it did not. Shown whatever the run's status: a fallback is not a failure, but it changes the
+/// clip and its price.
+fn fallbacks(page: &mut String, report: &EpisodeReport) {
+    let fell_back: Vec<_> = report.nodes.iter().filter(|node| node.fallback.is_some()).collect();
+    if fell_back.is_empty() {
+        return;
+    }
+    page.push_str("<section id=\"fallbacks\"><h2>Fallbacks</h2><ul>");
+    for node in fell_back {
+        let _ = write!(
+            page,
+            "<li><code>{}</code> rendered on <strong>{}</strong>: {}</li>",
+            escape(&node.id),
+            escape(node.model.as_deref().unwrap_or("a later model")),
+            escape(node.fallback.as_deref().unwrap_or(""))
+        );
+    }
+    page.push_str("</ul></section>\n");
+}
+
 fn nodes(page: &mut String, report: &EpisodeReport) {
     page.push_str(
         "<section id=\"nodes\"><h2>Nodes</h2><div class=\"scroll\"><table><thead><tr><th>kind</th><th>node</th>\
-         <th>status</th><th class=\"num\">estimated</th><th class=\"num\">billed</th><th class=\"num\">wall</th>\
+         <th>status</th><th>model</th><th class=\"num\">estimated</th><th class=\"num\">billed</th><th class=\"num\">wall</th>\
          <th>cache hit</th><th>request id</th><th>note</th></tr></thead><tbody>",
     );
     for node in &report.nodes {
         let _ = write!(
             page,
             "<tr class=\"status-{status}\" data-kind=\"{kind}\"><td><span class=\"swatch kind-{kind}\"></span>{kind}</td>\
-             <td><code>{id}</code></td><td>{status}</td><td class=\"num\">{estimated}</td>\
+             <td><code>{id}</code></td><td>{status}</td><td>{model}</td><td class=\"num\">{estimated}</td>\
              <td class=\"num\">{billed}</td><td class=\"num\">{wall}</td><td>{hit}</td>\
              <td><code>{request}</code></td><td>{note}</td></tr>",
             kind = escape(&node.kind),
@@ -197,10 +219,20 @@ fn nodes(page: &mut String, report: &EpisodeReport) {
             },
             hit = if node.cache_hit { "yes" } else { "" },
             request = escape(node.request_id.as_deref().unwrap_or("")),
-            note = escape(node.error.as_deref().unwrap_or("")),
+            model = escape(node.model.as_deref().unwrap_or("")),
+            note = escape(&note(node)),
         );
     }
     page.push_str("</tbody></table></div></section>\n");
+}
+
+/// A node's note: why it failed or was skipped, or the fallback that made it.
+fn note(node: &crate::model::NodeLine) -> String {
+    match (&node.error, &node.fallback) {
+        (Some(error), _) => error.clone(),
+        (None, Some(fallback)) => format!("fell back: {fallback}"),
+        (None, None) => String::new(),
+    }
 }
 
 /// The page's whole style sheet: system fonts only (no download), light and dark.
@@ -226,8 +258,8 @@ border-bottom:1px solid var(--line);white-space:nowrap}td:last-child{white-space
 tr.status-skipped td{color:var(--muted)}\
 .swatch{display:inline-block;width:9px;height:9px;border-radius:2px;margin-right:6px}\
 .kind-upload{background:#56B4E9}.kind-render{background:#E69F00}.kind-download{background:#009E73}\
-.kind-compose{background:#CC79A7}.kind-audio{background:#0072B2}.kind-concat{background:#D55E00}\
-#failures{border-left:4px solid #cf222e;padding-left:12px}.hint{color:var(--muted)}\
+.kind-join{background:#F0E442}.kind-compose{background:#CC79A7}.kind-audio{background:#0072B2}.kind-concat{background:#D55E00}\
+#failures{border-left:4px solid #cf222e;padding-left:12px}#fallbacks{border-left:4px solid #9a6700;padding-left:12px}.hint{color:var(--muted)}\
 svg text{font-size:11px;fill:var(--fg)}svg .label{text-anchor:end;font-family:ui-monospace,monospace}\
 svg .tick{fill:var(--muted)}svg .grid{stroke:var(--line);stroke-width:1}svg .bar.cached{opacity:.45}\
 svg .bar.failed{stroke:#cf222e;stroke-width:2}svg .muted{fill:var(--muted)}\
@@ -283,6 +315,8 @@ mod tests {
                 billed_usd: 0.483,
                 list_usd: 0.483,
                 error: error.map(str::to_owned),
+                model: Some("kling-avatar-v2-pro".to_owned()),
+                fallback: None,
             }],
         }
     }
@@ -309,6 +343,23 @@ mod tests {
         // Nothing fetched at view time: no remote URL anywhere but the SVG namespace.
         let remote = page.matches("http://").count() + page.matches("https://").count();
         assert_eq!(remote, page.matches("http://www.w3.org/2000/svg").count());
+    }
+
+    #[test]
+    fn a_fallback_shows_its_model_in_the_table_and_its_reason_in_its_own_section() {
+        let plain = episode_page(&report("completed", None), &PageExtras::default());
+        assert!(plain.contains("<td>kling-avatar-v2-pro</td>"), "the model that rendered, in the table");
+        assert!(!plain.contains("id=\"fallbacks\""), "no section without a fallback");
+        let mut fell_back = report("completed", None);
+        fell_back.nodes[0].model = Some("omnihuman-<v1.5>".to_owned());
+        fell_back.nodes[0].fallback = Some("kling-avatar-v2-pro: the endpoint is withdrawn (404)".to_owned());
+        let page = episode_page(&fell_back, &PageExtras::default());
+        assert!(page.contains(
+            "<li><code>render/&lt;s&gt;/speaker</code> rendered on <strong>omnihuman-&lt;v1.5&gt;</strong>: \
+             kling-avatar-v2-pro: the endpoint is withdrawn (404)</li>"
+        ));
+        assert!(page.contains("<td>fell back: kling-avatar-v2-pro: the endpoint is withdrawn (404)</td>"));
+        assert!(!page.contains("id=\"failures\""), "a fallback is not a failure");
     }
 
     #[test]

@@ -10,6 +10,7 @@ const KINDS: &[(&str, &str)] = &[
     ("upload", "#56B4E9"),
     ("render", "#E69F00"),
     ("download", "#009E73"),
+    ("join", "#F0E442"),
     ("compose", "#CC79A7"),
     ("audio", "#0072B2"),
     ("concat", "#D55E00"),
@@ -173,6 +174,8 @@ mod tests {
             billed_usd: 0.0,
             list_usd: 0.0,
             error: None,
+            model: None,
+            fallback: None,
         }
     }
 

@@ -43,7 +43,8 @@ pub struct StudioConfig {
     /// How long after its submit a request first appears in the request history
     /// (`GET /v1/models/requests/by-endpoint`): fal's history may list a queued request late, so
     /// a client recovering a lost submit must not take "absent" for "never queued" at once.
-    /// Zero lists it at once.
+    /// ElevenLabs' `GET /v1/history` lists a generation this long after it was voiced, too (its
+    /// audio is served at once). Zero lists it at once.
     pub history_lag: Duration,
     /// The account's credit. Once successful renders have been billed this much or more, the
     /// account is locked as fal locks it: submits and upload initiations answer 403
@@ -51,6 +52,9 @@ pub struct StudioConfig {
     /// status, result and history calls keep working and renders already queued finish and are
     /// billed, even past the balance. `None` never locks.
     pub balance: Option<Usd>,
+    /// Endpoint ids answered as withdrawn: a submit gets fal's 404 for an unknown app
+    /// (`Application '<id>' not found`), so fallback chains can be tested for real.
+    pub gone: Vec<String>,
     /// The key ElevenLabs calls must carry (`xi-api-key`); `None` accepts any.
     pub elevenlabs_key: Option<String>,
     /// Credits (characters) the ElevenLabs account has; once a request would pass them, it is
@@ -80,6 +84,7 @@ impl Default for StudioConfig {
             v3_uploads: true,
             history_lag: Duration::ZERO,
             balance: None,
+            gone: Vec::new(),
             elevenlabs_key: None,
             tts_quota_chars: None,
             tts_concurrency: None,
@@ -129,7 +134,8 @@ pub struct FaultConfig {
     /// ffprobe still reads the full duration from the header; only reading the packets (or
     /// decoding) shows the clip ends early.
     pub truncate_rate: f64,
-    /// Inject HTTP faults only into requests whose path contains this (one endpoint's outage).
+    /// Inject HTTP faults only into requests whose path contains this, and runner failures and
+    /// truncated outputs only into renders whose endpoint id contains it (one endpoint's outage).
     pub only_paths_containing: Option<String>,
 }
 

@@ -21,7 +21,7 @@ pub(crate) enum Fault {
 }
 
 /// What happens to one successful render's output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct RenderFaults {
     /// The runner fails (`Runner disconnected`).
     pub(crate) fails: bool,

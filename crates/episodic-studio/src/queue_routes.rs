@@ -72,6 +72,9 @@ fn submit(state: &Arc<AppState>, endpoint: &str, query: &str, body: &[u8]) -> Re
     let Ok(id) = EndpointId::parse(endpoint) else {
         return not_found(state, &format!("Application '{endpoint}' not found"));
     };
+    if state.config.gone.iter().any(|gone| gone == endpoint) {
+        return not_found(state, &format!("Application '{endpoint}' not found"));
+    }
     let Some(model) = state.catalog.models().iter().find(|model| model.endpoint == endpoint).cloned() else {
         return not_found(state, &format!("Application '{endpoint}' not found"));
     };

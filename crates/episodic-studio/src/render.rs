@@ -73,7 +73,13 @@ pub(crate) async fn run_job(state: Arc<AppState>, id: String) {
     };
     state.queue.log(&id, format!("Starting {} on the local studio", model.endpoint));
 
-    let faults = state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).render_faults();
+    // An endpoint's outage (`only_paths_containing`) fails only that endpoint's runners.
+    let targeted =
+        state.config.faults.only_paths_containing.as_deref().is_none_or(|part| model.endpoint.contains(part));
+    let faults = match targeted {
+        true => state.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).render_faults(),
+        false => crate::faults::RenderFaults::default(),
+    };
     let work = async {
         if faults.fails {
             return Err(Failure {

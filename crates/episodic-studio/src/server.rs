@@ -281,8 +281,14 @@ fn router(state: Arc<AppState>) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024)),
         )
         .fallback(crate::queue_routes::dispatch)
+        // axum's default 2 MB body limit refused a 2.3 MB speech track that fal takes (fal states
+        // no maximum; clients switch to multipart above 90-100 MiB, `fal-protocol.md` §4.4).
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
+
+/// The largest request body the studio reads: the size above which fal's clients upload in parts.
+const MAX_BODY_BYTES: usize = 100 * 1024 * 1024;
 
 async fn jwks(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
     axum::Json(state.signing_key.jwks()).into_response()

@@ -27,7 +27,9 @@ fn open(scope: &CacheScope) -> Result<Option<Journal>, CliError> {
     if !scope.state_dir.exists() {
         return Ok(None);
     }
-    Journal::open(&scope.state_dir).map(Some).map_err(state_error)
+    // The journal the renders wrote: with a shared one, the folder's own SQLite file holds none of
+    // this folder's artifacts, and reading it would take every file for an orphan.
+    Journal::open_at(&scope.state_dir, scope.journal.as_deref()).map(Some).map_err(state_error)
 }
 
 fn policy(scope: &CacheScope) -> Policy {

@@ -62,7 +62,7 @@ pub fn run(args: CompareArgs, printer: &Printer) -> Result<ExitCode, CliError> {
             help: "`episodic models` lists each model's kind and limits".into(),
         });
     }
-    printer.out(&table(&plans, &args.state_dir)?)?;
+    printer.out(&table(&plans, &args.state_dir, args.journal.as_deref())?)?;
 
     let render_args = RenderArgs {
         manifests: Vec::new(),
@@ -74,6 +74,7 @@ pub fn run(args: CompareArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         fail_fast: false,
         max_cost: args.max_cost,
         state_dir: args.state_dir.clone(),
+        journal: args.journal.clone(),
         json: false,
         draft: false,
         scale: args.scale,
@@ -95,7 +96,8 @@ pub fn run(args: CompareArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         return Ok(code);
     }
 
-    let journal = Journal::open_read_only(&args.state_dir).map_err(super::render::state_error)?;
+    let journal = Journal::open_read_only_at(&args.state_dir, args.journal.as_deref())
+        .map_err(super::render::state_error)?;
     let mut clips = Vec::with_capacity(plans.len());
     for plan in &plans {
         let render = plan.nodes().find(|node| node.kind() == NodeKind::Render);
@@ -210,11 +212,11 @@ fn variant(
 }
 
 /// The comparison's plan: one row per model with its clip's length, estimate and status.
-fn table(plans: &[Plan], state_dir: &std::path::Path) -> Result<String, CliError> {
+fn table(plans: &[Plan], state_dir: &std::path::Path, journal_url: Option<&str>) -> Result<String, CliError> {
     let mut out = String::from("model                      seconds  est. $  status    reason\n");
     let mut to_spend = episodic_catalog::Usd::ZERO;
     for plan in plans {
-        let assessment = super::plan::assess(plan, state_dir)?;
+        let assessment = super::plan::assess(plan, state_dir, journal_url)?;
         for (node, status) in plan.nodes().zip(&assessment.nodes) {
             let Some(render) = node.render() else { continue };
             if status.runs() {

@@ -88,7 +88,16 @@ fn probe() -> Result<Probe, CliError> {
 
 /// Checks one manifest, printing its problems; the episode when it has no errors.
 fn check(path: &Path, catalog: &Catalog, probe: &Probe, printer: &Printer) -> Result<Episode, CliError> {
-    let checked = match episodic_manifest::check(path, catalog, probe) {
+    // Without ffmpeg a line over its model's cap cannot be cut: it is refused as over the cap.
+    let ffmpeg = crate::env::var(crate::env::EPISODIC_FFMPEG).map(std::path::PathBuf::from);
+    let splitter = episodic_media::locate("ffmpeg", ffmpeg.as_deref()).ok().map(|tool| {
+        episodic_manifest::Splitter::new(episodic_media::Ffmpeg::new(tool), crate::env::pieces_dir())
+    });
+    let checked = match &splitter {
+        Some(splitter) => episodic_manifest::check_splitting(path, catalog, probe, splitter),
+        None => episodic_manifest::check(path, catalog, probe),
+    };
+    let checked = match checked {
         Ok(checked) => checked,
         Err(problem) => {
             let source = episodic_manifest::ManifestSource {

@@ -23,7 +23,7 @@ pub fn run(args: PlanArgs, printer: &Printer) -> Result<ExitCode, CliError> {
     let budget = plan.budget_problem();
     let late: Vec<_> = plan.warnings.iter().cloned().chain(budget.clone()).collect();
     report_late(&args.manifest, &late, printer);
-    let assessment = assess(&plan, &args.state_dir)?;
+    let assessment = assess(&plan, &args.state_dir, args.journal.as_deref())?;
     let basis = Basis::of(&plan, &catalog, &args.manifest, &choices)?;
     let mut json = plan_json(&plan, &assessment, &basis);
     if let (Some(preview), Some(fields)) = (&preview, json.as_object_mut()) {
@@ -126,9 +126,14 @@ pub(super) fn prepare(
     })
 }
 
-/// What the state folder already holds of the plan, read without creating or changing anything.
-pub(super) fn assess(plan: &Plan, state_dir: &std::path::Path) -> Result<Assessment, CliError> {
-    let journal = Journal::open_read_only(state_dir).map_err(super::render::state_error)?;
+/// What the state folder (or the shared journal at `journal_url`) already holds of the plan, read
+/// without creating or changing anything in the folder.
+pub(super) fn assess(
+    plan: &Plan,
+    state_dir: &std::path::Path,
+    journal_url: Option<&str>,
+) -> Result<Assessment, CliError> {
+    let journal = Journal::open_read_only_at(state_dir, journal_url).map_err(super::render::state_error)?;
     episodic_engine::assess(plan, journal.as_ref(), episodic_engine::journal::now())
         .map_err(super::render::state_error)
 }
@@ -247,6 +252,13 @@ pub fn table(plan: &Plan, assessment: &Assessment, catalog: &Catalog) -> String 
             precise(speech)
         );
     }
+    if plan.count(NodeKind::Align) > 0 {
+        let _ = writeln!(
+            out,
+            "Alignment: {} recordings' text timed by ElevenLabs forced alignment (price unknown: not in the price list this plan uses, not counted in the total)",
+            plan.count(NodeKind::Align)
+        );
+    }
     if plan.has_estimates() {
         let _ = writeln!(
             out,
@@ -270,8 +282,14 @@ pub fn table(plan: &Plan, assessment: &Assessment, catalog: &Catalog) -> String 
         );
     }
     let _ = writeln!(out, "Listener clips: {LISTENER_POLICY}.");
-    let models: BTreeSet<&str> =
-        plan.nodes().filter_map(|node| node.render().map(|r| r.model.as_str())).collect();
+    split_lines(&mut out, plan);
+    fallback_chains(&mut out, plan);
+    // A fallback chain's later models are priced too: the estimate may be theirs.
+    let models: BTreeSet<&str> = plan
+        .nodes()
+        .filter_map(|node| node.render())
+        .flat_map(|r| std::iter::once(r.model.as_str()).chain(r.fallbacks.iter().map(|f| f.model.as_str())))
+        .collect();
     let voices: BTreeSet<&str> =
         plan.nodes().filter_map(|node| node.speech().map(|s| s.model.as_str())).collect();
     if !models.is_empty() || !voices.is_empty() {
@@ -315,4 +333,59 @@ fn aspect_of(plan: &Plan) -> &'static str {
 pub(super) fn precise(amount: Usd) -> String {
     let mills = (amount.micros() + 500) / 1_000;
     format!("${}.{:03}", mills / 1_000, mills % 1_000)
+}
+
+/// Lines longer than their model renders: where each is cut, and each piece's span.
+fn split_lines(out: &mut String, plan: &Plan) {
+    let joins: Vec<&episodic_plan::JoinSpec> = plan
+        .nodes()
+        .filter_map(|node| match &node.detail {
+            episodic_plan::NodeDetail::Join(spec) => Some(spec),
+            _ => None,
+        })
+        .collect();
+    if joins.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "Long lines, rendered in pieces cut at pauses and joined with a crossfade:");
+    for join in joins {
+        let pieces: Vec<String> = join
+            .pieces
+            .iter()
+            .map(|piece| format!("{:.2}-{:.2} s", piece.start, piece.start + piece.seconds))
+            .collect();
+        let cuts: Vec<String> =
+            join.pieces.iter().skip(1).map(|piece| format!("{:.2} s", piece.start)).collect();
+        let _ = writeln!(
+            out,
+            "  {}: {} pieces ({}), cut at {}",
+            join.segment,
+            join.pieces.len(),
+            pieces.join(", "),
+            cuts.join(", ")
+        );
+    }
+}
+
+/// Renders with a fallback chain: the models in order, each with its price for the clip.
+fn fallback_chains(out: &mut String, plan: &Plan) {
+    let chained: Vec<(&str, &episodic_plan::RenderSpec, episodic_catalog::Usd)> = plan
+        .nodes()
+        .filter_map(|node| node.render().map(|render| (node.id.as_str(), render, node.cost)))
+        .filter(|(_, render, _)| !render.fallbacks.is_empty())
+        .collect();
+    if chained.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Fallback chains (the next model takes over on a 404, a 422 outside the model's limits, or {} failed renders; each clip is estimated at its dearest model):",
+        chained[0].1.fallback_after
+    );
+    for (id, render, cost) in chained {
+        let models: Vec<&str> = std::iter::once(render.model.as_str())
+            .chain(render.fallbacks.iter().map(|fallback| fallback.model.as_str()))
+            .collect();
+        let _ = writeln!(out, "  {id}: {} (estimated {})", models.join(" → "), precise(cost));
+    }
 }

@@ -93,6 +93,12 @@ pub fn apply(
             // and a line has no audio until it is voiced, so both are kept whole (and reused by
             // the full episode).
             if let SegmentKind::Dialogue(dialogue) = &mut segment.kind
+                && !dialogue.pieces.is_empty()
+                && seconds > wanted + 0.05
+            {
+                let at = keep_pieces(dialogue, wanted);
+                cut = Some(Cut { segment: segment.id.clone(), at, of: seconds });
+            } else if let SegmentKind::Dialogue(dialogue) = &mut segment.kind
                 && let Speech::Audio { file: audio, .. } = &dialogue.speech
                 && seconds > wanted + 0.05
             {
@@ -120,6 +126,31 @@ pub fn apply(
     Ok(Some((preview, summary)))
 }
 
+/// Cuts a line rendered in pieces after the piece that ends nearest `wanted` seconds (at least
+/// one piece), and returns its new length. It is cut between pieces, not re-cut at a pause: the
+/// pieces' renders are the full episode's, so the preview reuses them (and the full episode
+/// reuses what the preview rendered). One piece left is rendered whole, with no join.
+fn keep_pieces(dialogue: &mut episodic_manifest::Dialogue, wanted: f64) -> f64 {
+    let end = |piece: &episodic_manifest::SpeechPiece| piece.start + piece.seconds;
+    let keep = dialogue
+        .pieces
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| (end(a) - wanted).abs().total_cmp(&(end(b) - wanted).abs()))
+        .map_or(1, |(index, _)| index + 1);
+    dialogue.pieces.truncate(keep);
+    let Some(last) = dialogue.pieces.last_mut() else { return dialogue.speech.seconds() };
+    last.fade = 0.0;
+    let at = end(last);
+    if let [only] = dialogue.pieces.as_slice() {
+        dialogue.speech = Speech::Audio { file: only.file.clone(), seconds: only.seconds };
+        dialogue.pieces.clear();
+    } else if let Speech::Audio { seconds, .. } = &mut dialogue.speech {
+        *seconds = at;
+    }
+    at
+}
+
 /// `<output folder>/<episode>.preview.mp4`.
 pub fn preview_path(output: &Path, episode: &str) -> PathBuf {
     output.with_file_name(format!("{episode}.preview.mp4"))
@@ -140,7 +171,8 @@ fn trim(
         .enable_all()
         .build()
         .map_err(|err| CliError::Render(format!("cannot start the async runtime: {err}")))?;
-    let silences = runtime.block_on(episodic_media::silences(&ffmpeg, &audio.path, seconds))?;
+    let rule = episodic_media::SilenceRule::WORD_GAP;
+    let silences = runtime.block_on(episodic_media::silences(&ffmpeg, &audio.path, seconds, rule))?;
     let at = episodic_media::cut_point(&silences, wanted, CUT_WINDOW_SECONDS, shortest.min(seconds));
     let stem = audio
         .path
@@ -191,5 +223,66 @@ mod tests {
             preview_path(Path::new("out/ninja-news-demo.mp4"), "ninja-news-demo"),
             PathBuf::from("out/ninja-news-demo.preview.mp4")
         );
+    }
+
+    fn file(name: &str) -> MediaFile {
+        MediaFile {
+            path: PathBuf::from(name),
+            written: name.to_owned(),
+            sha256: name.to_owned(),
+            size: 1,
+            kind: episodic_media::FileKind::Wav,
+        }
+    }
+
+    fn line_in_pieces(ends: &[f64]) -> episodic_manifest::Dialogue {
+        let mut start = 0.0;
+        let pieces = ends
+            .iter()
+            .enumerate()
+            .map(|(index, end)| {
+                let piece = episodic_manifest::SpeechPiece {
+                    file: file(&format!("piece-{index}.wav")),
+                    start,
+                    seconds: end - start,
+                    fade: 0.2,
+                };
+                start = *end;
+                piece
+            })
+            .collect();
+        episodic_manifest::Dialogue {
+            speaker: 0,
+            speech: Speech::Audio { file: file("line.wav"), seconds: start },
+            text: None,
+            model: "omnihuman-v1.5".to_owned(),
+            prompt: String::new(),
+            negative_prompt: String::new(),
+            negative_prompt_explicit: false,
+            cfg_scale: None,
+            listener: None,
+            pieces,
+            model_fallbacks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_line_in_pieces_is_cut_after_the_piece_ending_nearest_the_asked_time() {
+        let mut dialogue = line_in_pieces(&[22.0, 44.0, 60.0]);
+        assert_eq!(keep_pieces(&mut dialogue, 40.0), 44.0);
+        assert_eq!(dialogue.pieces.len(), 2, "the pieces' renders are the full episode's");
+        assert_eq!(dialogue.pieces[1].fade, 0.0, "nothing after the last piece to fade into");
+        assert_eq!(dialogue.speech.seconds(), 44.0);
+
+        let mut dialogue = line_in_pieces(&[22.0, 44.0, 60.0]);
+        assert_eq!(keep_pieces(&mut dialogue, 5.0), 22.0);
+        assert!(dialogue.pieces.is_empty(), "one piece is rendered whole, with no join");
+        match &dialogue.speech {
+            Speech::Audio { file, seconds } => {
+                assert_eq!(file.written, "piece-0.wav");
+                assert_eq!(*seconds, 22.0);
+            }
+            Speech::Line(_) => panic!("a recording stays a recording"),
+        }
     }
 }

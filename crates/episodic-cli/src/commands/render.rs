@@ -74,7 +74,7 @@ pub fn run(args: RenderArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         let plan = prepared.plan;
         if let (Some(saved), Some(file)) = (&saved, &args.plan) {
             // Before the journal is opened for writing and before any request: nothing moves.
-            let assessment = super::plan::assess(&plan, &args.state_dir)?;
+            let assessment = super::plan::assess(&plan, &args.state_dir, args.journal.as_deref())?;
             let basis = Basis::of(&plan, &catalog, path, &choices)?;
             let drift = plan_file::drift(saved, &basis, &plan, &assessment);
             if !drift.is_empty() {
@@ -181,7 +181,7 @@ pub(super) fn run_plans(
     printer: &Printer,
 ) -> Result<(ExitCode, Option<episodic_engine::RunSummary>), CliError> {
     let Run { plans, refused, manifests: manifest_paths, scale, shard } = run;
-    let journal = Journal::open(&args.state_dir).map_err(state_error)?;
+    let journal = Journal::open_at(&args.state_dir, args.journal.as_deref()).map_err(state_error)?;
     let key = FalKey::from_env().map_err(|err| CliError::Render(err.to_string()))?;
     let backend = match args.backend {
         Some(BackendArg::Fal) if key.is_none() => {
@@ -418,6 +418,12 @@ pub(super) fn hints_for<'f>(failures: impl IntoIterator<Item = &'f Failure>) -> 
                 "a rerun looks in ElevenLabs' history again; to voice anyway, rerun with --resubmit-ambiguous (it may be paid twice)"
             }
             NodeError::SpeechLinkDropping { .. } => "check the network to ElevenLabs; a rerun tries again",
+            NodeError::Speech { error: episodic_engine::SpeechError::Unauthorized { .. }, .. } => {
+                "check ELEVENLABS_API_KEY (or EPISODIC_ELEVENLABS_URL, if it points elsewhere), then rerun"
+            }
+            NodeError::Speech { error: episodic_engine::SpeechError::VoiceNotFound { .. }, .. } => {
+                "check the voice id in `cast` (a voice of the ElevenLabs account, or one added from its library), then rerun"
+            }
             NodeError::SpeechQuota(_) => {
                 "ElevenLabs' quota is spent: add credits (or wait for the reset) and rerun; lines already voiced are not paid again"
             }
@@ -499,6 +505,10 @@ pub(super) fn state_error(err: JournalError) -> CliError {
         }
         JournalError::TooNew { .. } => format!("upgrade episodic, {other}"),
         JournalError::Locked { .. } => format!("wait for the other run to finish, {other}"),
+        JournalError::PostgresUrl { .. } => {
+            "fix --journal (or EPISODIC_JOURNAL_URL), or leave it unset to use the state folder's own journal".to_owned()
+        }
+        JournalError::Postgres { .. } => "check that the database in --journal (or EPISODIC_JOURNAL_URL) is running and reachable, and that its user may create tables; or leave it unset to use the state folder's own journal".to_owned(),
         _ => format!("run the same command again; if it fails the same way, {other}"),
     };
     CliError::Blocked { message: err.to_string(), help }
@@ -565,6 +575,9 @@ fn table(
         );
         for failure in &episode.failures {
             let _ = writeln!(out, "    {}: {}", failure.node, failure.error);
+        }
+        for (node, model, note) in &episode.fallbacks {
+            let _ = writeln!(out, "    {node}: rendered by {model}, a fallback ({note})");
         }
     }
     for manifest in refused {

@@ -58,6 +58,7 @@ pub fn run(args: StudioArgs, printer: &Printer) -> Result<ExitCode, CliError> {
         },
         data_dir: args.data_dir,
         strict_inputs: args.strict_inputs,
+        gone: args.gone.clone(),
         default_file_ttl: args.file_ttl_secs.map(Duration::from_secs),
         history_lag: Duration::from_millis(args.history_lag_ms),
         balance: args.balance.map(Usd::from_dollars),

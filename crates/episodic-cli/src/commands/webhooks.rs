@@ -39,7 +39,8 @@ struct Receiver {
 }
 
 fn serve(args: WebhookServeArgs, printer: &Printer) -> Result<ExitCode, CliError> {
-    let journal = Journal::open(&args.state_dir).map_err(|err| CliError::Render(err.to_string()))?;
+    let journal = Journal::open_at(&args.state_dir, args.journal.as_deref())
+        .map_err(|err| CliError::Render(err.to_string()))?;
     let keys = match (args.jwks_file, args.jwks_url) {
         (Some(file), _) => KeySource::File(file),
         (None, Some(url)) => KeySource::Url(url),
@@ -56,6 +57,7 @@ fn serve(args: WebhookServeArgs, printer: &Printer) -> Result<ExitCode, CliError
             .build()
             .map_err(|err| CliError::Render(format!("cannot build an HTTP client: {err}")))?;
         let jwks = load_keys(&keys, &http).await?;
+        let location = journal.location();
         let receiver = Arc::new(Receiver { journal, keys, jwks: Mutex::new((jwks, Instant::now())), http });
         let app = axum::Router::new().fallback(axum::routing::post(receive)).with_state(receiver);
         let listener =
@@ -64,10 +66,7 @@ fn serve(args: WebhookServeArgs, printer: &Printer) -> Result<ExitCode, CliError
             })?;
         let address = listener.local_addr().map_err(|err| CliError::Render(err.to_string()))?;
         let url = format!("http://{address}");
-        printer.note(&format!(
-            "episodic webhooks: receiving at {url}, recording into `{}`",
-            args.state_dir.display()
-        ));
+        printer.note(&format!("episodic webhooks: receiving at {url}, recording into `{}`", location));
         if let Some(path) = &args.ready_file {
             let json = serde_json::json!({ "url": url }).to_string();
             std::fs::write(path, json)

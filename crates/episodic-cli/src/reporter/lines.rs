@@ -60,6 +60,9 @@ impl Reporter for LineReporter<'_> {
             EventKind::AwaitingHistory { node, reason, until_unix } => {
                 format!("{at} {} {node}: {}", event.episode, history_wait_line(reason, *until_unix))
             }
+            EventKind::FellBack { node, from, to, reason } => {
+                format!("{at} {} {node}: {to} takes over from {from} ({reason})", event.episode)
+            }
             EventKind::Stopping { cause } => format!("{at} {}", stopping_line(*cause)),
             EventKind::NodeFailed { node, error, .. } => {
                 format!("{at} {} {node}: FAILED: {error}", event.episode)

@@ -67,7 +67,8 @@ impl Reporter for TerminalReporter {
                     | NodeKind::Render
                     | NodeKind::Compose
                     | NodeKind::Audio
-                    | NodeKind::Concat),
+                    | NodeKind::Concat
+                    | NodeKind::Join),
             } => {
                 let bar = self.node_line(&event.episode, node);
                 bar.set_message(match kind {
@@ -108,6 +109,11 @@ impl Reporter for TerminalReporter {
                 }
                 let line = history_wait_line(reason, *until_unix);
                 let _ = self.bars.println(format!("{} {node}: {line}", event.episode));
+            }
+            EventKind::FellBack { node, from, to, reason } => {
+                let _ = self
+                    .bars
+                    .println(format!("{} {node}: {to} takes over from {from} ({reason})", event.episode));
             }
             EventKind::Stopping { cause } => {
                 let _ = self.bars.println(stopping_line(*cause));

@@ -1,140 +1,216 @@
-//! Fleet mode: machines sharing one artifact store (S3 on a real moto server), and `--shard`
-//! splitting a batch with no coordinator.
+//! Fleet mode: two `episodic render` processes standing for two machines (each its own state,
+//! artifact and cache folders and its own copy of the demo) share one PostgreSQL journal and one
+//! studio. Every render is submitted exactly once across both; one killed with SIGKILL at a
+//! seeded moment leaves the survivor and a rerun to finish without a second submit.
+//!
+//! Needs `EPISODIC_TEST_POSTGRES_URL` (`bash .ci/postgres` starts a server): required under CI,
+//! skipped with a notice otherwise. `FLEET_TRIALS` (default 2) and `FLEET_SEED` set the kill
+//! trials.
 
-#[path = "../../../episodic-engine/tests/store/moto.rs"]
-mod moto;
-
-use crate::support::{BENCH_KEY, Bench, DEMO, assert_ok};
+use crate::support::{Bench, DEMO, assert_ok, copy_tree, demo_plan};
 use episodic_studio::StudioConfig;
-use moto::Moto;
-use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
-/// The kinds of node whose files a shared store holds.
-const SHARED_KINDS: [&str; 4] = ["download", "compose", "audio", "concat"];
-
-/// `episodic render` of `manifests` as one machine: its own state and facts cache folders,
-/// fal pointed at the bench's studio, JSON events on stdout.
-fn machine(bench: &Bench, manifests: &[&str], name: &str, extra: &[&str]) -> Command {
-    let mut command = bench.context().command(["render"]);
-    command
-        .args(manifests)
-        .args(["--backend", "fal", "--scale", "8", "--json", "--state-dir", &format!(".state-{name}")])
-        .args(extra)
-        .env("EPISODIC_CACHE_DIR", bench.root().join(format!("cache-{name}")))
-        .envs(bench.fal_env(BENCH_KEY));
-    command
+/// A database of its own on the test server, dropped at the end.
+struct SharedJournal {
+    url: String,
+    base: String,
+    name: String,
 }
 
-/// The `node_finished` events of a run: (kind, cache hit).
-fn finished(stdout: &[u8]) -> Vec<(String, bool)> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|event| event["event"] == "node_finished")
-        .map(|event| (event["kind"].as_str().unwrap_or_default().to_owned(), event["cache_hit"] == true))
-        .collect()
-}
-
-fn sha256(path: &Path) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("a file to hash")))
-}
-
-#[test]
-fn a_second_machine_makes_nothing_the_first_made() {
-    let moto = Moto::start();
-    moto.create_bucket("fleet");
-    let bench = Bench::new(StudioConfig::default());
-    let store = ["--artifacts", "s3://fleet/nightly"];
-
-    let first = machine(&bench, &[DEMO], "a", &store).envs(moto.settings()).output().unwrap();
-    assert_ok(&first);
-    let made = finished(&first.stdout);
-    for kind in SHARED_KINDS {
-        assert!(made.iter().any(|(k, hit)| k == kind && !hit), "machine a made no {kind}: {made:?}");
-    }
-    let episode = sha256(&bench.output_path());
-
-    let second = machine(&bench, &[DEMO], "b", &store).envs(moto.settings()).output().unwrap();
-    assert_ok(&second);
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains("artifacts are shared through s3://fleet/nightly"), "{stderr}");
-    assert!(!stderr.contains("episodic-test-secret"), "a credential leaked: {stderr}");
-    let events = finished(&second.stdout);
-    for kind in SHARED_KINDS {
-        let nodes: Vec<_> = events.iter().filter(|(k, _)| k == kind).collect();
-        assert!(!nodes.is_empty(), "machine b ran no {kind}");
-        assert!(nodes.iter().all(|(_, hit)| *hit), "machine b made a {kind} again: {events:?}");
-    }
-    // Its clips came from the store into its own folder, for ffmpeg, and the episode is the
-    // same bytes.
-    let fetched = std::fs::read_dir(bench.root().join(".state-b/artifacts")).unwrap().count();
-    assert!(
-        fetched >= made.iter().filter(|(k, _)| SHARED_KINDS.contains(&k.as_str())).count(),
-        "{fetched} files"
-    );
-    assert_eq!(sha256(&bench.output_path()), episode);
-}
-
-#[test]
-fn shards_of_a_batch_partition_it() {
-    let bench = Bench::new(StudioConfig::default());
-    let demo = std::fs::read_to_string(bench.root().join(DEMO)).unwrap();
-    let ids: Vec<String> = (1..=5).map(|i| format!("shard-ep-{i}")).collect();
-    let manifests: Vec<String> = ids
-        .iter()
-        .map(|id| {
-            let path = format!("pipelines/demo/{id}.yaml");
-            std::fs::write(
-                bench.root().join(&path),
-                demo.replace("episode: ninja-news-demo", &format!("episode: {id}")),
-            )
-            .unwrap();
-            path
-        })
-        .collect();
-    let manifests: Vec<&str> = manifests.iter().map(String::as_str).collect();
-
-    let mut taken_by_all = Vec::new();
-    for index in 0..3 {
-        // One state folder: the episodes share their renders, so later shards reuse them.
-        let output =
-            machine(&bench, &manifests, "all", &["--shard", &format!("{index}/3")]).output().unwrap();
-        assert_ok(&output);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let line = stderr
-            .lines()
-            .find(|line| line.starts_with(&format!("shard {index}/3: took")))
-            .unwrap_or_else(|| panic!("{stderr}"));
-        let (took, left) = line.split_once("; left ").unwrap();
-        let listed = |text: &str| -> BTreeSet<String> {
-            ids.iter().filter(|id| text.contains(id.as_str())).cloned().collect()
-        };
-        let (took, left) = (listed(took), listed(left));
-        assert!(took.is_disjoint(&left), "{line}");
-        assert_eq!(took.len() + left.len(), ids.len(), "{line}");
-        for id in &ids {
-            let written = bench.root().join(format!("pipelines/demo/out/{id}.mp4")).exists();
-            if took.contains(id) {
-                assert!(written, "shard {index} took {id} but did not write it");
+impl SharedJournal {
+    /// A fresh database, or `None` (with a notice) when no server is configured outside CI.
+    fn create(test: &str) -> Option<SharedJournal> {
+        let base = std::env::var("EPISODIC_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty());
+        let Some(base) = base else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "EPISODIC_TEST_POSTGRES_URL is not set: CI runs the tests through `bash .ci/postgres`"
+            );
+            #[expect(clippy::print_stderr, reason = "the notice is for the developer running the tests")]
+            {
+                eprintln!(
+                    "NOTICE: {test} skipped: EPISODIC_TEST_POSTGRES_URL is not set (`bash .ci/postgres cargo test ...` sets it)"
+                );
             }
-        }
-        taken_by_all.extend(took);
+            return None;
+        };
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").subsec_nanos();
+        let name = format!("fleet_{}_{nanos}", std::process::id());
+        let mut client =
+            postgres::Client::connect(&base, postgres::NoTls).expect("connect to the test server");
+        client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a database");
+        let mut url = url::Url::parse(&base).expect("the test server's URL");
+        url.set_path(&name);
+        Some(SharedJournal { url: url.to_string(), base, name })
     }
-    taken_by_all.sort();
-    assert_eq!(taken_by_all, ids, "every episode taken by exactly one shard");
+}
+
+impl Drop for SharedJournal {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.base, postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// `episodic render` as machine `name`: its own copy of the demo (so its own output), state
+/// folder and cache, the shared journal from the environment.
+fn machine(bench: &Bench, journal: &SharedJournal, name: &str, extra: &[&str]) -> Command {
+    let root = bench.root();
+    let demo = format!("pipelines/demo-{name}");
+    if !root.join(&demo).exists() {
+        copy_tree(&root.join("pipelines/demo"), &root.join(&demo));
+    }
+    let manifest = DEMO.replace("pipelines/demo/", &format!("{demo}/"));
+    let state = format!(".state-{name}");
+    let cache = root.join(format!("cache-{name}"));
+    let mut command = bench.context().command(["render", manifest.as_str()]);
+    command
+        .args(["--backend", "fal", "--scale", "8", "--state-dir", state.as_str()])
+        .args(extra)
+        .envs(bench.fal_env(crate::support::BENCH_KEY))
+        .env("EPISODIC_CACHE_DIR", cache)
+        .env("EPISODIC_JOURNAL_URL", &journal.url);
+    command
+}
+
+fn episode_exists(root: &Path, name: &str) -> bool {
+    root.join(format!("pipelines/demo-{name}/out/ninja-news-demo.mp4")).is_file()
 }
 
 #[test]
-fn the_shard_comes_from_the_indexed_job() {
+fn two_machines_on_one_postgres_journal_submit_each_render_once() {
+    let Some(journal) = SharedJournal::create("two_machines_on_one_postgres_journal_submit_each_render_once")
+    else {
+        return;
+    };
+    let slow = StudioConfig { render_time_per_second: Duration::from_millis(200), ..StudioConfig::default() };
+    let bench = Bench::new(slow);
+    let (renders, _, _) = demo_plan(bench.root());
+    let spawn = |name| {
+        machine(&bench, &journal, name, &[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    let (a, b) = (a.wait_with_output().expect("wait"), b.wait_with_output().expect("wait"));
+    assert_ok(&a);
+    assert_ok(&b);
+    let password = url::Url::parse(&journal.url).expect("url").password().map(str::to_owned);
+    for output in [&a, &b] {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if let Some(password) = &password {
+            assert!(!stderr.contains(password.as_str()), "the journal's password was printed:\n{stderr}");
+        }
+    }
+    assert!(episode_exists(bench.root(), "a") && episode_exists(bench.root(), "b"));
+    assert_eq!(bench.stats().submits.total, renders, "each render submitted once across both machines");
+}
+
+/// A small deterministic generator (SplitMix64), so trials replay from their seed.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[test]
+fn a_machine_killed_mid_run_leaves_the_survivor_and_a_rerun_to_pay_once() {
+    let Some(_probe) =
+        SharedJournal::create("a_machine_killed_mid_run_leaves_the_survivor_and_a_rerun_to_pay_once")
+    else {
+        return;
+    };
+    let trials: u64 = std::env::var("FLEET_TRIALS").ok().and_then(|n| n.parse().ok()).unwrap_or(2);
+    let mut seed: u64 = std::env::var("FLEET_SEED").ok().and_then(|n| n.parse().ok()).unwrap_or(2026);
+    for trial in 0..trials {
+        let journal = SharedJournal::create("kill trial").expect("the server is configured");
+        let slow =
+            StudioConfig { render_time_per_second: Duration::from_millis(300), ..StudioConfig::default() };
+        let bench = Bench::new(slow);
+        let (renders, _, _) = demo_plan(bench.root());
+        // Machine a is killed after its nth journaled request id, plus a pause; racing b for the
+        // renders, it submits about half of them.
+        let nth = splitmix(&mut seed) % (renders / 2).max(1);
+        let pause = Duration::from_millis(splitmix(&mut seed) % 400);
+        let context = format!("trial {trial} (FLEET_SEED run: kill after request {nth} + {pause:?})");
+
+        let mut a = machine(&bench, &journal, "a", &["--json", "--ambiguous-grace", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn a");
+        let b = machine(&bench, &journal, "b", &["--ambiguous-grace", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn b");
+        let stdout = a.stdout.take().expect("stdout");
+        let (reached, wait) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut seen = 0;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+                if event["event"] == "node_progress" && event["request_id"].is_string() {
+                    if seen == nth {
+                        let _ = reached.send(true);
+                    }
+                    seen += 1;
+                }
+            }
+            // The run ended first (b took the renders): kill nothing.
+            let _ = reached.send(false);
+        });
+        let hit = wait.recv_timeout(Duration::from_secs(120)).unwrap_or(false);
+        if hit {
+            std::thread::sleep(pause);
+            let _ = a.kill();
+        }
+        let killed = !a.wait().expect("wait for a").success();
+        eprintln!("{context}: {}", if killed { "killed mid-run" } else { "a finished before the moment" });
+
+        let b = b.wait_with_output().expect("wait for b");
+        assert_ok(&b);
+        assert!(episode_exists(bench.root(), "b"), "{context}: the survivor finished");
+        let rerun = machine(&bench, &journal, "a", &["--ambiguous-grace", "0"]).output().expect("rerun a");
+        assert_ok(&rerun);
+        assert!(episode_exists(bench.root(), "a"), "{context}: the rerun finished");
+        assert_eq!(bench.stats().submits.total, renders, "{context}: a render was submitted twice");
+    }
+}
+
+#[test]
+fn an_unreachable_journal_is_named_without_its_password_and_nothing_is_paid() {
     let bench = Bench::new(StudioConfig::default());
-    let output = machine(&bench, &[DEMO], "k", &["--shard-count", "4"])
-        .env("JOB_COMPLETION_INDEX", "7")
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let output = bench
+        .command(&[])
+        .env("EPISODIC_JOURNAL_URL", "postgres://episodic:pw-not-to-show@127.0.0.1:1/journal")
         .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+        .expect("run episodic render");
+    assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("JOB_COMPLETION_INDEX is `7`"), "{stderr}");
+    assert!(stderr.contains("postgres://episodic@127.0.0.1:1/journal"), "{stderr}");
+    assert!(stderr.contains("EPISODIC_JOURNAL_URL"), "the help names the setting: {stderr}");
+    assert!(!stderr.contains("pw-not-to-show"), "the password was printed: {stderr}");
+    let bad =
+        bench.command(&["--journal", "postgres://episodic:pw-not-to-show@127.0.0.1:notaport/j"]).output();
+    let bad = bad.expect("run episodic render");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a PostgreSQL URL"), "{stderr}");
+    assert!(!stderr.contains("pw-not-to-show"), "the password was printed: {stderr}");
+    assert_eq!(bench.stats().submits.total, 0);
+    assert_eq!(bench.stats().uploads.count, 0);
 }

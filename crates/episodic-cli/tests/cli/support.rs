@@ -308,6 +308,9 @@ pub fn yaml_files(dir: &Path) -> Vec<String> {
 /// The demo manifest, relative to a [`Bench`]'s root.
 pub const DEMO: &str = "pipelines/demo/episode.yaml";
 
+/// The demo written as lines, relative to a [`Bench`]'s root.
+pub const DEMO_LINES: &str = "pipelines/demo-lines/episode.yaml";
+
 /// The key the bench's studio expects unless a test names another.
 pub const BENCH_KEY: &str = "render-test-key";
 
@@ -348,6 +351,8 @@ impl Bench {
         copy_tree(&repo().join("assets"), &context.root().join("assets"));
         copy_tree(&repo().join("pipelines/demo"), &context.root().join("pipelines/demo"));
         let _ = std::fs::remove_dir_all(context.root().join("pipelines/demo/out"));
+        copy_tree(&repo().join("pipelines/demo-lines"), &context.root().join("pipelines/demo-lines"));
+        let _ = std::fs::remove_dir_all(context.root().join("pipelines/demo-lines/out"));
         Bench { runtime, studio: Some(studio), retired: Vec::new(), context, key: key.to_owned() }
     }
 
@@ -402,6 +407,15 @@ impl Bench {
         ]
     }
 
+    /// The variables that point ElevenLabs at the studio (which accepts any key).
+    pub fn elevenlabs_env(&self) -> Vec<(&'static str, String)> {
+        let urls = self.studio.as_ref().expect("studio").urls();
+        vec![
+            ("ELEVENLABS_API_KEY", "speech-test-key".to_owned()),
+            ("EPISODIC_ELEVENLABS_URL", urls.elevenlabs_url.clone()),
+        ]
+    }
+
     /// What the studio has seen so far.
     pub fn stats(&self) -> StatsSnapshot {
         self.studio.as_ref().expect("studio").stats()
@@ -420,6 +434,19 @@ impl Bench {
             .args(["--backend", "fal", "--scale", "8", "--state-dir", ".state"])
             .args(extra)
             .envs(self.fal_env(key));
+        command
+    }
+
+    /// `episodic render MANIFEST` with the fal backend pointed at the studio and ElevenLabs at its
+    /// `elevenlabs_url` (without an ElevenLabs key: the studio takes any caller).
+    pub fn speech_command(&self, manifest: &str, extra: &[&str]) -> Command {
+        let url = self.studio.as_ref().expect("studio").urls().elevenlabs_url.clone();
+        let mut command = self.context.command(["render", manifest]);
+        command
+            .args(["--backend", "fal", "--scale", "8", "--state-dir", ".state"])
+            .args(extra)
+            .envs(self.fal_env(&self.key))
+            .env("EPISODIC_ELEVENLABS_URL", url);
         command
     }
 

@@ -38,12 +38,21 @@ pub(crate) async fn existing(ctx: &Context, key: &str) -> Result<Option<PathBuf>
         }
     }
     let Some(shared) = &ctx.shared else { return Ok(None) };
-    let pointer = match record.and_then(|record| pointer_of(&record)) {
-        Some(pointer) => Some(pointer),
-        None => read_pointer(shared.as_ref(), key).await?,
-    };
-    let Some(pointer) = pointer else { return Ok(None) };
-    fetch(ctx, shared.as_ref(), key, &pointer).await
+    // The journal's record first (a shared journal names what another machine made without a
+    // round trip for the pointer); its object may never have been published (made by a machine
+    // without `--artifacts`), so the pointer is still asked before the node is made again.
+    let recorded = record.as_ref().and_then(pointer_of);
+    if let Some(pointer) = &recorded
+        && let Some(path) = fetch(ctx, shared.as_ref(), key, pointer).await?
+    {
+        return Ok(Some(path));
+    }
+    match read_pointer(shared.as_ref(), key).await? {
+        Some(pointer) if recorded.as_ref() != Some(&pointer) => {
+            fetch(ctx, shared.as_ref(), key, &pointer).await
+        }
+        _ => Ok(None),
+    }
 }
 
 /// A fresh temporary path in the artifact folder, for a file about to be written.

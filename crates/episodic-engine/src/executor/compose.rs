@@ -1,9 +1,10 @@
 //! Compose: one segment laid onto the episode's canvas, encoded as every segment is.
 
-use super::{Context, Done, Inputs, Output, artifact, spoken_seconds, thumbnail};
+use super::{Context, Done, Inputs, Output, artifact, captions, spoken_seconds, thumbnail};
 use crate::NodeError;
 use episodic_manifest::{Layout, Seat};
-use episodic_media::{Composition, EncodeSettings, Fill};
+use episodic_media::captions::CaptionFont;
+use episodic_media::{BurnIn, ComposeExtras, Composition, EncodeSettings, Fill};
 use episodic_plan::{ComposeSpec, ListenerFill};
 
 /// The encoding every segment of an episode shares, so concat can copy the video.
@@ -64,6 +65,18 @@ pub(crate) async fn compose(
         listener: listener.as_deref().map(|path| (path, fill)),
         encode: &encode,
     };
+    // Burned in by the same encode: captions cost no pass of their own.
+    let script = match &spec.burn {
+        Some(burn) => match captions::segment_words(inputs, spec.speech.as_deref(), spec.align.as_deref())? {
+            Some(words) => Some(captions::burn_script(&words, composition.seconds, canvas, *burn)?),
+            None => None,
+        },
+        None => None,
+    };
+    let font = match script {
+        Some(_) => Some(CaptionFont::find()?),
+        None => None,
+    };
     let part = artifact::scratch(ctx, "mov");
     // The thumbnail now rather than at concat: after the last render, concat is all that should
     // be left.
@@ -74,8 +87,12 @@ pub(crate) async fn compose(
         (None, Some(threads)) => ctx.ffmpeg.clone().with_threads(threads),
         _ => ctx.ffmpeg.clone(),
     };
+    let extras = ComposeExtras {
+        thumbnail: Some((&picture, thumbnail::WIDTH)),
+        captions: script.as_deref().zip(font.as_ref()).map(|(script, font)| BurnIn { script, font }),
+    };
     tokio::select! {
-        composed = episodic_media::compose_with_thumbnail(&ffmpeg, &ctx.probe, &composition, &part, &picture, thumbnail::WIDTH) => composed?,
+        composed = episodic_media::compose_with(&ffmpeg, &ctx.probe, &composition, &part, extras) => composed?,
         () = ctx.aborted() => return Err(NodeError::Interrupted),
     }
     let path = artifact::adopt(ctx, key, &part, "mov").await?;

@@ -2,7 +2,7 @@
 //! composed) joined by copying both, written beside the manifest through a temporary file, with a
 //! thumbnail per segment and a contact sheet.
 
-use super::{Context, Done, Inputs, Output, artifact, compose::encoding, thumbnail};
+use super::{Context, Done, Inputs, Output, artifact, captions, compose::encoding, thumbnail};
 use crate::NodeError;
 use episodic_plan::ConcatSpec;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,9 @@ pub(crate) async fn concat(
         Some(path) => {
             // An unchanged rerun: the episode is already there, byte for byte, with its pictures.
             if published(&path, &spec.output, segments.len()).await {
+                if let Some(sidecars) = &spec.sidecars {
+                    captions::write_sidecars(ctx, sidecars, &spec.output, canvas, fps, inputs).await?;
+                }
                 return Ok(Done::cached(Output::Episode));
             }
             pictures(ctx, &segments, &spec.output).await?;
@@ -51,6 +54,11 @@ pub(crate) async fn concat(
             (artifact::adopt(ctx, key, &part, "mp4").await?, false)
         }
     };
+    // Beside the episode on every run, cached or not: cheap, and an edited caption setting that
+    // changes no picture (burn: false) still reaches them.
+    if let Some(sidecars) = &spec.sidecars {
+        captions::write_sidecars(ctx, sidecars, &spec.output, canvas, fps, inputs).await?;
+    }
     let output = Output::Episode;
     // Pictures before the episode: an output that matches its artifact then always has them.
     publish(&joined, &spec.output).await?;

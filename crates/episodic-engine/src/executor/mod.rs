@@ -5,21 +5,27 @@
 //! id (or history item id) must be committed the moment the service answers, before anything else
 //! can go wrong.
 
+mod align;
 mod artifact;
 mod audio;
+mod captions;
 mod compose;
 mod concat;
 mod download;
+mod join;
 mod render;
 pub(crate) mod speech;
 mod thumbnail;
 mod upload;
 
+use align::align;
 use audio::audio;
 use compose::compose;
 use concat::concat;
 use download::download;
+use join::join;
 use render::render;
+pub(crate) use render::try_keys;
 use speech::speech;
 use upload::upload;
 
@@ -70,15 +76,40 @@ pub(crate) struct Done {
     pub(crate) cost: Usd,
     pub(crate) list_cost: Usd,
     pub(crate) request_id: Option<String>,
+    /// For a render with a fallback chain that a later model rendered: which, and why.
+    pub(crate) fallback: Option<Fallback>,
+}
+
+/// A render made by a later model of its chain.
+#[derive(Debug, Clone)]
+pub(crate) struct Fallback {
+    /// The model that rendered it.
+    pub(crate) model: String,
+    /// What happened to the models before it, for the report.
+    pub(crate) note: String,
 }
 
 impl Done {
     pub(crate) fn fresh(output: Output) -> Self {
-        Done { output, cache_hit: false, cost: Usd::ZERO, list_cost: Usd::ZERO, request_id: None }
+        Done {
+            output,
+            cache_hit: false,
+            cost: Usd::ZERO,
+            list_cost: Usd::ZERO,
+            request_id: None,
+            fallback: None,
+        }
     }
 
     pub(crate) fn cached(output: Output) -> Self {
-        Done { output, cache_hit: true, cost: Usd::ZERO, list_cost: Usd::ZERO, request_id: None }
+        Done {
+            output,
+            cache_hit: true,
+            cost: Usd::ZERO,
+            list_cost: Usd::ZERO,
+            request_id: None,
+            fallback: None,
+        }
     }
 }
 
@@ -148,12 +179,14 @@ pub(crate) async fn execute(
     let key = node.key.as_str();
     match &node.detail {
         NodeDetail::Speech(spec) => speech(ctx, episode, &node.id, key, spec, node.cost).await,
+        NodeDetail::Align(spec) => align(ctx, key, spec).await,
         NodeDetail::Upload(spec) => upload(ctx, key, spec, inputs).await,
         NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
         NodeDetail::Compose(spec) => compose(ctx, key, spec, at_once, inputs).await,
         NodeDetail::Audio(spec) => audio(ctx, key, spec, canvas, inputs).await,
         NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
+        NodeDetail::Join(spec) => join(ctx, key, spec, inputs).await,
     }
 }
 

@@ -1,14 +1,15 @@
 //! The upload cache (content hash → fal storage URL) and the artifact index (node key → file in
 //! `artifacts/`). Both are plain upserts: losing one costs a re-upload or a re-download, never a
-//! render, so they commit with `synchronous=NORMAL`.
+//! render, so they are `TxMode::Write` (no fsync on SQLite).
 
-use std::path::{Component, Path, PathBuf};
+#[cfg(test)]
+use std::path::PathBuf;
+use std::path::{Component, Path};
 
-use rusqlite::{OptionalExtension, params};
-
+use super::backend::TxMode;
 use super::error::JournalError;
 use super::record::{ArtifactRecord, UnixSeconds, UploadRecord};
-use super::store::{Journal, to_i64, to_u64};
+use super::store::{Journal, to_i64};
 
 /// A cached URL expiring sooner than this is treated as expired: a render queued behind others
 /// may start minutes after submission, and fal must still be able to fetch its inputs then.
@@ -22,89 +23,20 @@ impl Journal {
         sha256: &str,
         now: UnixSeconds,
     ) -> Result<Option<UploadRecord>, JournalError> {
-        let conn = self.lock();
-        let row = conn
-            .query_row(
-                "SELECT sha256, url, content_type, size, uploaded_at, expires_at FROM uploads
-                 WHERE sha256 = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
-                params![sha256, now.saturating_add(UPLOAD_EXPIRY_MARGIN_SECS)],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, i64>(3)?,
-                        row.get::<_, i64>(4)?,
-                        row.get::<_, Option<i64>>(5)?,
-                    ))
-                },
-            )
-            .optional()?;
-        row.map(|(sha256, url, content_type, size, uploaded_at, expires_at)| {
-            Ok(UploadRecord {
-                size: to_u64(&sha256, size)?,
-                sha256,
-                url,
-                content_type,
-                uploaded_at,
-                expires_at,
-            })
-        })
-        .transpose()
+        let valid_after = now.saturating_add(UPLOAD_EXPIRY_MARGIN_SECS);
+        self.transaction(TxMode::Read, |tx| tx.upload(sha256, valid_after))
     }
 
     /// Records (or replaces, after a re-upload) the URL of a file.
     pub fn record_upload(&self, upload: &UploadRecord) -> Result<(), JournalError> {
         let size = to_i64("upload size", upload.size)?;
-        self.write(false, |tx| {
-            tx.execute(
-                "INSERT INTO uploads (sha256, url, content_type, size, uploaded_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (sha256) DO UPDATE SET url = excluded.url,
-                     content_type = excluded.content_type, size = excluded.size,
-                     uploaded_at = excluded.uploaded_at, expires_at = excluded.expires_at",
-                params![
-                    upload.sha256,
-                    upload.url,
-                    upload.content_type,
-                    size,
-                    upload.uploaded_at,
-                    upload.expires_at
-                ],
-            )?;
-            Ok(())
-        })
+        self.transaction(TxMode::Write, |tx| tx.put_upload(upload, size))
     }
 
     /// The artifact recorded for a node key. The caller checks that the file is still there and
     /// has the recorded size before trusting it.
     pub fn artifact(&self, key: &str) -> Result<Option<ArtifactRecord>, JournalError> {
-        let conn = self.lock();
-        let row = conn
-            .query_row(
-                "SELECT key, path, sha256, size, created_at FROM artifacts WHERE key = ?1",
-                params![key],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, i64>(3)?,
-                        row.get::<_, i64>(4)?,
-                    ))
-                },
-            )
-            .optional()?;
-        row.map(|(key, path, sha256, size, created_at)| {
-            Ok(ArtifactRecord {
-                size: to_u64(&key, size)?,
-                key,
-                path: PathBuf::from(path),
-                sha256,
-                created_at,
-            })
-        })
-        .transpose()
+        self.transaction(TxMode::Read, |tx| tx.artifact(key))
     }
 
     /// Records (or replaces) the artifact of a node. Its path must be relative to the state
@@ -112,15 +44,7 @@ impl Journal {
     pub fn record_artifact(&self, artifact: &ArtifactRecord) -> Result<(), JournalError> {
         let path = stored_path(&artifact.path)?;
         let size = to_i64("artifact size", artifact.size)?;
-        self.write(false, |tx| {
-            tx.execute(
-                "INSERT INTO artifacts (key, path, sha256, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (key) DO UPDATE SET path = excluded.path, sha256 = excluded.sha256,
-                     size = excluded.size, created_at = excluded.created_at",
-                params![artifact.key, path, artifact.sha256, size, artifact.created_at],
-            )?;
-            Ok(())
-        })
+        self.transaction(TxMode::Write, |tx| tx.put_artifact(artifact, &path, size))
     }
 }
 

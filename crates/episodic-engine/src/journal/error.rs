@@ -59,6 +59,24 @@ pub enum JournalError {
         waited_secs: u64,
     },
 
+    /// The `--journal` URL could not be read as a PostgreSQL connection URL.
+    #[error(
+        "the journal URL is not a PostgreSQL URL ({reason}); expected postgres://user:password@host:port/database"
+    )]
+    PostgresUrl {
+        /// What is wrong with it (never its password).
+        reason: String,
+    },
+
+    /// The PostgreSQL journal could not be reached or refused a statement.
+    #[error("journal database {database}: {source}")]
+    Postgres {
+        /// The database, as `postgres://user@host:port/database` (no password).
+        database: String,
+        /// What the client or the server said.
+        source: postgres::Error,
+    },
+
     /// Any other SQLite failure (disk full, I/O error, a bug in a statement).
     #[error("state store error: {0}")]
     Sqlite(#[source] rusqlite::Error),
@@ -119,6 +137,11 @@ pub enum JournalError {
         /// The run holding the claim.
         owner: RunId,
     },
+
+    /// A decision made on a snapshot was rolled back by the database (a serialization failure
+    /// or deadlock on PostgreSQL) and is not remade on its own: nothing was changed.
+    #[error("another process interfered with this journal decision; nothing was changed")]
+    Interrupted,
 
     /// A row that the schema's checks should have prevented (edited by hand, or a bug).
     #[error("invalid journal row for {what}: {reason}")]

@@ -23,10 +23,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, sql: include_str!("migrations/0003_episodes.sql") },
     Migration { version: 4, sql: include_str!("migrations/0004_speech.sql") },
     Migration { version: 5, sql: include_str!("migrations/0005_node_parts.sql") },
+    Migration { version: 6, sql: include_str!("migrations/0006_fleet.sql") },
 ];
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Brings the database up to [`SCHEMA_VERSION`]. Safe to run from several processes at once:
 /// `BEGIN IMMEDIATE` serialises them and the version is re-read under the lock, so the loser

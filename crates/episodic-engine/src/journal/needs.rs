@@ -1,13 +1,12 @@
-//! What each journaled episode needs (schema 3): every run records, before it starts any node,
-//! the nodes of each episode's plan; `episodic cache ls` and `cache gc` read it back with the
-//! artifacts, uploads and paid renders in one snapshot, and gc forgets artifacts in the same
-//! transaction it decides in, so a run recording its needs meanwhile is never half-seen.
+//! What each journaled episode needs (SQLite schema 3, PostgreSQL schema 2): every run records,
+//! before it starts any node, the nodes of each episode's plan; `episodic cache ls` and `cache gc`
+//! read it back with the artifacts, uploads and paid renders in one snapshot, and gc forgets
+//! artifacts in the same transaction it decides in, holding the lock that makes a run recording
+//! its needs wait (`Tx::lock_needs`), so that run is never half-seen.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
-use rusqlite::{Connection, Transaction, params};
-
+use super::backend::{Tx, TxMode};
 use super::error::JournalError;
 use super::record::{ArtifactRecord, RunId, UnixSeconds, UploadRecord};
 use super::store::{Journal, to_u64};
@@ -110,31 +109,12 @@ impl Journal {
         run: RunId,
         now: UnixSeconds,
     ) -> Result<(), JournalError> {
-        self.write(false, |tx| {
-            tx.execute("DELETE FROM episodes WHERE output = ?1", params![needs.output])?;
-            tx.execute(
-                "INSERT INTO episodes (output, episode, manifest, run_id, planned_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![needs.output, needs.episode, needs.manifest, run.0, now],
-            )?;
-            let mut node = tx.prepare("INSERT OR REPLACE INTO episode_nodes (output, node_id, key) VALUES (?1, ?2, ?3)")?;
-            let mut origin = tx.prepare(
-                "INSERT OR IGNORE INTO node_origins (key, kind, render, sha256) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for needed in &needs.nodes {
-                node.execute(params![needs.output, needed.id, needed.key])?;
-                origin.execute(params![needed.key, needed.kind, needed.render_key, needed.sha256])?;
-            }
-            Ok(())
-        })
+        self.transaction(TxMode::Write, |tx| tx.replace_needs(needs, run, now))
     }
 
     /// What the cache holds and what needs it, read in one transaction.
     pub fn cache_snapshot(&self) -> Result<CacheSnapshot, JournalError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let snapshot = read_snapshot(&tx)?;
-        tx.finish()?;
-        Ok(snapshot)
+        self.transaction(TxMode::Read, read_snapshot)
     }
 
     /// Reads the snapshot and forgets the artifacts `decide` picks, in one write transaction:
@@ -143,19 +123,21 @@ impl Journal {
     /// the rows forgotten; the caller removes their files once no kept row names them.
     pub fn forget_artifacts(
         &self,
-        decide: impl FnOnce(&CacheSnapshot) -> Vec<ArtifactRecord>,
+        decide: impl FnOnce(&CacheSnapshot) -> Vec<ArtifactRecord> + Send,
     ) -> Result<(CacheSnapshot, Vec<ArtifactRecord>), JournalError> {
-        self.write(false, |tx| {
+        // `decide` runs once. A backend that runs a transaction again after a transient failure
+        // has let go of the lock in between, so the decision would be stale: that attempt fails
+        // instead, having changed nothing.
+        let mut decide = Some(decide);
+        self.transaction(TxMode::Write, |tx| {
+            let decide = decide.take().ok_or(JournalError::Interrupted)?;
+            tx.lock_needs()?;
             let snapshot = read_snapshot(tx)?;
             let chosen = decide(&snapshot);
             let mut forgotten = Vec::with_capacity(chosen.len());
             for record in chosen {
                 let path = record.path.to_string_lossy().replace('\\', "/");
-                let removed = tx.execute(
-                    "DELETE FROM artifacts WHERE key = ?1 AND path = ?2",
-                    params![record.key, path],
-                )?;
-                if removed > 0 {
+                if tx.delete_artifact_at(&record.key, &path)? {
                     forgotten.push(record);
                 }
             }
@@ -164,132 +146,32 @@ impl Journal {
     }
 }
 
-fn read_snapshot(tx: &Transaction<'_>) -> Result<CacheSnapshot, JournalError> {
-    Ok(CacheSnapshot {
-        artifacts: artifacts(tx)?,
-        uploads: uploads(tx)?,
-        episodes: episodes(tx)?,
-        needs: needs(tx)?,
-        origins: origins(tx)?,
-        payments: payments(tx)?,
-    })
-}
-
-fn artifacts(conn: &Connection) -> Result<Vec<ArtifactRecord>, JournalError> {
-    let mut statement =
-        conn.prepare("SELECT key, path, sha256, size, created_at FROM artifacts ORDER BY created_at, key")?;
-    let rows = statement
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, i64>(3)?,
-                row.get::<_, i64>(4)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter()
-        .map(|(key, path, sha256, size, created_at)| {
-            Ok(ArtifactRecord {
-                size: to_u64(&key, size)?,
-                key,
-                path: PathBuf::from(path),
-                sha256,
-                created_at,
-            })
-        })
-        .collect()
-}
-
-fn uploads(conn: &Connection) -> Result<Vec<UploadRecord>, JournalError> {
-    let mut statement = conn.prepare(
-        "SELECT sha256, url, content_type, size, uploaded_at, expires_at FROM uploads ORDER BY uploaded_at, sha256",
-    )?;
-    let rows = statement
-        .query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, i64>(3)?,
-                row.get::<_, i64>(4)?,
-                row.get::<_, Option<i64>>(5)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter()
-        .map(|(sha256, url, content_type, size, uploaded_at, expires_at)| {
-            Ok(UploadRecord {
-                size: to_u64(&sha256, size)?,
-                sha256,
-                url,
-                content_type,
-                uploaded_at,
-                expires_at,
-            })
-        })
-        .collect()
-}
-
-fn episodes(conn: &Connection) -> Result<Vec<EpisodeRow>, JournalError> {
-    let mut statement = conn
-        .prepare("SELECT output, episode, manifest, planned_at FROM episodes ORDER BY planned_at, output")?;
-    let rows = statement
-        .query_map([], |row| {
-            Ok(EpisodeRow {
-                output: row.get(0)?,
-                episode: row.get(1)?,
-                manifest: row.get(2)?,
-                planned_at: row.get(3)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
-}
-
-fn needs(conn: &Connection) -> Result<HashMap<String, Vec<Need>>, JournalError> {
-    let mut statement = conn.prepare(
-        "SELECT n.key, e.episode, e.output, n.node_id FROM episode_nodes n JOIN episodes e ON e.output = n.output
-         ORDER BY e.planned_at, e.output, n.node_id",
-    )?;
+fn read_snapshot(tx: &mut dyn Tx) -> Result<CacheSnapshot, JournalError> {
     let mut needs: HashMap<String, Vec<Need>> = HashMap::new();
-    let rows = statement.query_map([], |row| {
-        Ok((row.get::<_, String>(0)?, Need { episode: row.get(1)?, output: row.get(2)?, node: row.get(3)? }))
-    })?;
-    for row in rows {
-        let (key, need) = row?;
+    for (key, need) in tx.needs()? {
         needs.entry(key).or_default().push(need);
     }
-    Ok(needs)
-}
-
-fn origins(conn: &Connection) -> Result<HashMap<String, Origin>, JournalError> {
-    let mut statement = conn.prepare("SELECT key, kind, render, sha256 FROM node_origins")?;
-    let rows = statement.query_map([], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            Origin { kind: row.get(1)?, render_key: row.get(2)?, sha256: row.get(3)? },
-        ))
-    })?;
-    Ok(rows.collect::<Result<HashMap<_, _>, _>>()?)
-}
-
-fn payments(conn: &Connection) -> Result<HashMap<String, Payment>, JournalError> {
-    let mut statement =
-        conn.prepare("SELECT key, cost_micros, completed_at FROM renders WHERE state = 'completed'")?;
-    let rows = statement
-        .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)))?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter()
+    let payments = tx
+        .payments()?
+        .into_iter()
         .map(|(key, cost, completed_at)| {
             Ok((key.clone(), Payment { cost_micros: to_u64(&key, cost)?, completed_at }))
         })
-        .collect()
+        .collect::<Result<HashMap<_, _>, JournalError>>()?;
+    Ok(CacheSnapshot {
+        artifacts: tx.all_artifacts()?,
+        uploads: tx.all_uploads()?,
+        episodes: tx.episodes()?,
+        needs,
+        origins: tx.origins()?.into_iter().collect(),
+        payments,
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use crate::journal::{Process, RunOutcome};
 

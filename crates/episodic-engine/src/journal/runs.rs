@@ -1,7 +1,6 @@
 //! Runs: one row per `episodic render` invocation, its heartbeat, and what it spent.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::backend::TxMode;
 use super::error::JournalError;
 use super::record::{Owner, Process, RunId, RunOutcome, RunRecord, UnixSeconds};
 use super::store::{Journal, to_u64};
@@ -15,49 +14,45 @@ impl Journal {
         manifests: &[String],
         now: UnixSeconds,
     ) -> Result<Owner, JournalError> {
+        self.start_batch_run(process, manifests, None, now)
+    }
+
+    /// Starts a run of `batch` (see [`Journal::reserve_spend`]): a run of the same batch still
+    /// alive shares its budget session with this one, so the cap holds across machines.
+    pub fn start_batch_run(
+        &self,
+        process: &Process,
+        manifests: &[String],
+        batch: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<Owner, JournalError> {
         let manifests_json = serde_json::to_string(manifests)
             .map_err(|e| JournalError::InvalidValue { what: "manifest list", value: e.to_string() })?;
-        let id = self.write(false, |tx| {
-            tx.execute(
-                "INSERT INTO runs (started_at, pid, host, manifests, heartbeat_at)
-                 VALUES (?1, ?2, ?3, ?4, ?1)",
-                params![now, process.pid, process.host, manifests_json],
-            )?;
-            Ok(tx.last_insert_rowid())
+        let id = self.transaction(TxMode::Write, |tx| {
+            let id = tx.insert_run(process, &manifests_json, batch, now)?;
+            if let Some(batch) = batch {
+                let me = Owner { run_id: id, pid: process.pid, host: process.host.clone() };
+                self.join_session(tx, batch, &me, now)?;
+            }
+            Ok(id)
         })?;
-        Ok(Owner { run_id: RunId(id), pid: process.pid, host: process.host.clone() })
+        Ok(Owner { run_id: id, pid: process.pid, host: process.host.clone() })
     }
 
     /// Tells other processes the run is alive (see `liveness`): the engine calls it every few
     /// seconds, well within [`crate::journal::DEFAULT_STALE_AFTER`].
     pub fn heartbeat(&self, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError> {
-        self.write(false, |tx| {
-            tx.execute(
-                "UPDATE runs SET heartbeat_at = max(heartbeat_at, ?2) WHERE id = ?1",
-                params![owner.run_id.0, now],
-            )?;
-            Ok(())
-        })
+        self.transaction(TxMode::Write, |tx| tx.heartbeat(owner.run_id, now))
     }
 
     /// Records how a run ended. Its unfinished claims then count as abandoned at once.
     pub fn finish_run(&self, run: RunId, outcome: RunOutcome, now: UnixSeconds) -> Result<(), JournalError> {
-        self.write(false, |tx| {
-            let changed = tx.execute(
-                "UPDATE runs SET finished_at = ?2, outcome = ?3 WHERE id = ?1 AND finished_at IS NULL",
-                params![run.0, now, outcome.as_str()],
-            )?;
-            if changed == 0 {
-                let known: bool =
-                    tx.query_row("SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)", params![run.0], |r| {
-                        r.get(0)
-                    })?;
-                if !known {
-                    return Err(JournalError::InvalidRow {
-                        what: format!("run {run}"),
-                        reason: "no such run".to_owned(),
-                    });
-                }
+        self.transaction(TxMode::Write, |tx| {
+            if !tx.finish_run(run, outcome.as_str(), now)? && tx.run_facts(run)?.is_none() {
+                return Err(JournalError::InvalidRow {
+                    what: format!("run {run}"),
+                    reason: "no such run".to_owned(),
+                });
             }
             Ok(())
         })
@@ -65,70 +60,40 @@ impl Journal {
 
     /// The run with this id.
     pub fn run(&self, run: RunId) -> Result<Option<RunRecord>, JournalError> {
-        let conn = self.lock();
-        let row = conn
-            .query_row(
-                "SELECT id, started_at, finished_at, pid, host, manifests, outcome, heartbeat_at
-                 FROM runs WHERE id = ?1",
-                params![run.0],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, Option<i64>>(2)?,
-                        row.get::<_, u32>(3)?,
-                        row.get::<_, String>(4)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, Option<String>>(6)?,
-                        row.get::<_, i64>(7)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((id, started_at, finished_at, pid, host, manifests, outcome, heartbeat_at)) = row else {
-            return Ok(None);
-        };
-        let invalid = |reason: String| JournalError::InvalidRow { what: format!("run {id}"), reason };
-        let manifests: Vec<String> =
-            serde_json::from_str(&manifests).map_err(|e| invalid(format!("manifests: {e}")))?;
-        let outcome = outcome
-            .map(|text| RunOutcome::parse(&text).ok_or_else(|| invalid(format!("outcome {text:?}"))))
-            .transpose()?;
-        Ok(Some(RunRecord {
-            id: RunId(id),
-            started_at,
-            finished_at,
-            pid,
-            host,
-            manifests,
-            outcome,
-            heartbeat_at,
-        }))
+        self.transaction(TxMode::Read, |tx| tx.run(run))
     }
 
-    /// The micro-dollars billed for renders completed by `run`, for budget checks while it runs.
+    /// The micro-dollars billed for renders completed by `run`.
     pub fn spent_micros(&self, run: RunId) -> Result<u64, JournalError> {
-        let conn = self.lock();
-        let total: i64 = conn.query_row(
-            "SELECT (SELECT coalesce(sum(cost_micros), 0) FROM renders WHERE completed_by_run = ?1)
-                  + (SELECT coalesce(sum(cost_micros), 0) FROM speeches WHERE completed_by_run = ?1)",
-            params![run.0],
-            |row| row.get(0),
-        )?;
-        to_u64("spent", total)
+        to_u64("spent", self.transaction(TxMode::Read, |tx| tx.spent_by_run(run))?)
     }
 
     /// The micro-dollars billed for renders completed by any run at or after `since`.
     pub fn spent_since(&self, since: UnixSeconds) -> Result<u64, JournalError> {
-        let conn = self.lock();
-        let total: i64 = conn.query_row(
-            "SELECT coalesce(sum(cost_micros), 0) FROM renders
-             WHERE state = 'completed' AND completed_at >= ?1",
-            params![since],
-            |row| row.get(0),
-        )?;
-        to_u64("spent", total)
+        to_u64("spent", self.transaction(TxMode::Read, |tx| tx.spent_since(since))?)
     }
+}
+
+/// A run row as a record; shared by the backends.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_run(
+    id: i64,
+    started_at: UnixSeconds,
+    finished_at: Option<UnixSeconds>,
+    pid: i64,
+    host: String,
+    manifests: &str,
+    outcome: Option<String>,
+    heartbeat_at: UnixSeconds,
+) -> Result<RunRecord, JournalError> {
+    let invalid = |reason: String| JournalError::InvalidRow { what: format!("run {id}"), reason };
+    let manifests: Vec<String> =
+        serde_json::from_str(manifests).map_err(|e| invalid(format!("manifests: {e}")))?;
+    let outcome = outcome
+        .map(|text| RunOutcome::parse(&text).ok_or_else(|| invalid(format!("outcome {text:?}"))))
+        .transpose()?;
+    let pid = u32::try_from(pid).map_err(|_| invalid(format!("pid {pid}")))?;
+    Ok(RunRecord { id: RunId(id), started_at, finished_at, pid, host, manifests, outcome, heartbeat_at })
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! Lines voiced by ElevenLabs: claimed before the request, the history item id journaled the
 //! moment it arrives, completed when the audio is kept. The same claim semantics as renders
-//! (`store.rs`): one `BEGIN IMMEDIATE` transaction per decision, owners judged alive by pid,
-//! heartbeat and run, and every transition committed with `synchronous=FULL`.
+//! (`store.rs`): one transaction per decision that reads the line's row locked (see `backend.rs`),
+//! owners judged alive by pid, heartbeat and run, and every transition a [`TxMode::Durable`]
+//! commit. Both backends keep lines; on a shared PostgreSQL journal two machines never voice one
+//! line twice.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
-
+use super::backend::{StoredSpeechCompletion, Tx, TxMode};
 use super::error::JournalError;
 use super::record::{Owner, RunId, UnixSeconds};
 use super::store::{Journal, check_owner, to_i64, to_u64};
@@ -137,20 +138,19 @@ impl Journal {
         owner: &Owner,
         now: UnixSeconds,
     ) -> Result<SpeechClaim, JournalError> {
-        self.write(true, |tx| match load(tx, key)? {
-            None => {
-                tx.execute(
-                    "INSERT INTO speeches (key, voice_id, model_id, request, state, owner_run, owner_pid,
-                                           owner_host, claimed_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, 'voicing', ?5, ?6, ?7, ?8, ?8)",
-                    params![key, voice_id, model_id, request, owner.run_id.0, owner.pid, owner.host, now],
-                )?;
-                Ok(SpeechClaim::Claimed)
+        self.transaction(TxMode::Durable, |tx| {
+            let record = match tx.speech(key, true)? {
+                Some(record) => record,
+                None if tx.insert_speech_claim(key, voice_id, model_id, request, owner, now)? => {
+                    return Ok(SpeechClaim::Claimed);
+                }
+                // Another transaction inserted it between our read and our insert.
+                None => tx.speech(key, true)?.ok_or_else(|| unknown(key))?,
+            };
+            if record.request != request {
+                return Err(JournalError::KeyMismatch { key: key.to_owned() });
             }
-            Some(record) if record.request != request => {
-                Err(JournalError::KeyMismatch { key: key.to_owned() })
-            }
-            Some(record) => self.settle_speech(tx, record, owner, now),
+            self.settle_speech(tx, record, owner, now)
         })
     }
 
@@ -161,10 +161,10 @@ impl Journal {
         owner: &Owner,
         now: UnixSeconds,
     ) -> Result<SpeechClaim, JournalError> {
-        self.write(true, |tx| {
-            let record = load(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.speech(key, true)?.ok_or_else(|| unknown(key))?;
             if let SpeechState::Failed { .. } = record.state {
-                reclaim(tx, key, owner, now)?;
+                tx.reclaim_speech(key, owner, now)?;
                 return Ok(SpeechClaim::Claimed);
             }
             self.settle_speech(tx, record, owner, now)
@@ -179,11 +179,11 @@ impl Journal {
         owner: &Owner,
         now: UnixSeconds,
     ) -> Result<SpeechClaim, JournalError> {
-        self.write(true, |tx| {
-            let record = load(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.speech(key, true)?.ok_or_else(|| unknown(key))?;
             match self.settle_speech(tx, record, owner, now)? {
                 SpeechClaim::Ambiguous { .. } => {
-                    reclaim(tx, key, owner, now)?;
+                    tx.reclaim_speech(key, owner, now)?;
                     Ok(SpeechClaim::Claimed)
                 }
                 other => Ok(other),
@@ -203,8 +203,8 @@ impl Journal {
         take_over: bool,
         now: UnixSeconds,
     ) -> Result<(), JournalError> {
-        self.write(true, |tx| {
-            let record = load(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.speech(key, true)?.ok_or_else(|| unknown(key))?;
             match &record.state {
                 SpeechState::Voicing { owner: holder, .. } => {
                     if !take_over {
@@ -216,14 +216,7 @@ impl Journal {
                             caller: owner.run_id,
                         });
                     }
-                    tx.execute(
-                        "UPDATE speeches SET state = 'answered', history_item_id = ?2, request_id = ?3,
-                                             answered_at = ?4, owner_run = ?5, owner_pid = ?6,
-                                             owner_host = ?7, updated_at = ?4
-                         WHERE key = ?1",
-                        params![key, history_item_id, request_id, now, owner.run_id.0, owner.pid, owner.host],
-                    )?;
-                    Ok(())
+                    tx.set_speech_answered(key, history_item_id, request_id, owner, now)
                 }
                 SpeechState::Answered { owner: holder, history_item_id: recorded } => {
                     check_owner(key, holder, owner)?;
@@ -250,22 +243,18 @@ impl Journal {
         completion: &SpeechCompletion,
         now: UnixSeconds,
     ) -> Result<(), JournalError> {
-        let characters = to_i64("characters", completion.characters)?;
-        let credits = completion.credits.map(|credits| to_i64("credits", credits)).transpose()?;
-        let cost = to_i64("cost", completion.cost_micros)?;
-        self.write(true, |tx| {
-            let record = load(tx, key)?.ok_or_else(|| unknown(key))?;
+        let stored = StoredSpeechCompletion {
+            characters: to_i64("characters", completion.characters)?,
+            credits: completion.credits.map(|credits| to_i64("credits", credits)).transpose()?,
+            cost_micros: to_i64("cost", completion.cost_micros)?,
+            aligned: completion.aligned,
+        };
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.speech(key, true)?.ok_or_else(|| unknown(key))?;
             match &record.state {
                 SpeechState::Voicing { owner: holder, .. } | SpeechState::Answered { owner: holder, .. } => {
                     check_owner(key, holder, owner)?;
-                    tx.execute(
-                        "UPDATE speeches SET state = 'completed', characters = ?2, credits = ?3,
-                                             cost_micros = ?4, aligned = ?5, completed_at = ?6,
-                                             completed_by_run = ?7, updated_at = ?6
-                         WHERE key = ?1",
-                        params![key, characters, credits, cost, completion.aligned, now, owner.run_id.0],
-                    )?;
-                    Ok(())
+                    tx.set_speech_completed(key, &stored, owner.run_id, now)
                 }
                 SpeechState::Completed { .. } => Ok(()),
                 other => Err(wrong_state(key, "mark completed", other)),
@@ -281,17 +270,12 @@ impl Journal {
         error: &str,
         now: UnixSeconds,
     ) -> Result<(), JournalError> {
-        self.write(true, |tx| {
-            let record = load(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.speech(key, true)?.ok_or_else(|| unknown(key))?;
             match &record.state {
                 SpeechState::Voicing { owner: holder, .. } | SpeechState::Answered { owner: holder, .. } => {
                     check_owner(key, holder, owner)?;
-                    tx.execute(
-                        "UPDATE speeches SET state = 'failed', error = ?2, failed_at = ?3, updated_at = ?3
-                         WHERE key = ?1",
-                        params![key, error, now],
-                    )?;
-                    Ok(())
+                    tx.set_speech_failed(key, error, now)
                 }
                 SpeechState::Failed { .. } => Ok(()),
                 other => Err(wrong_state(key, "mark failed", other)),
@@ -302,13 +286,12 @@ impl Journal {
     /// Gives a `Voicing` claim back when the request certainly was not sent or was refused
     /// unbilled; a line with no row is a no-op.
     pub fn release_speech(&self, key: &str, owner: &Owner) -> Result<(), JournalError> {
-        self.write(true, |tx| {
-            let Some(record) = load(tx, key)? else { return Ok(()) };
+        self.transaction(TxMode::Durable, |tx| {
+            let Some(record) = tx.speech(key, true)? else { return Ok(()) };
             match &record.state {
                 SpeechState::Voicing { owner: holder, .. } => {
                     check_owner(key, holder, owner)?;
-                    tx.execute("DELETE FROM speeches WHERE key = ?1", params![key])?;
-                    Ok(())
+                    tx.delete_speech(key)
                 }
                 other => Err(wrong_state(key, "release", other)),
             }
@@ -317,26 +300,18 @@ impl Journal {
 
     /// The line with this key, if it was ever claimed.
     pub fn speech(&self, key: &str) -> Result<Option<SpeechRecord>, JournalError> {
-        load(&self.lock(), key)
+        self.transaction(TxMode::Read, |tx| tx.speech(key, false))
     }
 
     /// Whether a line other than `key` already holds this history item: a history item is the
     /// audio of one line only.
     pub fn history_item_taken(&self, history_item_id: &str, key: &str) -> Result<bool, JournalError> {
-        let conn = self.lock();
-        let taken = conn
-            .query_row(
-                "SELECT 1 FROM speeches WHERE history_item_id = ?1 AND key <> ?2",
-                params![history_item_id, key],
-                |_| Ok(()),
-            )
-            .optional()?;
-        Ok(taken.is_some())
+        self.transaction(TxMode::Read, |tx| tx.history_item_taken(history_item_id, key))
     }
 
     fn settle_speech(
         &self,
-        tx: &Transaction<'_>,
+        tx: &mut dyn Tx,
         record: SpeechRecord,
         caller: &Owner,
         now: UnixSeconds,
@@ -351,11 +326,7 @@ impl Journal {
                 if self.alive(tx, &owner, caller, now)? {
                     return Ok(SpeechClaim::Busy { owner });
                 }
-                tx.execute(
-                    "UPDATE speeches SET owner_run = ?2, owner_pid = ?3, owner_host = ?4, updated_at = ?5
-                     WHERE key = ?1",
-                    params![record.key, caller.run_id.0, caller.pid, caller.host, now],
-                )?;
+                tx.set_speech_owner(&record.key, caller, now)?;
                 Ok(SpeechClaim::Fetch { history_item_id })
             }
             SpeechState::Voicing { owner, claimed_at } => {
@@ -369,17 +340,6 @@ impl Journal {
     }
 }
 
-fn reclaim(tx: &Transaction<'_>, key: &str, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError> {
-    tx.execute(
-        "UPDATE speeches SET state = 'voicing', attempts = attempts + 1, owner_run = ?2, owner_pid = ?3,
-                             owner_host = ?4, claimed_at = ?5, history_item_id = NULL, request_id = NULL,
-                             answered_at = NULL, error = NULL, failed_at = NULL, updated_at = ?5
-         WHERE key = ?1",
-        params![key, owner.run_id.0, owner.pid, owner.host, now],
-    )?;
-    Ok(())
-}
-
 fn wrong_state(key: &str, operation: &'static str, state: &SpeechState) -> JournalError {
     JournalError::WrongState { key: key.to_owned(), operation, state: state.name() }
 }
@@ -388,64 +348,45 @@ fn unknown(key: &str) -> JournalError {
     JournalError::UnknownRender { key: key.to_owned() }
 }
 
-const COLUMNS: &str = "key, voice_id, model_id, request, state, attempts, owner_run, owner_pid, owner_host,
+/// The columns of a `speeches` row, in the order [`RawSpeech`] reads them.
+pub(crate) const SPEECH_COLUMNS: &str =
+    "key, voice_id, model_id, request, state, attempts, owner_run, owner_pid, owner_host,
     claimed_at, history_item_id, characters, credits, cost_micros, aligned, completed_by_run, error";
 
-fn load(conn: &Connection, key: &str) -> Result<Option<SpeechRecord>, JournalError> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM speeches WHERE key = ?1"), params![key], Raw::read)
-        .optional()?
-        .map(Raw::decode)
-        .transpose()
+/// A `speeches` row as stored, before its state is checked; each backend fills it from its row.
+pub(crate) struct RawSpeech {
+    pub(crate) key: String,
+    pub(crate) voice_id: String,
+    pub(crate) model_id: String,
+    pub(crate) request: String,
+    pub(crate) state: String,
+    pub(crate) attempts: i64,
+    pub(crate) owner_run: i64,
+    pub(crate) owner_pid: i64,
+    pub(crate) owner_host: String,
+    pub(crate) claimed_at: i64,
+    pub(crate) history_item_id: Option<String>,
+    pub(crate) characters: Option<i64>,
+    pub(crate) credits: Option<i64>,
+    pub(crate) cost_micros: Option<i64>,
+    pub(crate) aligned: Option<bool>,
+    pub(crate) completed_by_run: Option<i64>,
+    pub(crate) error: Option<String>,
 }
 
-/// A `speeches` row as stored, before its state is checked.
-struct Raw {
-    key: String,
-    voice_id: String,
-    model_id: String,
-    request: String,
-    state: String,
-    attempts: u32,
-    owner: Owner,
-    claimed_at: i64,
-    history_item_id: Option<String>,
-    characters: Option<i64>,
-    credits: Option<i64>,
-    cost_micros: Option<i64>,
-    aligned: Option<bool>,
-    completed_by_run: Option<i64>,
-    error: Option<String>,
-}
-
-impl Raw {
-    fn read(row: &Row<'_>) -> rusqlite::Result<Raw> {
-        Ok(Raw {
-            key: row.get(0)?,
-            voice_id: row.get(1)?,
-            model_id: row.get(2)?,
-            request: row.get(3)?,
-            state: row.get(4)?,
-            attempts: row.get(5)?,
-            owner: Owner { run_id: RunId(row.get(6)?), pid: row.get(7)?, host: row.get(8)? },
-            claimed_at: row.get(9)?,
-            history_item_id: row.get(10)?,
-            characters: row.get(11)?,
-            credits: row.get(12)?,
-            cost_micros: row.get(13)?,
-            aligned: row.get(14)?,
-            completed_by_run: row.get(15)?,
-            error: row.get(16)?,
-        })
-    }
-
-    fn decode(self) -> Result<SpeechRecord, JournalError> {
+impl RawSpeech {
+    /// The record, or why the row cannot be one.
+    pub(crate) fn decode(self) -> Result<SpeechRecord, JournalError> {
         let key = self.key;
         let invalid =
             |reason: &str| JournalError::InvalidRow { what: key.clone(), reason: reason.to_owned() };
+        let pid = u32::try_from(self.owner_pid).map_err(|_| invalid("owner pid out of range"))?;
+        let attempts = u32::try_from(self.attempts).map_err(|_| invalid("attempts out of range"))?;
+        let owner = Owner { run_id: RunId(self.owner_run), pid, host: self.owner_host };
         let state = match self.state.as_str() {
-            "voicing" => SpeechState::Voicing { owner: self.owner, claimed_at: self.claimed_at },
+            "voicing" => SpeechState::Voicing { owner, claimed_at: self.claimed_at },
             "answered" => SpeechState::Answered {
-                owner: self.owner,
+                owner,
                 history_item_id: self
                     .history_item_id
                     .ok_or_else(|| invalid("answered without a history item"))?,
@@ -475,7 +416,7 @@ impl Raw {
             model_id: self.model_id,
             request: self.request,
             state,
-            attempts: self.attempts,
+            attempts,
         })
     }
 }

@@ -1,52 +1,48 @@
-//! [`Journal`]: opening the state store and the render lifecycle.
+//! [`Journal`]: the render lifecycle, whichever backend keeps it.
 //!
-//! Locking: each process (or thread) that opens the state directory has its own SQLite connection.
-//! Every operation that decides something is one `BEGIN IMMEDIATE` transaction, which takes the
-//! database's write lock before reading, so two processes can never both read "unclaimed" and
-//! both claim. Readers never block writers (WAL). A writer waits up to [`BUSY_TIMEOUT`] for the
-//! lock; SQLite holds it for well under a millisecond per operation.
+//! Locking: every operation that decides something is one transaction that reads the render's
+//! row locked (see `backend.rs`), so two processes (on one machine or many) can never both read
+//! "unclaimed" and both claim. A new key is inserted with `ON CONFLICT DO NOTHING`: the loser of
+//! that race reads the winner's row and answers from it.
 //!
-//! Durability: the connection runs `synchronous=NORMAL` (a commit survives a crash or `kill -9`
-//! of the process, not a power cut) and switches to `FULL` (the WAL is fsynced before the commit
-//! returns) for every render transition. A claim must be on disk before the POST it allows, and
-//! the request id before the caller moves on: otherwise a power cut could forget a paid request and
-//! the next run would pay for it again. Upload, artifact and run bookkeeping stay `NORMAL`:
-//! losing them costs a re-upload or a re-download, never a render.
+//! Durability: every render transition is a [`TxMode::Durable`] transaction. A claim must be on
+//! disk before the POST it allows, and the request id before the caller moves on: otherwise a
+//! crash could forget a paid request and the next run would pay for it again. Upload, artifact
+//! and run bookkeeping are [`TxMode::Write`]: losing them costs a re-upload or a re-download,
+//! never a render.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
-
+use super::backend::{Backend, RenderFilter, Tx, TxMode};
 use super::error::JournalError;
-use super::liveness::{DEFAULT_STALE_AFTER, RunFacts, owner_is_alive};
-use super::migrate;
+use super::liveness::{DEFAULT_STALE_AFTER, owner_is_alive};
+use super::postgres::PostgresBackend;
 use super::record::{Claim, Owner, RenderRecord, RenderState, RunId, UnixSeconds};
+use super::sqlite::SqliteBackend;
 
 /// The database file inside the state directory.
 pub const DATABASE_FILE: &str = "state.sqlite";
 /// The directory of content-addressed files inside the state directory.
 pub const ARTIFACTS_DIR: &str = "artifacts";
-/// How long an operation waits for another process's write lock before failing with
+/// How long an operation waits for another process's lock before failing with
 /// [`JournalError::Locked`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The durable state store of a state directory: renders, uploads, artifacts and runs.
+/// The durable state store: renders, uploads, artifacts, runs, webhook outcomes and the spend
+/// breaker, kept by a [`Backend`]: SQLite in the state folder (the default), or a PostgreSQL
+/// database shared by several machines. The engine and the render driver only see this type.
 ///
-/// `Journal` is `Send + Sync`: one connection behind a mutex, so the engine can share it (an
-/// `Arc<Journal>`) with async tasks. Its methods are synchronous and take well under a
-/// millisecond (plus an fsync for render transitions), so they are called directly from the
-/// engine's single dispatcher task rather than through a blocking pool. Several processes on one
-/// state directory each open their own `Journal`; SQLite's locks keep them consistent.
+/// `Journal` is `Send + Sync`, so the engine shares it (an `Arc<Journal>`) with async tasks. Its
+/// methods are synchronous and short (a local commit, or one round trip to PostgreSQL), so they
+/// are called directly rather than through a blocking pool. Several processes may each open their
+/// own `Journal` on one state folder or one database; the backend's locks keep them consistent.
 #[derive(Debug)]
 pub struct Journal {
-    conn: Mutex<Connection>,
-    /// `None` for an in-memory journal.
+    backend: Box<dyn Backend>,
+    /// `None` for an in-memory journal or a shared database opened without a state folder.
     state_dir: Option<PathBuf>,
     artifacts_dir: Option<PathBuf>,
-    /// The database path, for messages (`:memory:` in tests).
-    db_path: PathBuf,
     stale_after: Duration,
 }
 
@@ -55,54 +51,52 @@ impl Journal {
     /// brings the schema up to date.
     pub fn open(state_dir: impl AsRef<Path>) -> Result<Journal, JournalError> {
         let state_dir = state_dir.as_ref();
-        let artifacts_dir = state_dir.join(ARTIFACTS_DIR);
-        for dir in [state_dir, &artifacts_dir] {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| JournalError::StateDir { path: dir.to_owned(), source })?;
-        }
-        let db_path = state_dir.join(DATABASE_FILE);
-        let conn = Connection::open(&db_path).map_err(|e| open_error(&db_path, e))?;
-        let journal = Journal {
-            conn: Mutex::new(conn),
-            state_dir: Some(state_dir.to_owned()),
-            artifacts_dir: Some(artifacts_dir),
-            db_path,
-            stale_after: DEFAULT_STALE_AFTER,
-        };
-        journal.initialise()?;
-        Ok(journal)
+        let artifacts_dir = create_state_dir(state_dir)?;
+        let backend = SqliteBackend::open(&state_dir.join(DATABASE_FILE))?;
+        Ok(Journal::with_backend(Box::new(backend), Some(state_dir.to_owned()), Some(artifacts_dir)))
     }
 
-    /// A journal around an open connection (the read-only opening skips [`Journal::initialise`]).
-    pub(crate) fn from_parts(
-        conn: Mutex<Connection>,
-        state_dir: Option<PathBuf>,
-        artifacts_dir: Option<PathBuf>,
-        db_path: PathBuf,
-        stale_after: Duration,
-    ) -> Journal {
-        Journal { conn, state_dir, artifacts_dir, db_path, stale_after }
+    /// Opens the journal at `url` (`postgres://user:password@host:port/database`, shared by every
+    /// machine given the same URL), creating or upgrading its schema, with artifacts in
+    /// `state_dir`'s `artifacts/` when given. The URL's password is never shown in an error.
+    pub fn connect(url: &str, state_dir: Option<&Path>) -> Result<Journal, JournalError> {
+        let dirs = state_dir.map(|dir| create_state_dir(dir).map(|artifacts| (dir.to_owned(), artifacts)));
+        let (state_dir, artifacts_dir) = dirs.transpose()?.unzip();
+        let backend = PostgresBackend::connect(url)?;
+        Ok(Journal::with_backend(Box::new(backend), state_dir, artifacts_dir))
+    }
+
+    /// Opens the journal a user chose: the database at `url` when given (see
+    /// [`Journal::connect`]), else `state.sqlite` in `state_dir`.
+    pub fn open_at(state_dir: &Path, url: Option<&str>) -> Result<Journal, JournalError> {
+        match url {
+            Some(url) => Journal::connect(url, Some(state_dir)),
+            None => Journal::open(state_dir),
+        }
     }
 
     /// A journal in memory, with no state directory: for tests.
     pub fn open_in_memory() -> Result<Journal, JournalError> {
-        let db_path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|e| open_error(&db_path, e))?;
-        let journal = Journal {
-            conn: Mutex::new(conn),
-            state_dir: None,
-            artifacts_dir: None,
-            db_path,
-            stale_after: DEFAULT_STALE_AFTER,
-        };
-        journal.initialise()?;
-        Ok(journal)
+        Ok(Journal::with_backend(Box::new(SqliteBackend::open_in_memory()?), None, None))
+    }
+
+    pub(crate) fn with_backend(
+        backend: Box<dyn Backend>,
+        state_dir: Option<PathBuf>,
+        artifacts_dir: Option<PathBuf>,
+    ) -> Journal {
+        Journal { backend, state_dir, artifacts_dir, stale_after: DEFAULT_STALE_AFTER }
     }
 
     /// Changes how long a run may go without a heartbeat before its claims count as abandoned.
     pub fn with_stale_after(mut self, stale_after: Duration) -> Journal {
         self.stale_after = stale_after;
         self
+    }
+
+    /// How long a run may go without a heartbeat before its claims count as abandoned.
+    pub(crate) fn stale_after(&self) -> Duration {
+        self.stale_after
     }
 
     /// The state directory (`None` for an in-memory journal).
@@ -115,81 +109,31 @@ impl Journal {
         self.artifacts_dir.as_deref()
     }
 
+    /// Where the journal lives, for messages: the database file, or the URL without its password.
+    pub fn location(&self) -> String {
+        self.backend.describe()
+    }
+
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<u32, JournalError> {
-        migrate::schema_version(&self.lock())
+        self.backend.schema_version()
     }
 
-    /// Sets the connection's pragmas and applies migrations. Errors here are the ones a user meets
-    /// first (garbage in `state.sqlite`, a read-only disk), so they are classified for a clear
-    /// message.
-    ///
-    /// When several processes open a new state directory at once, SQLite answers some of these
-    /// first statements with `SQLITE_BUSY` without calling the busy handler: the switch to WAL
-    /// needs the database to itself, and a connection that reads the file while another converts
-    /// it may find it changing under it. Every step is idempotent (the migration re-reads the
-    /// version inside its own `BEGIN IMMEDIATE`), so the whole sequence is tried again after a
-    /// short jittered pause, for at most [`BUSY_TIMEOUT`] in all.
-    fn initialise(&self) -> Result<(), JournalError> {
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        let mut jitter = Jitter::new();
-        loop {
-            let left = BUSY_TIMEOUT.saturating_sub(started.elapsed());
-            match self.initialise_once(left) {
-                Err(JournalError::Locked { .. }) if !left.is_zero() => {
-                    std::thread::sleep(jitter.around(pause).min(left));
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                result => {
-                    // Later operations wait the full timeout again.
-                    let conn = self.lock();
-                    conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(&self.db_path, e))?;
-                    return result;
-                }
-            }
-        }
-    }
-
-    /// One attempt of [`Journal::initialise`]; waits for other writers at most `left`.
-    fn initialise_once(&self, left: Duration) -> Result<(), JournalError> {
-        let path = &self.db_path;
-        let mut conn = self.lock();
-        conn.busy_timeout(left).map_err(|e| open_error(path, e))?;
-        // The first statement that reads the file: a non-database fails here.
-        // A file system without shared-memory support refuses WAL and keeps the rollback journal:
-        // still correct, only slower for concurrent readers, so the answer is not checked.
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
-            .map_err(|e| open_error(path, e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| open_error(path, e))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| open_error(path, e))?;
-        migrate::migrate(&mut conn, path).map_err(|e| match e {
-            JournalError::Sqlite(e) | JournalError::Unwritable { source: e, .. } => open_error(path, e),
-            other => other,
-        })
-    }
-
-    /// The connection. A panic while it was held cannot have left a half-done change: rusqlite
-    /// rolls a transaction back when it is dropped during unwinding, so a poisoned lock is safe to
-    /// take.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed with `synchronous=FULL` when
-    /// `durable` (see the module docs for which writes need it).
-    pub(crate) fn write<T>(
+    /// Runs `f` in one transaction of `mode` and returns what it returned.
+    pub(crate) fn transaction<T: Send>(
         &self,
-        durable: bool,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, JournalError>,
+        mode: TxMode,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<T, JournalError> + Send,
     ) -> Result<T, JournalError> {
-        let mut conn = self.lock();
-        // Set on every write so a failed earlier write cannot leave the wrong level behind.
-        conn.pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let mut out = None;
+        self.backend.transaction(mode, &mut |tx| {
+            out = Some(f(tx)?);
+            Ok(())
+        })?;
+        out.ok_or_else(|| JournalError::InvalidRow {
+            what: "transaction".to_owned(),
+            reason: "the backend committed without running it".to_owned(),
+        })
     }
 
     /// Claims a render for submission, or says why not. One transaction; see [`Claim`] for what
@@ -202,20 +146,17 @@ impl Journal {
         owner: &Owner,
         now: UnixSeconds,
     ) -> Result<Claim, JournalError> {
-        self.write(true, |tx| match load_render(tx, key)? {
-            None => {
-                tx.execute(
-                    "INSERT INTO renders (key, endpoint, args, state, owner_run, owner_pid, owner_host,
-                                          claimed_at, updated_at)
-                     VALUES (?1, ?2, ?3, 'submitting', ?4, ?5, ?6, ?7, ?7)",
-                    params![key, endpoint, args, owner.run_id.0, owner.pid, owner.host, now],
-                )?;
-                Ok(Claim::Claimed)
+        self.transaction(TxMode::Durable, |tx| {
+            let record = match tx.render(key, true)? {
+                Some(record) => record,
+                None if tx.insert_claim(key, endpoint, args, owner, now)? => return Ok(Claim::Claimed),
+                // Another transaction inserted it between our read and our insert.
+                None => tx.render(key, true)?.ok_or_else(|| unknown(key))?,
+            };
+            if record.endpoint != endpoint || record.args != args {
+                return Err(JournalError::KeyMismatch { key: key.to_owned() });
             }
-            Some(record) if record.endpoint != endpoint || record.args != args => {
-                Err(JournalError::KeyMismatch { key: key.to_owned() })
-            }
-            Some(record) => self.settle(tx, record, owner, now),
+            self.settle(tx, record, owner, now)
         })
     }
 
@@ -223,8 +164,8 @@ impl Journal {
     /// answers as [`Journal::claim_render`] for an existing row (a `Reattach` makes the caller the
     /// owner).
     pub fn adopt(&self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<Claim, JournalError> {
-        self.write(true, |tx| {
-            let record = load_render(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.render(key, true)?.ok_or_else(|| unknown(key))?;
             self.settle(tx, record, owner, now)
         })
     }
@@ -233,10 +174,10 @@ impl Journal {
     /// `Failed`, otherwise whatever [`Journal::claim_render`] would answer now (another process
     /// may have retried it first).
     pub fn retry_failed(&self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<Claim, JournalError> {
-        self.write(true, |tx| {
-            let record = load_render(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.render(key, true)?.ok_or_else(|| unknown(key))?;
             if let RenderState::Failed { .. } = record.state {
-                reclaim(tx, key, owner, now)?;
+                tx.reclaim(key, owner, now)?;
                 return Ok(Claim::Claimed);
             }
             self.settle(tx, record, owner, now)
@@ -247,11 +188,11 @@ impl Journal {
     /// charge: `Claimed` if its owner is still gone, otherwise whatever
     /// [`Journal::claim_render`] would answer now.
     pub fn force_resubmit(&self, key: &str, owner: &Owner, now: UnixSeconds) -> Result<Claim, JournalError> {
-        self.write(true, |tx| {
-            let record = load_render(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.render(key, true)?.ok_or_else(|| unknown(key))?;
             match self.settle(tx, record, owner, now)? {
                 Claim::Ambiguous { .. } => {
-                    reclaim(tx, key, owner, now)?;
+                    tx.reclaim(key, owner, now)?;
                     Ok(Claim::Claimed)
                 }
                 other => Ok(other),
@@ -259,8 +200,8 @@ impl Journal {
         })
     }
 
-    /// Records fal's request id for a render we are submitting. Durable (`FULL`) before it
-    /// returns. Calling it again with the same id is a no-op.
+    /// Records fal's request id for a render we are submitting. Durable before it returns.
+    /// Calling it again with the same id is a no-op.
     pub fn mark_submitted(
         &self,
         key: &str,
@@ -268,18 +209,12 @@ impl Journal {
         request_id: &str,
         now: UnixSeconds,
     ) -> Result<(), JournalError> {
-        self.write(true, |tx| {
-            let record = load_render(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.render(key, true)?.ok_or_else(|| unknown(key))?;
             match &record.state {
                 RenderState::Submitting { owner: holder, .. } => {
                     check_owner(key, holder, owner)?;
-                    tx.execute(
-                        "UPDATE renders SET state = 'submitted', request_id = ?2, submitted_at = ?3,
-                                            updated_at = ?3
-                         WHERE key = ?1",
-                        params![key, request_id, now],
-                    )?;
-                    Ok(())
+                    tx.set_submitted(key, request_id, now)
                 }
                 RenderState::Submitted { owner: holder, request_id: recorded, .. } => {
                     if recorded != request_id {
@@ -315,19 +250,12 @@ impl Journal {
         }
         let cost = to_i64("cost", cost_micros)?;
         let result = result.to_string();
-        self.write(true, |tx| {
-            let record = load_render(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.render(key, true)?.ok_or_else(|| unknown(key))?;
             match &record.state {
                 RenderState::Submitted { owner: holder, .. } => {
                     check_owner(key, holder, owner)?;
-                    tx.execute(
-                        "UPDATE renders SET state = 'completed', result = ?2, billed_seconds = ?3,
-                                            cost_micros = ?4, completed_at = ?5,
-                                            completed_by_run = ?6, updated_at = ?5
-                         WHERE key = ?1",
-                        params![key, result, billed_seconds, cost, now, owner.run_id.0],
-                    )?;
-                    Ok(())
+                    tx.set_completed(key, &result, billed_seconds, cost, owner.run_id, now)
                 }
                 RenderState::Completed { .. } => Ok(()),
                 other => Err(wrong_state(key, "mark completed", other)),
@@ -347,18 +275,13 @@ impl Journal {
         error: &str,
         now: UnixSeconds,
     ) -> Result<(), JournalError> {
-        self.write(true, |tx| {
-            let record = load_render(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.render(key, true)?.ok_or_else(|| unknown(key))?;
             match &record.state {
                 RenderState::Submitting { owner: holder, .. }
                 | RenderState::Submitted { owner: holder, .. } => {
                     check_owner(key, holder, owner)?;
-                    tx.execute(
-                        "UPDATE renders SET state = 'failed', error = ?2, failed_at = ?3, updated_at = ?3
-                         WHERE key = ?1",
-                        params![key, error, now],
-                    )?;
-                    Ok(())
+                    tx.set_failed(key, error, now)
                 }
                 RenderState::Failed { .. } => Ok(()),
                 other => Err(wrong_state(key, "mark failed", other)),
@@ -369,17 +292,10 @@ impl Journal {
     /// Marks a completed render's result as lost (its output expired at fal before it was
     /// downloaded): it becomes `Failed`, so only `--retry-failed` renders and pays for it again.
     pub fn lose_result(&self, key: &str, error: &str, now: UnixSeconds) -> Result<(), JournalError> {
-        self.write(true, |tx| {
-            let record = load_render(tx, key)?.ok_or_else(|| unknown(key))?;
+        self.transaction(TxMode::Durable, |tx| {
+            let record = tx.render(key, true)?.ok_or_else(|| unknown(key))?;
             match &record.state {
-                RenderState::Completed { .. } => {
-                    tx.execute(
-                        "UPDATE renders SET state = 'failed', error = ?2, failed_at = ?3, updated_at = ?3
-                         WHERE key = ?1",
-                        params![key, error, now],
-                    )?;
-                    Ok(())
-                }
+                RenderState::Completed { .. } => tx.set_failed(key, error, now),
                 RenderState::Failed { .. } => Ok(()),
                 other => Err(wrong_state(key, "lose the result of", other)),
             }
@@ -390,15 +306,14 @@ impl Journal {
     /// cancelled before the POST): the row is removed and the next run claims it afresh. Releasing
     /// a render that has no row is a no-op.
     pub fn release(&self, key: &str, owner: &Owner) -> Result<(), JournalError> {
-        self.write(true, |tx| {
-            let Some(record) = load_render(tx, key)? else {
+        self.transaction(TxMode::Durable, |tx| {
+            let Some(record) = tx.render(key, true)? else {
                 return Ok(());
             };
             match &record.state {
                 RenderState::Submitting { owner: holder, .. } => {
                     check_owner(key, holder, owner)?;
-                    tx.execute("DELETE FROM renders WHERE key = ?1", params![key])?;
-                    Ok(())
+                    tx.delete_render(key)
                 }
                 other => Err(wrong_state(key, "release", other)),
             }
@@ -407,13 +322,13 @@ impl Journal {
 
     /// The render with this key, if it was ever claimed.
     pub fn render(&self, key: &str) -> Result<Option<RenderRecord>, JournalError> {
-        load_render(&self.lock(), key)
+        self.transaction(TxMode::Read, |tx| tx.render(key, false))
     }
 
     /// Every render submitted to fal whose result is not journaled yet, oldest first: the
     /// requests a new run re-attaches to.
     pub fn renders_in_flight(&self) -> Result<Vec<RenderRecord>, JournalError> {
-        load_renders(&self.lock(), "state = 'submitted' ORDER BY submitted_at, key")
+        self.transaction(TxMode::Read, |tx| tx.renders(RenderFilter::InFlight))
     }
 
     /// Every unfinished render (`Submitting` or `Submitted`) with whether its owner is alive, as
@@ -423,26 +338,25 @@ impl Journal {
         observer: &Owner,
         now: UnixSeconds,
     ) -> Result<Vec<(RenderRecord, bool)>, JournalError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let records = load_renders(&tx, "state IN ('submitting', 'submitted') ORDER BY claimed_at, key")?;
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            let alive = match record.state.owner() {
-                Some(owner) => self.alive(&tx, owner, observer, now)?,
-                None => false,
-            };
-            out.push((record, alive));
-        }
-        tx.finish()?;
-        Ok(out)
+        self.transaction(TxMode::Read, |tx| {
+            let records = tx.renders(RenderFilter::Unfinished)?;
+            let mut out = Vec::with_capacity(records.len());
+            for record in records {
+                let alive = match record.state.owner() {
+                    Some(owner) => self.alive(tx, owner, observer, now)?,
+                    None => false,
+                };
+                out.push((record, alive));
+            }
+            Ok(out)
+        })
     }
 
     /// The answer for an existing row, applying a take-over where the answer is `Reattach` to a
     /// render whose owner is gone (so a third process sees a live owner and waits).
     fn settle(
         &self,
-        tx: &Transaction<'_>,
+        tx: &mut dyn Tx,
         record: RenderRecord,
         caller: &Owner,
         now: UnixSeconds,
@@ -457,11 +371,7 @@ impl Journal {
                 if self.alive(tx, &owner, caller, now)? {
                     return Ok(Claim::Busy { owner });
                 }
-                tx.execute(
-                    "UPDATE renders SET owner_run = ?2, owner_pid = ?3, owner_host = ?4, updated_at = ?5
-                     WHERE key = ?1",
-                    params![record.key, caller.run_id.0, caller.pid, caller.host, now],
-                )?;
+                tx.set_owner(&record.key, caller, now)?;
                 Ok(Claim::Reattach { request_id })
             }
             RenderState::Submitting { owner, claimed_at } => {
@@ -478,33 +388,24 @@ impl Journal {
     /// Whether `owner` is alive, from its run's row and its pid.
     pub(crate) fn alive(
         &self,
-        conn: &Connection,
+        tx: &mut dyn Tx,
         owner: &Owner,
         observer: &Owner,
         now: UnixSeconds,
     ) -> Result<bool, JournalError> {
-        let facts = conn
-            .query_row(
-                "SELECT finished_at IS NOT NULL, heartbeat_at FROM runs WHERE id = ?1",
-                params![owner.run_id.0],
-                |row| Ok(RunFacts { finished: row.get(0)?, heartbeat_at: row.get(1)? }),
-            )
-            .optional()?;
+        let facts = tx.run_facts(owner.run_id)?;
         Ok(owner_is_alive(owner, observer, facts, now, self.stale_after))
     }
 }
 
-/// Makes `owner` the submitter of an existing row, clearing what an earlier attempt left.
-fn reclaim(tx: &Transaction<'_>, key: &str, owner: &Owner, now: UnixSeconds) -> Result<(), JournalError> {
-    tx.execute(
-        "UPDATE renders SET state = 'submitting', attempts = attempts + 1,
-                            owner_run = ?2, owner_pid = ?3, owner_host = ?4, claimed_at = ?5,
-                            request_id = NULL, submitted_at = NULL, error = NULL, failed_at = NULL,
-                            updated_at = ?5
-         WHERE key = ?1",
-        params![key, owner.run_id.0, owner.pid, owner.host, now],
-    )?;
-    Ok(())
+/// Creates the state directory and its `artifacts/`; returns the latter.
+fn create_state_dir(state_dir: &Path) -> Result<PathBuf, JournalError> {
+    let artifacts_dir = state_dir.join(ARTIFACTS_DIR);
+    for dir in [state_dir, &artifacts_dir] {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| JournalError::StateDir { path: dir.to_owned(), source })?;
+    }
+    Ok(artifacts_dir)
 }
 
 pub(crate) fn check_owner(key: &str, holder: &Owner, caller: &Owner) -> Result<(), JournalError> {
@@ -534,121 +435,44 @@ pub(crate) fn to_u64(what: &str, value: i64) -> Result<u64, JournalError> {
         .map_err(|_| JournalError::InvalidRow { what: what.to_owned(), reason: format!("negative {value}") })
 }
 
-/// Spreads retry pauses so that processes which collided once do not collide again in step. Not
-/// random in any strong sense (no dependency for it): seeded from the clock, the process and the
-/// thread, stepped with xorshift.
-struct Jitter(u64);
-
-impl Jitter {
-    fn new() -> Jitter {
-        use std::hash::BuildHasher;
-        let seed = std::collections::hash_map::RandomState::new().hash_one((
-            std::process::id(),
-            std::thread::current().id(),
-            Instant::now(),
-        ));
-        Jitter(seed | 1)
-    }
-
-    /// A duration between half and one and a half times `pause`.
-    fn around(&mut self, pause: Duration) -> Duration {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        let fraction = (self.0 % 1024) as f64 / 1024.0;
-        pause.mul_f64(0.5 + fraction)
-    }
-}
-
-/// Classifies an error met while opening, so the user reads what to do about it.
-pub(crate) fn open_error(path: &Path, error: rusqlite::Error) -> JournalError {
-    use rusqlite::ErrorCode;
-    match error.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-            JournalError::Corrupt { path: path.to_owned(), source: error }
-        }
-        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
-            JournalError::Unwritable { path: path.to_owned(), source: error }
-        }
-        _ => JournalError::from(error),
-    }
-}
-
-const RENDER_COLUMNS: &str = "key, endpoint, args, state, attempts, owner_run, owner_pid, owner_host,
+/// The columns of a render row, in the order [`RawRender`] reads them.
+pub(crate) const RENDER_COLUMNS: &str =
+    "key, endpoint, args, state, attempts, owner_run, owner_pid, owner_host,
     claimed_at, request_id, submitted_at, result, billed_seconds, cost_micros, completed_at,
     completed_by_run, error, failed_at, updated_at";
 
-fn load_render(conn: &Connection, key: &str) -> Result<Option<RenderRecord>, JournalError> {
-    let raw = conn
-        .query_row(
-            &format!("SELECT {RENDER_COLUMNS} FROM renders WHERE key = ?1"),
-            params![key],
-            RawRender::read,
-        )
-        .optional()?;
-    raw.map(RawRender::decode).transpose()
-}
-
-/// Renders matching `filter` (a trusted SQL fragment from this module, never user input).
-fn load_renders(conn: &Connection, filter: &str) -> Result<Vec<RenderRecord>, JournalError> {
-    let mut statement = conn.prepare(&format!("SELECT {RENDER_COLUMNS} FROM renders WHERE {filter}"))?;
-    let raws = statement.query_map([], RawRender::read)?.collect::<Result<Vec<_>, _>>()?;
-    raws.into_iter().map(RawRender::decode).collect()
-}
-
-/// A `renders` row as stored, before its state is checked.
-struct RawRender {
-    key: String,
-    endpoint: String,
-    args: String,
-    state: String,
-    attempts: u32,
-    owner_run: i64,
-    owner_pid: u32,
-    owner_host: String,
-    claimed_at: i64,
-    request_id: Option<String>,
-    submitted_at: Option<i64>,
-    result: Option<String>,
-    billed_seconds: Option<f64>,
-    cost_micros: Option<i64>,
-    completed_at: Option<i64>,
-    completed_by_run: Option<i64>,
-    error: Option<String>,
-    failed_at: Option<i64>,
-    updated_at: i64,
+/// A `renders` row as stored, before its state is checked; each backend fills it from its row.
+pub(crate) struct RawRender {
+    pub(crate) key: String,
+    pub(crate) endpoint: String,
+    pub(crate) args: String,
+    pub(crate) state: String,
+    pub(crate) attempts: i64,
+    pub(crate) owner_run: i64,
+    pub(crate) owner_pid: i64,
+    pub(crate) owner_host: String,
+    pub(crate) claimed_at: i64,
+    pub(crate) request_id: Option<String>,
+    pub(crate) submitted_at: Option<i64>,
+    pub(crate) result: Option<String>,
+    pub(crate) billed_seconds: Option<f64>,
+    pub(crate) cost_micros: Option<i64>,
+    pub(crate) completed_at: Option<i64>,
+    pub(crate) completed_by_run: Option<i64>,
+    pub(crate) error: Option<String>,
+    pub(crate) failed_at: Option<i64>,
+    pub(crate) updated_at: i64,
 }
 
 impl RawRender {
-    fn read(row: &Row<'_>) -> rusqlite::Result<RawRender> {
-        Ok(RawRender {
-            key: row.get(0)?,
-            endpoint: row.get(1)?,
-            args: row.get(2)?,
-            state: row.get(3)?,
-            attempts: row.get(4)?,
-            owner_run: row.get(5)?,
-            owner_pid: row.get(6)?,
-            owner_host: row.get(7)?,
-            claimed_at: row.get(8)?,
-            request_id: row.get(9)?,
-            submitted_at: row.get(10)?,
-            result: row.get(11)?,
-            billed_seconds: row.get(12)?,
-            cost_micros: row.get(13)?,
-            completed_at: row.get(14)?,
-            completed_by_run: row.get(15)?,
-            error: row.get(16)?,
-            failed_at: row.get(17)?,
-            updated_at: row.get(18)?,
-        })
-    }
-
-    fn decode(self) -> Result<RenderRecord, JournalError> {
+    /// The record, or why the row cannot be one.
+    pub(crate) fn decode(self) -> Result<RenderRecord, JournalError> {
         let key = self.key;
         let invalid =
             |reason: &str| JournalError::InvalidRow { what: key.clone(), reason: reason.to_owned() };
-        let owner = Owner { run_id: RunId(self.owner_run), pid: self.owner_pid, host: self.owner_host };
+        let pid = u32::try_from(self.owner_pid).map_err(|_| invalid("owner pid out of range"))?;
+        let attempts = u32::try_from(self.attempts).map_err(|_| invalid("attempts out of range"))?;
+        let owner = Owner { run_id: RunId(self.owner_run), pid, host: self.owner_host };
         let state = match self.state.as_str() {
             "submitting" => RenderState::Submitting { owner, claimed_at: self.claimed_at },
             "submitted" => RenderState::Submitted {
@@ -687,7 +511,7 @@ impl RawRender {
             endpoint: self.endpoint,
             args: self.args,
             state,
-            attempts: self.attempts,
+            attempts,
             updated_at: self.updated_at,
         })
     }

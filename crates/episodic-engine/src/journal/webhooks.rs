@@ -1,9 +1,9 @@
 //! Webhook outcomes: written by `episodic webhooks serve` once a delivery's signature checks out,
 //! read by a render run that waits on the request. Idempotent: a replayed delivery changes nothing.
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
+use super::backend::TxMode;
 use super::error::JournalError;
 use super::record::UnixSeconds;
 use super::store::Journal;
@@ -28,33 +28,12 @@ impl Journal {
     /// (a replay), which is not an error.
     pub fn record_webhook(&self, result: &WebhookResult) -> Result<bool, JournalError> {
         let payload = result.payload.to_string();
-        self.write(true, |tx| {
-            let inserted = tx.execute(
-                "INSERT INTO webhook_results (request_id, ok, payload, error, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(request_id) DO NOTHING",
-                params![result.request_id, result.ok, payload, result.error, result.received_at],
-            )?;
-            Ok(inserted == 1)
-        })
+        self.transaction(TxMode::Durable, |tx| tx.insert_webhook(result, &payload))
     }
 
     /// The delivered outcome of a request, if a webhook brought it.
     pub fn webhook_result(&self, request_id: &str) -> Result<Option<WebhookResult>, JournalError> {
-        let conn = self.lock();
-        let row = conn
-            .query_row(
-                "SELECT ok, payload, error, received_at FROM webhook_results WHERE request_id = ?1",
-                params![request_id],
-                |row| {
-                    Ok((
-                        row.get::<_, bool>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                        row.get::<_, i64>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
+        let row = self.transaction(TxMode::Read, |tx| tx.webhook(request_id))?;
         let Some((ok, payload, error, received_at)) = row else { return Ok(None) };
         let payload = serde_json::from_str(&payload)
             .map_err(|e| JournalError::InvalidValue { what: "webhook payload", value: e.to_string() })?;

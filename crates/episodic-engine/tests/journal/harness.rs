@@ -10,23 +10,48 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One test: its name, its body, and whether it runs only when asked for (`--ignored`).
+#[derive(Clone)]
 pub struct Test {
-    pub name: &'static str,
-    pub run: fn(),
+    pub name: String,
+    pub run: std::sync::Arc<dyn Fn() + Send + Sync>,
     pub ignored: bool,
+    /// The journal backend it runs against, for tests of the shared suite.
+    pub backend: Option<&'static str>,
 }
 
 /// `Test`s from function names; `#[ignore]`d ones are listed as `ignore name`.
 macro_rules! tests {
     ($($(#[$ignore:ident])? $name:ident),* $(,)?) => {
         &[$(crate::harness::Test {
-            name: stringify!($name),
-            run: $name,
+            name: stringify!($name).to_owned(),
+            run: std::sync::Arc::new($name),
             ignored: tests!(@ignored $($ignore)?),
+            backend: None,
         }),*]
     };
     (@ignored ignore) => { true };
     (@ignored) => { false };
+}
+
+/// Each test of the shared suite (a `fn(&Store)`) once per backend: `name_sqlite` and
+/// `name_postgres`, each on a fresh journal.
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        &[$(
+            crate::harness::Test {
+                name: format!("{}_sqlite", stringify!($name)),
+                run: std::sync::Arc::new(|| $name(&crate::store::Store::sqlite())),
+                ignored: false,
+                backend: Some("sqlite"),
+            },
+            crate::harness::Test {
+                name: format!("{}_postgres", stringify!($name)),
+                run: std::sync::Arc::new(|| $name(&crate::store::Store::postgres())),
+                ignored: false,
+                backend: Some("postgres"),
+            },
+        )*]
+    };
 }
 
 #[derive(Default)]
@@ -70,7 +95,7 @@ impl Options {
 
     fn selects(&self, test: &Test) -> bool {
         let matches = |pattern: &String| {
-            if self.exact { test.name == pattern } else { test.name.contains(pattern.as_str()) }
+            if self.exact { test.name == *pattern } else { test.name.contains(pattern.as_str()) }
         };
         let wanted = self.filters.is_empty() || self.filters.iter().any(matches);
         let skipped = self.skip.iter().any(|pattern| test.name.contains(pattern.as_str()));
@@ -108,16 +133,19 @@ pub fn run(tests: &[Test]) -> ExitCode {
                 while let Some(test) = selected.get(next.fetch_add(1, Ordering::SeqCst)) {
                     // Each test on a thread named after it, so a panic message names the test.
                     let outcome = std::thread::Builder::new()
-                        .name(test.name.to_owned())
+                        .name(test.name.clone())
                         .spawn({
-                            let run = test.run;
-                            move || std::panic::catch_unwind(AssertUnwindSafe(run)).is_ok()
+                            let run = std::sync::Arc::clone(&test.run);
+                            move || std::panic::catch_unwind(AssertUnwindSafe(|| run())).is_ok()
                         })
                         .map(|handle| handle.join().unwrap_or(false))
                         .unwrap_or(false);
                     println!("test {} ... {}", test.name, if outcome { "ok" } else { "FAILED" });
                     if !outcome {
-                        failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(test.name);
+                        failed
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(test.name.as_str());
                     }
                 }
             });

@@ -13,11 +13,16 @@
 
 #[macro_use]
 mod harness;
+mod store;
+mod suite;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::{Arc, Barrier};
+
 use std::time::{Duration, Instant};
+use store::Store;
+use suite::*;
 
 use episodic_engine::journal::{
     Claim, Journal, JournalError, Owner, Process, RecoveryAction, RenderState, RunOutcome, SCHEMA_VERSION,
@@ -33,16 +38,10 @@ fn main() -> ExitCode {
         child(&mode, Path::new(&dir));
         return ExitCode::SUCCESS;
     }
-    harness::run(tests![
+    let mut tests = tests![
         the_helper_process_is_not_a_test,
-        a_crash_after_submit_is_reattached_on_reopen_not_resubmitted,
-        a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted,
-        processes_racing_for_the_same_keys_claim_each_exactly_once,
-        threads_with_their_own_connections_claim_each_key_exactly_once,
         several_processes_may_create_the_same_state_directory_at_once,
         many_threads_may_create_the_same_state_directory_at_once,
-        one_journal_shared_by_threads_claims_each_key_once,
-        an_unchanged_manifest_run_again_submits_and_uploads_nothing,
         a_version_1_database_opens_and_reads_the_same,
         open_creates_the_state_directory_with_artifacts_in_wal_mode,
         a_corrupt_database_is_a_clear_error_naming_the_file,
@@ -50,7 +49,50 @@ fn main() -> ExitCode {
         a_database_path_that_is_a_directory_is_a_clear_error,
         #[ignore]
         durability_cost,
-    ])
+        #[ignore]
+        render_life_on_each_backend,
+    ]
+    .to_vec();
+    tests.extend_from_slice(on_every_backend![
+        a_crash_after_submit_is_reattached_on_reopen_not_resubmitted,
+        a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted,
+        processes_racing_for_the_same_keys_claim_each_exactly_once,
+        threads_with_their_own_connections_claim_each_key_exactly_once,
+        one_journal_shared_by_threads_claims_each_key_once,
+        an_unchanged_manifest_run_again_submits_and_uploads_nothing,
+        a_render_is_claimed_submitted_completed_then_reused,
+        only_the_owner_moves_a_render_on_and_in_order,
+        a_live_owner_makes_others_wait_and_a_dead_one_is_reported,
+        a_lapsed_heartbeat_on_another_host_gives_its_claims_up,
+        failures_are_kept_until_a_retry_and_claims_can_be_given_back,
+        in_flight_renders_are_listed_oldest_first,
+        runs_heartbeat_finish_and_count_their_spending,
+        uploads_artifacts_and_webhooks_are_upserted,
+        runs_of_one_batch_share_the_budget_and_the_breaker,
+        concurrent_reservations_never_pass_the_cap,
+        a_line_is_claimed_answered_completed_then_reused,
+        a_dead_runs_line_is_ambiguous_fetched_or_voiced_again,
+        two_machines_claim_one_line_once,
+        speech_costs_and_reservations_count_against_the_shared_budget,
+        episode_needs_are_replaced_and_gc_forgets_only_what_it_decided,
+        node_parts_are_kept_per_node_and_read_without_writing,
+    ]);
+    // The PostgreSQL half of the suite needs a server (`bash .ci/postgres` starts one). CI must
+    // run it, so there a missing server fails those tests; a developer without one is told and
+    // they are skipped.
+    if store::postgres_url().is_none() && std::env::var_os("CI").is_none() {
+        #[expect(clippy::print_stderr, reason = "the notice is for the developer running the tests")]
+        {
+            eprintln!(
+                "NOTICE: {} is not set: the PostgreSQL journal tests are skipped; run `bash .ci/postgres cargo test -p episodic-engine --test journal` (or `just test`) to include them",
+                store::POSTGRES_URL
+            );
+        }
+        for test in tests.iter_mut().filter(|test| test.backend == Some("postgres")) {
+            test.ignored = true;
+        }
+    }
+    harness::run(&tests)
 }
 
 fn args(key: &str) -> String {
@@ -63,12 +105,20 @@ fn start(journal: &Journal) -> Owner {
 
 /// Runs this binary again as a [`child`] in `mode` on `dir`, without waiting for it.
 fn run_child(mode: &str, dir: &Path) -> std::process::Child {
-    Command::new(std::env::current_exe().expect("the test binary's path"))
-        .env(CHILD_MODE, mode)
-        .env(CHILD_DIR, dir)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn the test binary")
+    child_command(mode, dir).spawn().expect("spawn the test binary")
+}
+
+/// Runs a [`child`] in `mode` on `store`'s journal, without waiting for it.
+fn run_child_on(mode: &str, store: &Store) -> std::process::Child {
+    let mut command = child_command(mode, store.path());
+    store.child_env(&mut command);
+    command.spawn().expect("spawn the test binary")
+}
+
+fn child_command(mode: &str, dir: &Path) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
+    command.env(CHILD_MODE, mode).env(CHILD_DIR, dir).stdout(std::process::Stdio::null());
+    command
 }
 
 /// How many threads each `open` child opens the state directory with.
@@ -80,7 +130,7 @@ fn child(mode: &str, dir: &Path) {
     if mode == "open" {
         return open_when_told(dir);
     }
-    let journal = Journal::open(dir).unwrap();
+    let journal = store::open_in_child(dir);
     let me = start(&journal);
     match mode {
         // Crash (exit without destructors) right after fal answered and the id was journaled.
@@ -152,11 +202,10 @@ fn the_helper_process_is_not_a_test() {
     assert!(!names.iter().any(|name| name.contains("child")), "a helper is listed as a test:\n{list}");
 }
 
-fn a_crash_after_submit_is_reattached_on_reopen_not_resubmitted() {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(run_child("crash-after-submit", dir.path()).wait().unwrap().success());
+fn a_crash_after_submit_is_reattached_on_reopen_not_resubmitted(store: &Store) {
+    assert!(run_child_on("crash-after-submit", store).wait().unwrap().success());
 
-    let journal = Journal::open(dir.path()).unwrap();
+    let journal = store.open();
     let me = start(&journal);
     let in_flight = journal.renders_in_flight().unwrap();
     assert_eq!(in_flight.len(), 1);
@@ -171,7 +220,7 @@ fn a_crash_after_submit_is_reattached_on_reopen_not_resubmitted() {
     drop(journal);
 
     // And again: done, nothing to submit, nothing in flight.
-    let journal = Journal::open(dir.path()).unwrap();
+    let journal = store.open();
     let again = start(&journal);
     assert!(matches!(
         journal.claim_render("k", ENDPOINT, &args("k"), &again, now()).unwrap(),
@@ -181,11 +230,10 @@ fn a_crash_after_submit_is_reattached_on_reopen_not_resubmitted() {
     assert_eq!(journal.spent_micros(me.run_id).unwrap(), 700_000);
 }
 
-fn a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted() {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(run_child("crash-mid-submit", dir.path()).wait().unwrap().success());
+fn a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted(store: &Store) {
+    assert!(run_child_on("crash-mid-submit", store).wait().unwrap().success());
 
-    let journal = Journal::open(dir.path()).unwrap();
+    let journal = store.open();
     let me = start(&journal);
     let claim = journal.claim_render("k", ENDPOINT, &args("k"), &me, now()).unwrap();
     let Claim::Ambiguous { owner, .. } = claim else { panic!("expected Ambiguous, got {claim:?}") };
@@ -198,17 +246,17 @@ fn a_crash_mid_submit_is_ambiguous_and_never_silently_resubmitted() {
     assert_eq!(journal.render("k").unwrap().unwrap().attempts, 2);
 }
 
-fn processes_racing_for_the_same_keys_claim_each_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
+fn processes_racing_for_the_same_keys_claim_each_exactly_once(store: &Store) {
+    let dir = store.path();
     // Create the database first so the children race on claims, not on creating the schema
     // (which is safe too, but not what this test is about).
-    drop(Journal::open(dir.path()).unwrap());
-    let children: Vec<_> = (0..3).map(|_| run_child("race", dir.path())).collect();
+    drop(store.open());
+    let children: Vec<_> = (0..3).map(|_| run_child_on("race", store)).collect();
     for mut child in children {
         assert!(child.wait().unwrap().success());
     }
     let mut all: Vec<String> = Vec::new();
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.file_name().unwrap().to_string_lossy().starts_with("claimed-") {
             let text = std::fs::read_to_string(path).unwrap();
@@ -221,14 +269,12 @@ fn processes_racing_for_the_same_keys_claim_each_exactly_once() {
     assert_eq!(all, expected);
 }
 
-fn threads_with_their_own_connections_claim_each_key_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(Journal::open(dir.path()).unwrap());
+fn threads_with_their_own_connections_claim_each_key_exactly_once(store: &Store) {
+    drop(store.open());
     let handles: Vec<_> = (0..4)
         .map(|t| {
-            let dir = dir.path().to_owned();
+            let journal = store.open();
             std::thread::spawn(move || {
-                let journal = Journal::open(&dir).unwrap();
                 let me = start(&journal);
                 let mut claimed = Vec::new();
                 // Each thread walks the keys from a different place, to collide in every order.
@@ -251,7 +297,7 @@ fn threads_with_their_own_connections_claim_each_key_exactly_once() {
     assert_eq!(all.len(), 50);
     assert_eq!(results.iter().map(|(_, keys)| keys.len()).sum::<usize>(), 50);
     // The journal agrees on who owns each key.
-    let journal = Journal::open(dir.path()).unwrap();
+    let journal = store.open();
     for (owner, keys) in &results {
         for key in keys {
             let record = journal.render(key).unwrap().unwrap();
@@ -328,8 +374,8 @@ fn assert_current_schema(state: &PathBuf) {
     assert_eq!(mode, "wal");
 }
 
-fn one_journal_shared_by_threads_claims_each_key_once() {
-    let journal = Arc::new(Journal::open_in_memory().unwrap());
+fn one_journal_shared_by_threads_claims_each_key_once(store: &Store) {
+    let journal = Arc::new(store.open());
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let journal = Arc::clone(&journal);
@@ -349,13 +395,12 @@ fn one_journal_shared_by_threads_claims_each_key_once() {
     assert_eq!(total, 50);
 }
 
-fn an_unchanged_manifest_run_again_submits_and_uploads_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+fn an_unchanged_manifest_run_again_submits_and_uploads_nothing(store: &Store) {
     let uploads = ["sha-image", "sha-audio"];
     let renders = ["render-a", "render-b", "render-c"];
     // What one run of the engine does with the journal; returns (uploads, submissions) made.
-    let run_once = |dir: &Path| -> (usize, usize) {
-        let journal = Journal::open(dir).unwrap();
+    let run_once = || -> (usize, usize) {
+        let journal = store.open();
         let me = start(&journal);
         let mut uploaded = 0;
         for sha in uploads {
@@ -388,8 +433,8 @@ fn an_unchanged_manifest_run_again_submits_and_uploads_nothing() {
         journal.finish_run(me.run_id, RunOutcome::Succeeded, now()).unwrap();
         (uploaded, submitted)
     };
-    assert_eq!(run_once(dir.path()), (2, 3));
-    assert_eq!(run_once(dir.path()), (0, 0));
+    assert_eq!(run_once(), (2, 3));
+    assert_eq!(run_once(), (0, 0));
 }
 
 fn a_version_1_database_opens_and_reads_the_same() {
@@ -538,4 +583,25 @@ fn durability_cost() {
     let (raw_full, raw_normal) = (raw("FULL"), raw("NORMAL"));
     println!("mark_submitted (FULL): {full:?}; heartbeat (NORMAL): {normal:?}");
     println!("bare update: FULL {raw_full:?}, NORMAL {raw_normal:?}");
+}
+
+/// Measures one render's journal life (claim, reservation, request id, result) on each backend.
+/// Not run by default: `bash .ci/postgres cargo test -p episodic-engine --test journal --
+/// --ignored --nocapture render_life_on_each_backend`.
+#[expect(clippy::print_stdout, reason = "a measurement reports its figures")]
+fn render_life_on_each_backend() {
+    const N: u32 = 200;
+    for (name, store) in [("sqlite", Store::sqlite()), ("postgres", Store::postgres())] {
+        let journal = store.open();
+        let me = journal.start_batch_run(&Process::current(), &[], Some("measure"), now()).unwrap();
+        let started = Instant::now();
+        for i in 0..N {
+            let key = format!("key-{i}");
+            journal.claim_render(&key, ENDPOINT, &args(&key), &me, now()).unwrap();
+            journal.reserve_spend(&key, &me, 100, Some(u64::MAX)).unwrap();
+            journal.mark_submitted(&key, &me, &format!("req-{i}"), now()).unwrap();
+            journal.mark_completed(&key, &me, &serde_json::json!({}), 1.0, 100, now()).unwrap();
+        }
+        println!("{name}: {:?} per render (4 transactions)", started.elapsed() / N);
+    }
 }

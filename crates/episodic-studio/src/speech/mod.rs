@@ -46,6 +46,8 @@ const ALIGN_RATE: u32 = 16_000;
 struct Kept {
     item: HistoryItem,
     audio: Bytes,
+    /// When it was made: the listing shows it only `history_lag` later.
+    made: std::time::Instant,
 }
 
 /// What the speech routes share: the voicer, the history, the credits used, the requests
@@ -389,11 +391,11 @@ async fn speak(
                 normalized_alignment: normalized_alignment.clone(),
             }),
         };
-        speech
-            .history
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Kept { item, audio: Bytes::from(audio.clone()) });
+        speech.history.lock().unwrap_or_else(|p| p.into_inner()).push(Kept {
+            item,
+            audio: Bytes::from(audio.clone()),
+            made: std::time::Instant::now(),
+        });
         if let Ok(value) = HeaderValue::from_str(&history_item_id) {
             out_headers.insert(wire::HISTORY_ITEM_ID, value);
         }
@@ -560,6 +562,7 @@ pub(crate) async fn history(
     let kept = state.speech.history.lock().unwrap_or_else(|p| p.into_inner());
     let mut items: Vec<&HistoryItem> = kept
         .iter()
+        .filter(|k| k.made.elapsed() >= state.config.history_lag)
         .map(|k| &k.item)
         .filter(|i| query.get("voice_id").is_none_or(|v| i.voice_id.as_deref() == Some(v.as_str())))
         .filter(|i| query.get("model_id").is_none_or(|m| i.model_id.as_deref() == Some(m.as_str())))

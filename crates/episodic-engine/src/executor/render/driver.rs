@@ -7,7 +7,7 @@ use super::stage::{ClaimFate, Effect, Event, Policy, Recorded, Search, SearchRea
 use crate::NodeError;
 use crate::events::{EventKind, HistoryWait};
 use crate::executor::{Done, Output};
-use crate::journal::{Journal, Owner, RenderState, now};
+use crate::journal::{Journal, Owner, RenderState, SpendDecision, now};
 use crate::stop::{SpendBreaker, Stop, draining};
 use episodic_catalog::{Catalog, Usd};
 use episodic_fal::wire::QueueStatus;
@@ -174,10 +174,18 @@ impl<A: FalApi> Driver<'_, A> {
         if self.breaker.is_tripped() {
             return Ok(Event::NotSent(NodeError::SpendStopped));
         }
-        if let Some(cap) = self.cap {
-            let spent = Usd::from_micros(self.journal.spent_micros(self.owner.run_id)?);
-            if spent + job.estimate > cap {
+        // The journal's word counts across machines: another run of the batch may have spent the
+        // budget, or met fal's out-of-credit answer.
+        let cap = self.cap.map(Usd::micros);
+        match self.journal.reserve_spend(job.key, self.owner, job.estimate.micros(), cap)? {
+            SpendDecision::Reserved => {}
+            SpendDecision::OverBudget { committed_micros } => {
+                let (spent, cap) = (Usd::from_micros(committed_micros), self.cap.unwrap_or(Usd::ZERO));
                 return Ok(Event::NotSent(NodeError::OverBudget { estimate: job.estimate, spent, cap }));
+            }
+            SpendDecision::OutOfCredit { .. } => {
+                self.breaker.trip();
+                return Ok(Event::NotSent(NodeError::SpendStopped));
             }
         }
         let options = SubmitOptions { webhook_url: self.webhook_url.cloned(), ..SubmitOptions::default() };
@@ -188,6 +196,8 @@ impl<A: FalApi> Driver<'_, A> {
             Err(error) => {
                 if matches!(error.kind, FalErrorKind::OutOfCredit { .. }) {
                     self.breaker.trip();
+                    // Every other run sees it at its next submit; the refusal stands either way.
+                    let _ = self.journal.trip_spend_breaker(self.owner, "fal: out of credit", now());
                 }
                 Event::Refused(error)
             }
@@ -317,7 +327,14 @@ impl<A: FalApi> Driver<'_, A> {
         };
         // The ephemeral studio bills nothing; what fal would have charged is reported apart.
         let billed_now = if self.policy.ephemeral { Usd::ZERO } else { cost };
-        Ok(Done { output, cache_hit: false, cost: billed_now, list_cost: cost, request_id: Some(request_id) })
+        Ok(Done {
+            output,
+            cache_hit: false,
+            cost: billed_now,
+            list_cost: cost,
+            request_id: Some(request_id),
+            fallback: None,
+        })
     }
 
     /// Leaves the claim as a failing render must.
@@ -492,6 +509,8 @@ mod tests {
                 seconds: 2.0,
                 generate_audio: false,
                 estimated: false,
+                fallbacks: Vec::new(),
+                fallback_after: 2,
             };
             Setup {
                 journal,

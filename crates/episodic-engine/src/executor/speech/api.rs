@@ -29,6 +29,31 @@ pub trait SpeechApi: Send + Sync {
 
     /// `GET /v1/history/{history_item_id}/audio`: the audio of a history item (no alignment).
     fn history_audio<'a>(&'a self, history_item_id: &'a str) -> SpeechFuture<'a, Vec<u8>>;
+
+    /// `POST /v1/forced-alignment`: the characters and words of `text` timed against `audio` (a
+    /// recording's bytes), in order.
+    fn forced_alignment<'a>(&'a self, audio: &'a [u8], text: &'a str) -> SpeechFuture<'a, ForcedTimes>;
+}
+
+/// What forced alignment answers: the text's characters (spaces, punctuation and tags included)
+/// and its words, each with its times.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ForcedTimes {
+    /// Every character of the text.
+    pub characters: Vec<TimedWord>,
+    /// Every word (as ElevenLabs splits them: punctuation may be trimmed).
+    pub words: Vec<TimedWord>,
+}
+
+/// A character or word of a forced alignment, as ElevenLabs timed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedWord {
+    /// The word as ElevenLabs split the text (it may hold punctuation, or be only spacing).
+    pub text: String,
+    /// When it starts, in seconds from the start of the audio.
+    pub start: f64,
+    /// When it ends.
+    pub end: f64,
 }
 
 /// The body and query of a text-to-speech request.

@@ -7,7 +7,7 @@ use super::stage::{ClaimFate, Effect, Event, Policy, Search, SearchReason, Stage
 use crate::NodeError;
 use crate::events::{EventKind, HistoryWait};
 use crate::executor::{Done, Output};
-use crate::journal::{ArtifactRecord, Journal, Owner, SpeechCompletion, SpeechState, now};
+use crate::journal::{ArtifactRecord, Journal, Owner, SpeechCompletion, SpeechState, SpendDecision, now};
 use crate::stop::{SpendBreaker, Stop, draining};
 use episodic_catalog::Usd;
 use sha2::{Digest, Sha256};
@@ -156,11 +156,16 @@ impl Driver<'_> {
         if self.breaker.is_tripped() {
             return Ok(Event::NotSent(NodeError::SpeechStopped));
         }
-        if let Some(cap) = self.cap {
-            let spent = Usd::from_micros(self.journal.spent_micros(self.owner.run_id)?);
-            if spent + job.cost > cap {
+        // The journal's word counts across machines: renders and lines of every run of the batch
+        // share one budget.
+        let cap = self.cap.map(Usd::micros);
+        match self.journal.reserve_speech_spend(job.key, self.owner, job.cost.micros(), cap)? {
+            SpendDecision::OverBudget { committed_micros } => {
+                let (spent, cap) = (Usd::from_micros(committed_micros), self.cap.unwrap_or(Usd::ZERO));
                 return Ok(Event::NotSent(NodeError::SpeechOverBudget { estimate: job.cost, spent, cap }));
             }
+            // Only renders consult fal's out-of-credit breaker.
+            SpendDecision::Reserved | SpendDecision::OutOfCredit { .. } => {}
         }
         // Not raced with the stop signal: an answer in flight is kept before the run ends.
         Ok(match self.api.speak_with_timestamps(job.voice_id, &job.request).await {
@@ -278,7 +283,14 @@ impl Driver<'_> {
         }
         // The local studio bills nothing; what ElevenLabs would have charged is reported apart.
         let cost = if self.free { Usd::ZERO } else { job.cost };
-        Done { output, cache_hit: false, cost, list_cost: job.cost, request_id: history_item_id }
+        Done {
+            output,
+            cache_hit: false,
+            cost,
+            list_cost: job.cost,
+            request_id: history_item_id,
+            fallback: None,
+        }
     }
 
     /// Writes `bytes` into the artifact folder under their hash and records them for `key`.

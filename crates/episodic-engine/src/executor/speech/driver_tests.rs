@@ -39,6 +39,13 @@ impl SpeechApi for Script {
         let answer = next(&self.audios, "history audio");
         Box::pin(async move { answer })
     }
+    fn forced_alignment<'a>(
+        &'a self,
+        _: &'a [u8],
+        _: &'a str,
+    ) -> SpeechFuture<'a, crate::executor::speech::api::ForcedTimes> {
+        panic!("the speech driver never aligns")
+    }
 }
 
 impl Script {

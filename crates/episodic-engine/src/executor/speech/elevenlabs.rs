@@ -1,7 +1,10 @@
 //! [`SpeechApi`] over HTTP: [`ElevenLabsClient`] speaks the driver's three calls to ElevenLabs or
 //! to the studio alike, and its typed errors become the driver's [`SpeechError`]s.
 
-use super::api::{Alignment, HistoryItem, SpeechApi, SpeechError, SpeechFuture, SpeechRequest, Spoken};
+use super::api::{
+    Alignment, ForcedTimes, HistoryItem, SpeechApi, SpeechError, SpeechFuture, SpeechRequest, Spoken,
+    TimedWord,
+};
 use episodic_elevenlabs::{
     ElevenLabsClient, ElevenLabsError, ElevenLabsErrorKind, HistoryQuery, OutputFormat,
 };
@@ -67,6 +70,27 @@ impl SpeechApi for ElevenLabsClient {
                 .await
                 .map(|audio| audio.to_vec())
                 .map_err(|error| speech_error(error, Billable::No))
+        })
+    }
+
+    fn forced_alignment<'a>(&'a self, audio: &'a [u8], text: &'a str) -> SpeechFuture<'a, ForcedTimes> {
+        Box::pin(async move {
+            // Asked again, a lost answer costs at most the alignment again: no history to settle.
+            let aligned = ElevenLabsClient::forced_alignment(self, audio.to_vec().into(), text)
+                .await
+                .map_err(|error| speech_error(error, Billable::No))?;
+            Ok(ForcedTimes {
+                characters: aligned
+                    .characters
+                    .into_iter()
+                    .map(|c| TimedWord { text: c.text, start: c.start, end: c.end })
+                    .collect(),
+                words: aligned
+                    .words
+                    .into_iter()
+                    .map(|word| TimedWord { text: word.text, start: word.start, end: word.end })
+                    .collect(),
+            })
         })
     }
 }
