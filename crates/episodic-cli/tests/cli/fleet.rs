@@ -1,13 +1,15 @@
-//! Fleet mode: two `episodic render` processes standing for two machines (each its own state,
-//! artifact and cache folders and its own copy of the demo) share one PostgreSQL journal and one
-//! studio. Every render is submitted exactly once across both; one killed with SIGKILL at a
-//! seeded moment leaves the survivor and a rerun to finish without a second submit.
+//! Fleet mode: two `episodic render` processes standing for two machines (each its own state
+//! and cache folders and its own copy of the demo) share one PostgreSQL journal, one S3 artifact
+//! store (a real moto server) and one studio. Every render is submitted exactly once and every
+//! file uploaded once across both; one killed with SIGKILL at a seeded moment leaves the survivor
+//! and a rerun to finish without a second submit.
 //!
 //! Needs `EPISODIC_TEST_POSTGRES_URL` (`bash .ci/postgres` starts a server): required under CI,
 //! skipped with a notice otherwise. `FLEET_TRIALS` (default 2) and `FLEET_SEED` set the kill
 //! trials.
 
-use crate::support::{Bench, DEMO, assert_ok, copy_tree, demo_plan};
+use crate::moto::Moto;
+use crate::support::{Bench, DEMO, DEMO_LINES, assert_ok, copy_tree, demo_plan};
 use episodic_studio::StudioConfig;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -59,9 +61,28 @@ impl Drop for SharedJournal {
     }
 }
 
+/// The fleet's shared artifact store: a bucket on a moto server, one prefix per journal.
+struct SharedStore {
+    moto: Moto,
+}
+
+impl SharedStore {
+    fn start() -> SharedStore {
+        let moto = Moto::start();
+        moto.create_bucket("fleet");
+        SharedStore { moto }
+    }
+
+    /// The store's URL for the journal's database, so trials never see each other's files.
+    fn url(&self, journal: &SharedJournal) -> String {
+        format!("s3://fleet/{}", journal.name)
+    }
+}
+
 /// `episodic render` as machine `name`: its own copy of the demo (so its own output), state
-/// folder and cache, the shared journal from the environment.
-fn machine(bench: &Bench, journal: &SharedJournal, name: &str, extra: &[&str]) -> Command {
+/// folder and cache; the shared journal and artifact store from the environment.
+fn machine(bench: &Bench, fleet: (&SharedJournal, &SharedStore), name: &str, extra: &[&str]) -> Command {
+    let (journal, store) = fleet;
     let root = bench.root();
     let demo = format!("pipelines/demo-{name}");
     if !root.join(&demo).exists() {
@@ -76,7 +97,9 @@ fn machine(bench: &Bench, journal: &SharedJournal, name: &str, extra: &[&str]) -
         .args(extra)
         .envs(bench.fal_env(crate::support::BENCH_KEY))
         .env("EPISODIC_CACHE_DIR", cache)
-        .env("EPISODIC_JOURNAL_URL", &journal.url);
+        .env("EPISODIC_JOURNAL_URL", &journal.url)
+        .env("EPISODIC_ARTIFACTS_URL", store.url(journal))
+        .envs(store.moto.settings());
     command
 }
 
@@ -85,16 +108,17 @@ fn episode_exists(root: &Path, name: &str) -> bool {
 }
 
 #[test]
-fn two_machines_on_one_postgres_journal_submit_each_render_once() {
-    let Some(journal) = SharedJournal::create("two_machines_on_one_postgres_journal_submit_each_render_once")
-    else {
+fn two_machines_on_one_postgres_journal_and_s3_store_submit_each_render_once() {
+    let test = "two_machines_on_one_postgres_journal_and_s3_store_submit_each_render_once";
+    let Some(journal) = SharedJournal::create(test) else {
         return;
     };
+    let store = SharedStore::start();
     let slow = StudioConfig { render_time_per_second: Duration::from_millis(200), ..StudioConfig::default() };
     let bench = Bench::new(slow);
-    let (renders, _, _) = demo_plan(bench.root());
+    let (renders, uploads, _) = demo_plan(bench.root());
     let spawn = |name| {
-        machine(&bench, &journal, name, &[])
+        machine(&bench, (&journal, &store), name, &[])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -113,6 +137,31 @@ fn two_machines_on_one_postgres_journal_submit_each_render_once() {
     }
     assert!(episode_exists(bench.root(), "a") && episode_exists(bench.root(), "b"));
     assert_eq!(bench.stats().submits.total, renders, "each render submitted once across both machines");
+    // Two machines meeting on a new file at the same moment may both upload it: an upload is
+    // free and idempotent, so it is not claimed like a render (ARCHITECTURE.md, "Uploads race").
+    let racing = bench.stats().uploads.count;
+    assert!((uploads..=2 * uploads).contains(&racing), "{racing} uploads of {uploads} files");
+    for output in [&a, &b] {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("artifacts are shared through {}", store.url(&journal))),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("episodic-test-secret"), "the store's secret was printed:\n{stderr}");
+    }
+    // The episodes are the same bytes: whichever machine composed a segment, the other took it
+    // from the store.
+    let read =
+        |name| std::fs::read(bench.root().join(format!("pipelines/demo-{name}/out/ninja-news-demo.mp4")));
+    assert_eq!(read("a").expect("a's episode"), read("b").expect("b's episode"));
+
+    // A third machine, later, finds every upload and render in the journal and every file in
+    // the store: it sends nothing to fal.
+    let third = machine(&bench, (&journal, &store), "c", &[]).output().expect("run machine c");
+    assert_ok(&third);
+    assert_eq!(bench.stats().submits.total, renders, "machine c submitted a render again");
+    assert_eq!(bench.stats().uploads.count, racing, "machine c uploaded a file again");
+    assert_eq!(read("c").expect("c's episode"), read("a").expect("a's episode"));
 }
 
 /// A small deterministic generator (SplitMix64), so trials replay from their seed.
@@ -131,6 +180,7 @@ fn a_machine_killed_mid_run_leaves_the_survivor_and_a_rerun_to_pay_once() {
     else {
         return;
     };
+    let store = SharedStore::start();
     let trials: u64 = std::env::var("FLEET_TRIALS").ok().and_then(|n| n.parse().ok()).unwrap_or(2);
     let mut seed: u64 = std::env::var("FLEET_SEED").ok().and_then(|n| n.parse().ok()).unwrap_or(2026);
     for trial in 0..trials {
@@ -145,12 +195,12 @@ fn a_machine_killed_mid_run_leaves_the_survivor_and_a_rerun_to_pay_once() {
         let pause = Duration::from_millis(splitmix(&mut seed) % 400);
         let context = format!("trial {trial} (FLEET_SEED run: kill after request {nth} + {pause:?})");
 
-        let mut a = machine(&bench, &journal, "a", &["--json", "--ambiguous-grace", "0"])
+        let mut a = machine(&bench, (&journal, &store), "a", &["--json", "--ambiguous-grace", "0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn a");
-        let b = machine(&bench, &journal, "b", &["--ambiguous-grace", "0"])
+        let b = machine(&bench, (&journal, &store), "b", &["--ambiguous-grace", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -183,7 +233,8 @@ fn a_machine_killed_mid_run_leaves_the_survivor_and_a_rerun_to_pay_once() {
         let b = b.wait_with_output().expect("wait for b");
         assert_ok(&b);
         assert!(episode_exists(bench.root(), "b"), "{context}: the survivor finished");
-        let rerun = machine(&bench, &journal, "a", &["--ambiguous-grace", "0"]).output().expect("rerun a");
+        let rerun =
+            machine(&bench, (&journal, &store), "a", &["--ambiguous-grace", "0"]).output().expect("rerun a");
         assert_ok(&rerun);
         assert!(episode_exists(bench.root(), "a"), "{context}: the rerun finished");
         assert_eq!(bench.stats().submits.total, renders, "{context}: a render was submitted twice");
@@ -213,4 +264,44 @@ fn an_unreachable_journal_is_named_without_its_password_and_nothing_is_paid() {
     assert!(!stderr.contains("pw-not-to-show"), "the password was printed: {stderr}");
     assert_eq!(bench.stats().submits.total, 0);
     assert_eq!(bench.stats().uploads.count, 0);
+}
+
+#[test]
+fn voiced_lines_and_their_timings_reach_a_second_machine_through_the_store() {
+    let Some(journal) =
+        SharedJournal::create("voiced_lines_and_their_timings_reach_a_second_machine_through_the_store")
+    else {
+        return;
+    };
+    let store = SharedStore::start();
+    let bench = Bench::new(StudioConfig::default());
+    let root = bench.root();
+    let run = |name: &str| {
+        let folder = format!("pipelines/demo-lines-{name}");
+        copy_tree(&root.join("pipelines/demo-lines"), &root.join(&folder));
+        let manifest = DEMO_LINES.replace("pipelines/demo-lines/", &format!("{folder}/"));
+        let output = bench
+            .speech_command_in(&format!(".state-{name}"), &manifest, &[])
+            .env("EPISODIC_CACHE_DIR", root.join(format!("cache-{name}")))
+            .env("EPISODIC_JOURNAL_URL", &journal.url)
+            .env("EPISODIC_ARTIFACTS_URL", store.url(&journal))
+            .envs(store.moto.settings())
+            .output()
+            .expect("run episodic render");
+        assert_ok(&output);
+        let out = root.join(folder).join("out");
+        let read = |file: &str| std::fs::read(out.join(file)).unwrap_or_else(|err| panic!("{file}: {err}"));
+        (read("ninja-news-lines.srt"), read("ninja-news-lines.mp4"))
+    };
+    let (captions, episode) = run("a");
+    let voiced = bench.stats();
+    assert!(voiced.tts.requests > 0, "{voiced:?}");
+    // The second machine's state folder is empty: the audio and the alignment of every line come
+    // from the store, so its captions are the first machine's to the millisecond.
+    let (second_captions, second_episode) = run("b");
+    let after = bench.stats();
+    assert_eq!(after.tts, voiced.tts, "machine b voiced a line again");
+    assert_eq!(after.submits.total, voiced.submits.total, "machine b submitted a render again");
+    assert_eq!(String::from_utf8_lossy(&second_captions), String::from_utf8_lossy(&captions));
+    assert!(second_episode == episode, "the episodes differ");
 }

@@ -12,6 +12,8 @@ mod facts;
 mod fallbacks;
 mod fleet;
 mod long_lines;
+#[path = "../../../episodic-engine/tests/store/moto.rs"]
+mod moto;
 mod paying;
 mod plan;
 mod plan_apply;

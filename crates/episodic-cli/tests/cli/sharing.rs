@@ -1,12 +1,9 @@
 //! Sharing artifacts between machines: one store for all (S3 on a real moto server), and `--shard`
 //! splitting a batch with no coordinator.
 
-#[path = "../../../episodic-engine/tests/store/moto.rs"]
-mod moto;
-
+use crate::moto::Moto;
 use crate::support::{BENCH_KEY, Bench, DEMO, assert_ok};
 use episodic_studio::StudioConfig;
-use moto::Moto;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;

@@ -440,10 +440,15 @@ impl Bench {
     /// `episodic render MANIFEST` with the fal backend pointed at the studio and ElevenLabs at its
     /// `elevenlabs_url` (without an ElevenLabs key: the studio takes any caller).
     pub fn speech_command(&self, manifest: &str, extra: &[&str]) -> Command {
+        self.speech_command_in(".state", manifest, extra)
+    }
+
+    /// [`Bench::speech_command`] with the state in `state_dir` (a machine of its own).
+    pub fn speech_command_in(&self, state_dir: &str, manifest: &str, extra: &[&str]) -> Command {
         let url = self.studio.as_ref().expect("studio").urls().elevenlabs_url.clone();
         let mut command = self.context.command(["render", manifest]);
         command
-            .args(["--backend", "fal", "--scale", "8", "--state-dir", ".state"])
+            .args(["--backend", "fal", "--scale", "8", "--state-dir", state_dir])
             .args(extra)
             .envs(self.fal_env(&self.key))
             .env("EPISODIC_ELEVENLABS_URL", url);

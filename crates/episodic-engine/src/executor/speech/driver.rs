@@ -6,12 +6,12 @@ use super::api::{Alignment, SpeechApi, SpeechError, SpeechRequest, Spoken, find_
 use super::stage::{ClaimFate, Effect, Event, Policy, Search, SearchReason, Stage, step};
 use crate::NodeError;
 use crate::events::{EventKind, HistoryWait};
+use crate::executor::artifact::Artifacts;
 use crate::executor::{Done, Output};
-use crate::journal::{ArtifactRecord, Journal, Owner, SpeechCompletion, SpeechState, SpendDecision, now};
+use crate::journal::{Journal, Owner, SpeechCompletion, SpeechState, SpendDecision, now};
 use crate::stop::{SpendBreaker, Stop, draining};
 use episodic_catalog::Usd;
-use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -41,8 +41,9 @@ pub(crate) struct Driver<'a> {
     pub(crate) journal: &'a Journal,
     /// This run.
     pub(crate) owner: &'a Owner,
-    /// The artifact folder the audio and alignment are kept in.
-    pub(crate) artifacts: &'a Path,
+    /// Where the audio and alignment are kept: this machine's folder and the shared store, so
+    /// another machine with the same journal takes them instead of fetching them again.
+    pub(crate) artifacts: Artifacts<'a>,
     /// What the user allowed.
     pub(crate) policy: Policy,
     /// The run's spending cap.
@@ -246,8 +247,8 @@ impl Driver<'_> {
         let SpeechState::Completed { history_item_id, aligned, .. } = state else {
             return Err(NodeError::Unexpected("the journal called a line done without its audio".into()));
         };
-        let alignment = if *aligned { self.existing(&alignment_key(job.key))? } else { None };
-        if let Some(audio) = self.existing(job.key)? {
+        let alignment = if *aligned { self.existing(&alignment_key(job.key)).await? } else { None };
+        if let Some(audio) = self.existing(job.key).await? {
             return Ok(self.done(job, audio, alignment, history_item_id.clone(), true));
         }
         let Some(history_item_id) = history_item_id else {
@@ -293,30 +294,15 @@ impl Driver<'_> {
         }
     }
 
-    /// Writes `bytes` into the artifact folder under their hash and records them for `key`.
+    /// Writes `bytes` into the artifact folder under their hash and records them for `key`
+    /// (published to the shared store too, when there is one).
     async fn store(&self, key: &str, bytes: &[u8], extension: &str) -> Result<(PathBuf, String), NodeError> {
-        let sha256 = hex::encode(Sha256::digest(bytes));
-        let name = format!("{sha256}.{extension}");
-        let target = self.artifacts.join(&name);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let part = self.artifacts.join(format!(".tmp-{}-{nanos}.{extension}", std::process::id()));
-        let io = |what: &str| {
-            let what = format!("{what} `{}`", target.display());
-            move |source| NodeError::Io { what, source }
-        };
-        tokio::fs::write(&part, bytes).await.map_err(io("cannot write"))?;
-        tokio::fs::rename(&part, &target).await.map_err(io("cannot move a finished file into"))?;
-        self.journal.record_artifact(&ArtifactRecord {
-            key: key.to_owned(),
-            path: PathBuf::from(crate::journal::ARTIFACTS_DIR).join(&name),
-            sha256: sha256.clone(),
-            size: bytes.len() as u64,
-            created_at: now(),
-        })?;
-        Ok((target, sha256))
+        let part = self.artifacts.scratch(extension);
+        tokio::fs::write(&part, bytes)
+            .await
+            .map_err(|source| NodeError::Io { what: format!("cannot write `{}`", part.display()), source })?;
+        let kept = self.artifacts.adopt(key, &part, extension).await?;
+        Ok((kept.path, kept.sha256))
     }
 
     async fn store_alignment(
@@ -329,15 +315,10 @@ impl Driver<'_> {
         self.store(&alignment_key(key), &json, "json").await
     }
 
-    /// The file kept for `key`, if it is still there whole.
-    fn existing(&self, key: &str) -> Result<Option<(PathBuf, String)>, NodeError> {
-        let Some(record) = self.journal.artifact(key)? else { return Ok(None) };
-        let Some(name) = record.path.file_name() else { return Ok(None) };
-        let path = self.artifacts.join(name);
-        Ok(match std::fs::metadata(&path) {
-            Ok(meta) if meta.len() == record.size => Some((path, record.sha256)),
-            _ => None,
-        })
+    /// The file kept for `key`, if it is still there whole (or another machine's, from the
+    /// shared store).
+    async fn existing(&self, key: &str) -> Result<Option<(PathBuf, String)>, NodeError> {
+        Ok(self.artifacts.existing(key).await?.map(|kept| (kept.path, kept.sha256)))
     }
 
     fn settle_claim(&self, job: &Job<'_>, claim: &ClaimFate) -> Result<(), NodeError> {

@@ -151,7 +151,7 @@ impl Setup {
             api,
             journal: &self.journal,
             owner: &self.owner,
-            artifacts: self.artifacts.path(),
+            artifacts: Artifacts { journal: &self.journal, folder: self.artifacts.path(), shared: None },
             policy,
             cap,
             breaker: &self.breaker,

@@ -47,7 +47,7 @@ pub(crate) async fn speech(
         api,
         journal: &ctx.journal,
         owner: &ctx.owner,
-        artifacts: &ctx.artifacts,
+        artifacts: crate::executor::artifact::Artifacts::of(ctx),
         policy: Policy {
             retry_failed: ctx.config.retry_failed,
             resubmit_ambiguous: ctx.config.resubmit_ambiguous || ctx.config.ephemeral_backend,
