@@ -149,11 +149,15 @@ fn two_machines_on_one_postgres_journal_and_s3_store_submit_each_render_once() {
         );
         assert!(!stderr.contains("episodic-test-secret"), "the store's secret was printed:\n{stderr}");
     }
-    // The episodes are the same bytes: whichever machine composed a segment, the other took it
-    // from the store.
-    let read =
-        |name| std::fs::read(bench.root().join(format!("pipelines/demo-{name}/out/ninja-news-demo.mp4")));
-    assert_eq!(read("a").expect("a's episode"), read("b").expect("b's episode"));
+    // Racing machines may both compose a segment (composes are not claimed: they cost CPU, not
+    // money), and x264 with other thread counts writes other bytes; the third machine below must
+    // take one of the two episodes from the store.
+    let digest = |name: &str| {
+        use sha2::Digest;
+        let path = bench.root().join(format!("pipelines/demo-{name}/out/ninja-news-demo.mp4"));
+        hex::encode(sha2::Sha256::digest(std::fs::read(&path).unwrap_or_else(|err| panic!("{name}: {err}"))))
+    };
+    let made = [digest("a"), digest("b")];
 
     // A third machine, later, finds every upload and render in the journal and every file in
     // the store: it sends nothing to fal.
@@ -161,7 +165,7 @@ fn two_machines_on_one_postgres_journal_and_s3_store_submit_each_render_once() {
     assert_ok(&third);
     assert_eq!(bench.stats().submits.total, renders, "machine c submitted a render again");
     assert_eq!(bench.stats().uploads.count, racing, "machine c uploaded a file again");
-    assert_eq!(read("c").expect("c's episode"), read("a").expect("a's episode"));
+    assert!(made.contains(&digest("c")), "machine c made its own episode instead of taking one");
 }
 
 /// A small deterministic generator (SplitMix64), so trials replay from their seed.
