@@ -215,6 +215,11 @@ fn a_crash_between_claim_and_answer_is_settled_from_the_history_not_voiced_again
     assert_eq!(after.tts.requests, voiced.tts.requests, "not voiced again: {after:?}");
     assert_eq!(after.tts.characters, voiced.tts.characters, "not billed again: {after:?}");
     assert_eq!(after.submits.total, 1, "{after:?}");
+    // The history keeps audio, not timings: the line is timed again, so its captions are there.
+    let captions = || std::fs::read_to_string(bench.root().join("pipelines/demo-lines/out/talk.srt"));
+    let srt = captions().expect("the captions of a line taken from the history");
+    assert!(srt.contains("Breaking news"), "{srt}");
+    assert_eq!(after.tts.alignments, 1, "{after:?}");
 
     // Within one run too: a new line's lost answer is settled from the history.
     write_talk(bench.root(), "21m00Tcm4TlvDq8ikWAM", &TALK_LINES[..2]);
@@ -225,6 +230,8 @@ fn a_crash_between_claim_and_answer_is_settled_from_the_history_not_voiced_again
     assert_eq!(end.tts.requests, after.tts.requests + 1, "the new line voiced once: {end:?}");
     assert_eq!(end.faults.answers_lost, 2, "{end:?}");
     assert!(stderr.contains("found in ElevenLabs' history"), "{stderr}");
+    let srt = captions().expect("the captions");
+    assert!(srt.contains("Breaking news") && srt.contains("The patch is"), "{srt}\n{stderr}");
 }
 
 #[test]

@@ -232,14 +232,44 @@ impl Driver<'_> {
         let bytes =
             self.api.history_audio(history_item_id).await.map_err(|error| self.refusal(job, error))?;
         let audio = self.store(job.key, &bytes, "mp3").await?;
+        let alignment = self.align_recovered(job, &bytes).await?;
         let completion = SpeechCompletion {
             characters: job.characters as u64,
             credits: None,
             cost_micros: job.cost.micros(),
-            aligned: false,
+            aligned: alignment.is_some(),
         };
         self.journal.mark_speech_completed(job.key, self.owner, &completion, now())?;
-        Ok(self.done(job, audio, None, Some(history_item_id.to_owned()), false))
+        Ok(self.done(job, audio, alignment, Some(history_item_id.to_owned()), false))
+    }
+
+    /// The history keeps a line's audio but not its timings: forced alignment of the exact text
+    /// against that audio gives the captions their words back. A refusal leaves the line without
+    /// captions (said in its progress), never unvoiced: the audio is paid for and kept.
+    async fn align_recovered(
+        &self,
+        job: &Job<'_>,
+        audio: &[u8],
+    ) -> Result<Option<(PathBuf, String)>, NodeError> {
+        match self.api.forced_alignment(audio, &job.request.text).await {
+            Ok(times) => {
+                let alignment = Alignment {
+                    character_start_times_seconds: times.characters.iter().map(|c| c.start).collect(),
+                    character_end_times_seconds: times.characters.iter().map(|c| c.end).collect(),
+                    characters: times.characters.into_iter().map(|c| c.text).collect(),
+                };
+                Ok(Some(self.store_alignment(job.key, &alignment).await?))
+            }
+            Err(error) => {
+                (self.progress)(EventKind::NodeProgress {
+                    node: job.node.to_owned(),
+                    queue_position: None,
+                    log: Some(format!("its words could not be timed again, so it has no captions: {error}")),
+                    request_id: None,
+                });
+                Ok(None)
+            }
+        }
     }
 
     /// What an earlier run kept; audio gone from the artifact folder is fetched from the history.
@@ -260,6 +290,10 @@ impl Driver<'_> {
         let bytes =
             self.api.history_audio(history_item_id).await.map_err(|error| self.refusal(job, error))?;
         let audio = self.store(job.key, &bytes, "mp3").await?;
+        let alignment = match alignment {
+            Some(alignment) => Some(alignment),
+            None => self.align_recovered(job, &bytes).await?,
+        };
         Ok(self.done(job, audio, alignment, Some(history_item_id.clone()), true))
     }
 

@@ -2,7 +2,7 @@
 //! ElevenLabs: what is journaled, what is sent, and how often, for each way a line can go.
 
 use super::*;
-use crate::executor::speech::api::{HistoryItem, SpeechFuture};
+use crate::executor::speech::api::{ForcedTimes, HistoryItem, SpeechFuture, TimedWord};
 use crate::executor::speech::stage::{HISTORY_GRACE, MAX_BUSY_ANSWERS};
 use crate::journal::{Process, SpeechClaim};
 use std::collections::VecDeque;
@@ -14,6 +14,9 @@ struct Script {
     speaks: Mutex<VecDeque<Result<Spoken, SpeechError>>>,
     histories: Mutex<VecDeque<Result<Vec<HistoryItem>, SpeechError>>>,
     audios: Mutex<VecDeque<Result<Vec<u8>, SpeechError>>>,
+    alignments: Mutex<VecDeque<Result<ForcedTimes, SpeechError>>>,
+    /// The texts forced alignment was asked to time.
+    aligned: Mutex<Vec<String>>,
     sent: Mutex<Vec<SpeechRequest>>,
 }
 
@@ -39,12 +42,10 @@ impl SpeechApi for Script {
         let answer = next(&self.audios, "history audio");
         Box::pin(async move { answer })
     }
-    fn forced_alignment<'a>(
-        &'a self,
-        _: &'a [u8],
-        _: &'a str,
-    ) -> SpeechFuture<'a, crate::executor::speech::api::ForcedTimes> {
-        panic!("the speech driver never aligns")
+    fn forced_alignment<'a>(&'a self, _: &'a [u8], text: &'a str) -> SpeechFuture<'a, ForcedTimes> {
+        self.aligned.lock().expect("script").push(text.to_owned());
+        let answer = next(&self.alignments, "forced alignment");
+        Box::pin(async move { answer })
     }
 }
 
@@ -59,6 +60,20 @@ impl Script {
     }
     fn audio(self, bytes: &[u8]) -> Self {
         self.audios.lock().expect("script").push_back(Ok(bytes.to_vec()));
+        self
+    }
+    /// Forced alignment times `TEXT` a character every 50 ms.
+    fn aligns(self) -> Self {
+        let characters = TEXT
+            .chars()
+            .enumerate()
+            .map(|(at, c)| TimedWord {
+                text: c.to_string(),
+                start: at as f64 * 0.05,
+                end: (at + 1) as f64 * 0.05,
+            })
+            .collect();
+        self.alignments.lock().expect("script").push_back(Ok(ForcedTimes { characters, words: vec![] }));
         self
     }
     fn sent(&self) -> usize {
@@ -222,13 +237,19 @@ async fn a_lost_answer_found_in_the_history_is_fetched_not_voiced_again() {
         .speaks(Err(lost()))
         .history(vec![])
         .history(vec![listed("hist-late", now())])
-        .audio(b"from the history");
+        .audio(b"from the history")
+        .aligns();
     let done = setup.run(&api).await.expect("fetched");
     assert_eq!(api.sent(), 1, "found in the history: never voiced twice");
     let Output::Speech { audio, alignment, .. } = &done.output else { panic!() };
     assert_eq!(std::fs::read(audio).expect("audio"), b"from the history");
-    assert!(alignment.is_none(), "the history has audio, not timings");
-    assert!(matches!(setup.state(), Some(SpeechState::Completed { aligned: false, .. })));
+    // The history has audio, not timings: the exact text is timed against it again.
+    assert_eq!(*api.aligned.lock().expect("script"), vec![TEXT.to_owned()]);
+    let alignment: Alignment =
+        serde_json::from_slice(&std::fs::read(alignment.as_ref().expect("timed again")).expect("read"))
+            .expect("an alignment");
+    assert_eq!(alignment.characters.concat(), TEXT);
+    assert!(matches!(setup.state(), Some(SpeechState::Completed { aligned: true, .. })));
     let events = setup.events.lock().expect("events");
     assert!(events.iter().any(|event| matches!(
         event,
@@ -311,7 +332,10 @@ async fn a_crash_between_claim_and_answer_is_settled_from_the_history() {
     let dead = setup.dead_run();
     let claim = setup.journal.claim_speech("key", "voice", "eleven_v3", &canonical(), &dead, now());
     assert_eq!(claim.expect("claim"), SpeechClaim::Claimed);
-    let api = Script::default().history(vec![listed("hist-orphan", now())]).audio(b"voiced by the dead run");
+    let api = Script::default()
+        .history(vec![listed("hist-orphan", now())])
+        .audio(b"voiced by the dead run")
+        .aligns();
     let done = setup.run(&api).await.expect("settled");
     assert_eq!(api.sent(), 0, "found in the history: nothing voiced");
     assert_eq!(done.request_id.as_deref(), Some("hist-orphan"));
@@ -336,9 +360,18 @@ async fn an_answer_journaled_before_a_crash_is_fetched_from_the_history() {
     setup.journal.claim_speech("key", "voice", "eleven_v3", &canonical(), &dead, now()).expect("claim");
     setup.journal.mark_speech_answered("key", &dead, "hist-kept", None, false, now()).expect("answered");
     let api = Script::default().audio(b"kept by ElevenLabs");
+    api.alignments.lock().expect("script").push_back(Err(SpeechError::Other { message: "503".into() }));
     let done = setup.run(&api).await.expect("fetched");
     assert_eq!(api.sent(), 0);
     assert_eq!(done.request_id.as_deref(), Some("hist-kept"));
+    // Alignment refused: the line keeps its audio (paid for) and goes without captions, saying so.
+    assert!(matches!(done.output, Output::Speech { alignment: None, .. }));
+    assert!(matches!(setup.state(), Some(SpeechState::Completed { aligned: false, .. })));
+    let events = setup.events.lock().expect("events");
+    assert!(events.iter().any(|event| matches!(
+        event,
+        EventKind::NodeProgress { log: Some(log), .. } if log.contains("no captions")
+    )));
 }
 
 #[tokio::test(start_paused = true)]
