@@ -516,7 +516,7 @@ impl<'a> Resolver<'a> {
             Ok(Err(stretch)) => {
                 let instead = longer_model_hint(self.catalog, seconds);
                 let shown = crate::inputs::seconds_beside(seconds, limits.max_seconds);
-                let which = if rule.is_default() { "the default" } else { "this segment's" };
+                let which = if pauses.written().next().is_none() { "the default" } else { "this segment's" };
                 let loosen = pauses::looser(rule)
                     .map(|looser| {
                         format!("loosen {which} pause rule (`pauses: {looser}` on the segment or in `defaults`), or ")

@@ -71,10 +71,11 @@ impl Resolver<'_> {
     /// audio is cut).
     pub(super) fn unused_pauses(&mut self, entry: &SegmentEntry) {
         let Some(pauses) = &entry.pauses else { return };
-        let what = if entry.broll.is_some() { "a b-roll segment" } else { "a voiced `line:`" };
-        if entry.broll.is_none() && entry.line.is_none() {
-            return;
-        }
+        let what = match (&entry.broll, &entry.line) {
+            (Some(_), _) => "a b-roll segment",
+            (None, Some(_)) => "a voiced `line:`",
+            (None, None) => return,
+        };
         self.problems.push(
             Problem::warning("unused-pauses", format!("`pauses` has no effect on {what}"))
                 .with_span(pauses.span, "not used")
