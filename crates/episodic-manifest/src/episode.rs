@@ -2,7 +2,7 @@
 //! This is what the planner reads; it never looks at the YAML again.
 
 use crate::manifest::{CaptionStyle, Layout, Seat};
-pub use crate::split::SpeechPiece;
+pub use crate::split::{PauseRule, SpeechPiece};
 use crate::{Span, Spanned};
 use episodic_catalog::{AspectRatio, Tier, Usd};
 use episodic_media::FileKind;
@@ -171,6 +171,9 @@ pub struct Dialogue {
     /// The pieces the line is rendered in when it is longer than its model renders (in order,
     /// together exactly the whole track); empty when it is rendered whole.
     pub pieces: Vec<SpeechPiece>,
+    /// What counts as a pause where a recording over its model's cap is cut (`pauses:` on the
+    /// segment over `defaults`, else [`PauseRule::DEFAULT`]); unused when it is rendered whole.
+    pub pauses: PauseRule,
     /// The models that take over from `model`, in order (`model: [first, second, …]`).
     pub model_fallbacks: Vec<String>,
 }

@@ -22,11 +22,11 @@ pub use episode::{
     Voice, VoiceSettings,
 };
 pub use manifest::{
-    BrollEntry, CaptionStyle, CaptionsEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat,
-    SegmentEntry, VoiceEntry,
+    BrollEntry, CaptionStyle, CaptionsEntry, CastEntry, Defaults, Layout, Manifest, PausesEntry, PromptSpec,
+    Seat, SegmentEntry, VoiceEntry,
 };
 pub use problem::{ManifestSource, Problem, ProblemDiagnostic, Severity, Span, Spanned};
-pub use split::{PAUSE, SpeechPiece, Splitter};
+pub use split::{PauseRule, SpeechPiece, Splitter};
 
 use episodic_catalog::Catalog;
 use episodic_media::Probe;

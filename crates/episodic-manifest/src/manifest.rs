@@ -183,6 +183,20 @@ pub struct Defaults {
     pub listener_model_fallbacks: Vec<Spanned<String>>,
     /// How many times a render may fail on one model of a chain before the next takes over.
     pub fallback_after: Option<Spanned<f64>>,
+    /// What counts as a pause where a recording over its model's cap is cut.
+    pub pauses: Option<PausesEntry>,
+}
+
+/// A `pauses` block (in `defaults` or on a segment): what counts as a pause where a recording
+/// longer than its model renders is cut. Each value left out is inherited.
+#[derive(Debug, Clone, Default)]
+pub struct PausesEntry {
+    /// Where the block is.
+    pub span: Span,
+    /// `quieter_than_db`: the level below which sound is a pause, in dBFS.
+    pub quieter_than_db: Option<Spanned<f64>>,
+    /// `at_least_seconds`: the shortest pause that counts.
+    pub at_least_seconds: Option<Spanned<f64>>,
 }
 
 impl Manifest {
@@ -258,6 +272,8 @@ pub struct SegmentEntry {
     pub listener_model_fallbacks: Vec<Spanned<String>>,
     /// `take`: ask again for the same clips (a fresh render of identical requests).
     pub take: Option<Spanned<f64>>,
+    /// `pauses`: this segment's own pause rule, over `defaults.pauses`.
+    pub pauses: Option<PausesEntry>,
 }
 
 /// A `broll` block.

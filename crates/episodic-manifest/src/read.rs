@@ -1,8 +1,8 @@
 //! Walks the YAML tree into a [`Manifest`], collecting every schema problem in one pass.
 
 use crate::manifest::{
-    BrollEntry, CaptionStyle, CaptionsEntry, CastEntry, Defaults, Layout, Manifest, PromptSpec, Seat,
-    SegmentEntry, VoiceEntry,
+    BrollEntry, CaptionStyle, CaptionsEntry, CastEntry, Defaults, Layout, Manifest, PausesEntry, PromptSpec,
+    Seat, SegmentEntry, VoiceEntry,
 };
 use crate::yaml::{Node, Value};
 use crate::{Problem, Span, Spanned};
@@ -29,6 +29,7 @@ const DEFAULTS_KEYS: &[&str] = &[
     "listener_prompt",
     "cfg_scale",
     "fallback_after",
+    "pauses",
 ];
 const CAST_KEYS: &[&str] = &["image", "seat", "preset", "prompt", "voice"];
 const VOICE_KEYS: &[&str] =
@@ -50,9 +51,18 @@ const SEGMENT_KEYS: &[&str] = &[
     "layout",
     "broll",
     "take",
+    "pauses",
 ];
 const BROLL_KEYS: &[&str] = &["model", "prompt", "duration", "image", "generate_audio", "negative_prompt"];
 const PROMPT_KEYS: &[&str] = &["subject", "expression", "movement", "style"];
+const PAUSES_KEYS: &[&str] = &["quieter_than_db", "at_least_seconds"];
+
+/// Keys written where they do not belong, with where they go instead: the "did you mean" for a
+/// key that is right but misplaced.
+const MISPLACED: &[(&str, &str)] = &[(
+    "pauses",
+    "`pauses` goes under `defaults:` (for every segment) or on a segment: `defaults: { pauses: { at_least_seconds: 0.2 } }`",
+)];
 
 /// Reads the whole manifest; problems are appended to `problems`.
 pub(crate) fn read(root: &Node, problems: &mut Vec<Problem>) -> Manifest {
@@ -154,6 +164,7 @@ impl Reader<'_> {
             negative_prompt: fields.get("negative_prompt").and_then(|n| self.string(n, "negative_prompt")),
             listener_prompt: fields.get("listener_prompt").and_then(|n| self.string(n, "listener_prompt")),
             cfg_scale: fields.get("cfg_scale").and_then(|n| self.number(n, "cfg_scale")),
+            pauses: fields.get("pauses").and_then(|n| self.pauses(n, "`defaults`")),
         }
     }
 
@@ -215,6 +226,7 @@ impl Reader<'_> {
             cfg_scale: fields.get("cfg_scale").and_then(|n| self.number(n, "cfg_scale")),
             layout: fields.get("layout").and_then(|n| self.layout(n)),
             take: fields.get("take").and_then(|n| self.number(n, "take")),
+            pauses: fields.get("pauses").and_then(|n| self.pauses(n, &context)),
             ..SegmentEntry::default()
         };
         (segment.model, segment.model_fallbacks) = self.model_chain(fields.get("model"), "model");
@@ -321,6 +333,17 @@ impl Reader<'_> {
         })
     }
 
+    /// `pauses: { quieter_than_db, at_least_seconds }` in `owner` (`defaults` or a segment).
+    fn pauses(&mut self, node: &Node, owner: &str) -> Option<PausesEntry> {
+        let context = format!("the `pauses` of {owner}");
+        let fields = self.fields(node, &context, PAUSES_KEYS, None)?;
+        Some(PausesEntry {
+            span: fields.anchor(),
+            quieter_than_db: fields.get("quieter_than_db").and_then(|n| self.number(n, "quieter_than_db")),
+            at_least_seconds: fields.get("at_least_seconds").and_then(|n| self.number(n, "at_least_seconds")),
+        })
+    }
+
     fn captions(&mut self, node: &Node) -> Option<CaptionsEntry> {
         let fields = self.fields(node, "`captions`", CAPTIONS_KEYS, None)?;
         let styles: Vec<(&str, CaptionStyle)> =
@@ -385,9 +408,11 @@ impl Reader<'_> {
                 let mut problem =
                     Problem::error("unknown-field", format!("unknown field `{name}` in {context}"))
                         .with_span(key.span, "unknown field");
-                problem = match closest(name, allowed.iter().copied()) {
-                    Some(suggestion) => problem.with_help(format!("did you mean `{suggestion}`?")),
-                    None => problem.with_help(format!("{context} takes the keys {}", list(allowed))),
+                let misplaced = MISPLACED.iter().find(|(key, _)| key == name).map(|(_, help)| *help);
+                problem = match (misplaced, closest(name, allowed.iter().copied())) {
+                    (Some(help), _) => problem.with_help(help),
+                    (None, Some(suggestion)) => problem.with_help(format!("did you mean `{suggestion}`?")),
+                    (None, None) => problem.with_help(format!("{context} takes the keys {}", list(allowed))),
                 };
                 self.problems.push(problem);
             }
@@ -497,6 +522,8 @@ impl Reader<'_> {
                     "duration" => "`duration: 5` (seconds)",
                     "cfg_scale" => "`cfg_scale: 0.5`",
                     "take" => "`take: 2`",
+                    "quieter_than_db" => "`quieter_than_db: -35` (dBFS)",
+                    "at_least_seconds" => "`at_least_seconds: 0.3`",
                     _ => "a plain number",
                 };
                 self.wrong_type(

@@ -6,7 +6,7 @@ use crate::inputs::Inputs;
 use crate::manifest::{Layout, Manifest, PromptSpec, Seat, SegmentEntry};
 use crate::prompt::{self, AVATAR_NEGATIVE, VIDEO_NEGATIVE};
 use crate::speech;
-use crate::split::{SpeechPiece, Splitter};
+use crate::split::{PauseRule, SpeechPiece, Splitter};
 use crate::{Problem, Span, Spanned};
 use episodic_catalog::{AspectRatio, Catalog, DurationRule, Model, ModelKind, Preset, Tier, Usd, closest};
 use episodic_media::Probe;
@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 mod chain;
+mod pauses;
 
 /// The highest `take:` a segment may ask for.
 const MAX_TAKE: u32 = 1000;
@@ -53,6 +54,7 @@ pub(crate) fn resolve(
         splitter,
         problems,
         voices: Vec::new(),
+        default_pauses: Some(pauses::Pauses::DEFAULT),
     };
 
     let id = resolver.episode_id();
@@ -61,6 +63,7 @@ pub(crate) fn resolve(
     let output = resolver.output(base, id.as_deref());
     let cast = resolver.cast();
     let fallback_after = resolver.fallback_after();
+    resolver.default_pauses = resolver.default_pauses();
     let segments = resolver.segments(&cast, quality);
     let captions = manifest.captions.as_ref().and_then(|entry| speech::captions(entry, resolver.problems));
     resolver.lint_cast(&cast, &segments);
@@ -93,6 +96,8 @@ struct Resolver<'a> {
     problems: &'a mut Vec<Problem>,
     /// Each cast member's voice, by index in the manifest (`None`: none, or one already reported).
     voices: Vec<Option<Voice>>,
+    /// `defaults.pauses` checked (`None`: a bad value, already reported).
+    default_pauses: Option<pauses::Pauses>,
 }
 
 /// A cast member resolved (or not, when its image failed) and its index in the manifest.
@@ -256,6 +261,7 @@ impl<'a> Resolver<'a> {
                 _ => layout,
             };
             let take = self.take(entry);
+            self.unused_pauses(entry);
             if let (Some(kind), Some(id), Some(take)) = (kind, &entry.id, take) {
                 segments.push(Segment {
                     id: id.value.clone(),
@@ -333,11 +339,14 @@ impl<'a> Resolver<'a> {
                 .map(|(file, seconds)| Speech::Audio { file, seconds }),
             _ => None,
         };
-        let pieces = match (&entry.audio, &chain_limits, &speech) {
-            (Some(written), Some(limits), Some(Speech::Audio { file, seconds }))
+        // A bad value (reported) cuts nothing: a refusal under a rule the manifest did not mean
+        // would only mislead.
+        let pauses = self.segment_pauses(entry, self.default_pauses);
+        let pieces = match (&entry.audio, &chain_limits, &speech, pauses) {
+            (Some(written), Some(limits), Some(Speech::Audio { file, seconds }), Some(pauses))
                 if *seconds > limits.max_seconds =>
             {
-                Some(self.pieces(written, file, *seconds, limits, model)?)
+                Some(self.pieces(written, file, *seconds, limits, model, pauses)?)
             }
             _ => None,
         };
@@ -483,12 +492,13 @@ impl<'a> Resolver<'a> {
             cfg_scale: cfg_scale.map(|c| c.value),
             listener,
             pieces: pieces.unwrap_or_default(),
+            pauses: pauses.map_or(PauseRule::DEFAULT, |pauses| pauses.rule),
             model_fallbacks: chain.iter().map(|model| model.name.clone()).collect(),
         })
     }
 
-    /// A line longer than `model` renders, cut at its pauses; `None` (with the problem reported)
-    /// when no pauses allow it.
+    /// A line longer than `model` renders, cut at its pauses (as `pauses` defines them); `None`
+    /// (with the problem reported) when no pauses allow it.
     fn pieces(
         &mut self,
         written: &Spanned<String>,
@@ -496,34 +506,43 @@ impl<'a> Resolver<'a> {
         seconds: f64,
         limits: &episodic_catalog::AudioLimits,
         model: &Model,
+        pauses: pauses::Pauses,
     ) -> Option<Vec<SpeechPiece>> {
         let splitter = self.splitter?;
         let rate = self.inputs.sample_rate(written);
-        match splitter.split(file, rate, limits, self.inputs.probe()) {
+        let rule = pauses.rule;
+        match splitter.split(file, rate, limits, self.inputs.probe(), rule) {
             Ok(Ok(pieces)) => Some(pieces),
             Ok(Err(stretch)) => {
-                let rule = splitter.rule();
                 let instead = longer_model_hint(self.catalog, seconds);
                 let shown = crate::inputs::seconds_beside(seconds, limits.max_seconds);
-                self.problems.push(
-                    Problem::error(
-                        "no-pause",
-                        format!(
-                            "`{}` lasts {shown} s, longer than {} renders ({} s at most), and has no pause to cut it at: the longest stretch without one runs from {:.2} s to {:.2} s ({:.2} s)",
-                            written.value,
-                            model.name,
-                            limits.max_seconds,
-                            stretch.from,
-                            stretch.to,
-                            stretch.to - stretch.from,
-                        ),
-                    )
-                    .with_span(written.span, format!("{shown} s, no usable pause"))
-                    .with_help(format!(
-                        "{instead}record a pause (at least {} s below {} dB) every {} s or less, or split the line into segments",
-                        rule.min_seconds, rule.noise_db, limits.max_seconds
-                    )),
-                );
+                let which = if pauses.written().next().is_none() { "the default" } else { "this segment's" };
+                let loosen = pauses::looser(rule)
+                    .map(|looser| {
+                        format!("loosen {which} pause rule (`pauses: {looser}` on the segment or in `defaults`), or ")
+                    })
+                    .unwrap_or_default();
+                let mut problem = Problem::error(
+                    "no-pause",
+                    format!(
+                        "`{}` lasts {shown} s, longer than {} renders ({} s at most), and has no pause ({rule}) to cut it at: the longest stretch without one runs from {:.2} s to {:.2} s ({:.2} s)",
+                        written.value,
+                        model.name,
+                        limits.max_seconds,
+                        stretch.from,
+                        stretch.to,
+                        stretch.to - stretch.from,
+                    ),
+                )
+                .with_span(written.span, format!("{shown} s, no usable pause"))
+                .with_help(format!(
+                    "{instead}{loosen}record a pause ({rule}) every {} s or less, or split the line into segments",
+                    limits.max_seconds
+                ));
+                for (span, label) in pauses.written() {
+                    problem = problem.with_related(span, label);
+                }
+                self.problems.push(problem);
                 None
             }
             Err(err) => {

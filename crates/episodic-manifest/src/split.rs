@@ -14,10 +14,40 @@ use episodic_catalog::AudioLimits;
 use episodic_media::{DecodedSpeech, Ffmpeg, FileKind, MediaError, Probe, Silence, SilenceRule};
 use std::path::{Path, PathBuf};
 
-/// What counts as a pause to cut at: quieter than -35 dBFS for at least 0.3 s. Speech between
-/// sentences drops 40 dB or more below its peaks; 0.3 s is a short breath, longer than the gaps
-/// inside words and long enough to hold a crossfade of a few frames on each side of the cut.
-pub const PAUSE: SilenceRule = SilenceRule { noise_db: -35.0, min_seconds: 0.3 };
+/// What counts as a pause to cut a long line at: quieter than `quieter_than_db` dBFS for at least
+/// `at_least_seconds` (the manifest's `pauses`, on a segment or in `defaults`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PauseRule {
+    /// The level below which sound is a pause, in dBFS.
+    pub quieter_than_db: f64,
+    /// The shortest pause that counts, in seconds.
+    pub at_least_seconds: f64,
+}
+
+impl PauseRule {
+    /// Quieter than -35 dBFS for at least 0.3 s, unless the manifest says otherwise. Speech
+    /// between sentences drops 40 dB or more below its peaks; 0.3 s is a short breath, longer
+    /// than the gaps inside words and long enough to hold a crossfade of a few frames on each
+    /// side of the cut.
+    pub const DEFAULT: PauseRule = PauseRule { quieter_than_db: -35.0, at_least_seconds: 0.3 };
+
+    /// Whether this is [`PauseRule::DEFAULT`].
+    pub fn is_default(&self) -> bool {
+        *self == PauseRule::DEFAULT
+    }
+
+    /// The rule as `silencedetect` takes it.
+    pub fn silence(&self) -> SilenceRule {
+        SilenceRule { noise_db: self.quieter_than_db, min_seconds: self.at_least_seconds }
+    }
+}
+
+impl std::fmt::Display for PauseRule {
+    /// `at least 0.3 s below -35 dB`, as diagnostics and `plan` say it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "at least {} s below {} dB", self.at_least_seconds, self.quieter_than_db)
+    }
+}
 
 /// The longest crossfade between two pieces, in seconds: it stays inside the pause after the cut.
 const MAX_FADE: f64 = 0.2;
@@ -61,32 +91,29 @@ pub(crate) struct NoPause {
 pub struct Splitter {
     ffmpeg: Ffmpeg,
     dir: PathBuf,
-    rule: SilenceRule,
 }
 
 impl Splitter {
     /// A splitter running `ffmpeg`, keeping pieces in `dir` (created when first needed).
     pub fn new(ffmpeg: Ffmpeg, dir: PathBuf) -> Self {
-        Self { ffmpeg, dir, rule: PAUSE }
+        Self { ffmpeg, dir }
     }
 
-    /// What counts as a pause.
-    pub fn rule(&self) -> SilenceRule {
-        self.rule
-    }
-
-    /// Cuts `source` (`seconds` long, `rate` samples per second) into pieces each within
-    /// `limits`; `Ok(Err(..))` when no set of pauses allows it.
+    /// Cuts `source` (`rate` samples per second) into pieces each within `limits`, at pauses as
+    /// `rule` defines them; `Ok(Err(..))` when no set of pauses allows it. The pieces depend on
+    /// the rule only through where it cuts: two rules that cut at the same places give the same
+    /// files (and the same render keys).
     pub(crate) fn split(
         &self,
         source: &MediaFile,
         rate: Option<u32>,
         limits: &AudioLimits,
         probe: &Probe,
+        rule: PauseRule,
     ) -> Result<Result<Vec<SpeechPiece>, NoPause>, MediaError> {
         let rate = rate.unwrap_or(MAX_RATE).min(MAX_RATE);
         let (speech, silences) =
-            episodic_media::decode_with_silences(&self.ffmpeg, &source.path, rate, self.rule)?;
+            episodic_media::decode_with_silences(&self.ffmpeg, &source.path, rate, rule.silence())?;
         // A piece is 16-bit mono PCM: its bytes, not only the model's cap, bound its length.
         let by_bytes = limits.max_bytes.saturating_sub(44) as f64 / (f64::from(rate) * 2.0);
         let longest = limits.max_seconds.min(by_bytes);
@@ -127,7 +154,16 @@ impl Splitter {
             pieces.push(SpeechPiece {
                 file: MediaFile {
                     path,
-                    written: format!("{} (piece {} of {})", source.written, index + 1, cuts.len() + 1),
+                    // The span too, so `plan` says "piece 1 of 2, 0.00-21.10 s → 0.00-23.40 s"
+                    // when a cut moves (another pause rule, a re-recorded pause).
+                    written: format!(
+                        "{} (piece {} of {}, {:.2}-{:.2} s)",
+                        source.written,
+                        index + 1,
+                        cuts.len() + 1,
+                        from as f64 / rate,
+                        to as f64 / rate
+                    ),
                     sha256,
                     size,
                     kind: FileKind::Wav,
@@ -179,7 +215,8 @@ fn on_grid(pause: &Silence) -> f64 {
     ((pause.middle() / CUT_GRID).round() * CUT_GRID).clamp(pause.start, pause.end)
 }
 
-/// The grid cuts are placed on, in seconds (a pause is at least 0.3 s).
+/// The grid cuts are placed on, in seconds (a pause is at least 0.1 s, so it holds a grid point
+/// or the cut is clamped into it).
 const CUT_GRID: f64 = 0.02;
 
 fn cuts_into(total: f64, candidates: &[Cut], count: usize, min: f64, max: f64) -> Option<Vec<Cut>> {
@@ -276,6 +313,62 @@ mod tests {
         let after = choose_cuts(45.0, &[pause(23.0, 23.79996)], 2.0, 30.0).unwrap();
         assert_eq!(before[0].at, after[0].at);
         assert!((before[0].at - 23.4).abs() < 1e-9);
+    }
+
+    /// A 45 s tone at 16 kHz, silent at `pauses`, written by the real ffmpeg; hashed as the
+    /// resolver would.
+    fn generated_line(dir: &Path, pauses: &[(f64, f64)]) -> (Ffmpeg, Probe, MediaFile) {
+        let tool = |name| {
+            episodic_media::locate(name, None).unwrap_or_else(|err| {
+                panic!("{err}: install it (`apt-get install ffmpeg` or `bash .ci/setup`)")
+            })
+        };
+        let ffmpeg = Ffmpeg::new(tool("ffmpeg"));
+        let silent: Vec<String> = pauses.iter().map(|(from, to)| format!("between(t,{from},{to})")).collect();
+        let path = dir.join("line.wav");
+        let status = std::process::Command::new(ffmpeg.path())
+            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("aevalsrc='if({},0,0.3*sin(2*PI*220*t))':s=16000:d=45", silent.join("+")))
+            .args(["-ac", "1", "-c:a", "pcm_s16le"])
+            .arg(&path)
+            .status()
+            .expect("run ffmpeg");
+        assert!(status.success());
+        let probe = Probe::new(tool("ffprobe"));
+        let (sha256, size) = probe.hash(&path).expect("hash");
+        let file = MediaFile { path, written: "line.wav".into(), sha256, size, kind: FileKind::Wav };
+        (ffmpeg, probe, file)
+    }
+
+    #[test]
+    fn the_rule_decides_which_pauses_a_line_is_cut_at() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        // 0.5 s at 15.75 s (far from the even split) and 0.22 s at 22.51 s (near it).
+        let (ffmpeg, probe, file) = generated_line(dir.path(), &[(15.5, 16.0), (22.4, 22.62)]);
+        let splitter = Splitter::new(ffmpeg, dir.path().join("pieces"));
+        let limits =
+            AudioLimits { formats: Vec::new(), max_bytes: 5_000_000, min_seconds: 2.0, max_seconds: 30.0 };
+        let cut = |rule: PauseRule| {
+            let pieces =
+                splitter.split(&file, Some(16_000), &limits, &probe, rule).expect("ffmpeg").expect("cut");
+            assert_eq!(pieces.len(), 2, "{pieces:?}");
+            pieces[1].start
+        };
+        let default = cut(PauseRule::DEFAULT);
+        assert!((default - 15.75).abs() < 0.03, "the default rule sees only the 0.5 s pause: {default}");
+        let short = cut(PauseRule { at_least_seconds: 0.2, ..PauseRule::DEFAULT });
+        assert!((short - 22.51).abs() < 0.03, "0.2 s counts the pause near the even split: {short}");
+
+        // Only the short pause: refused by default, cut with 0.2 s.
+        let (ffmpeg, probe, file) = generated_line(dir.path(), &[(22.4, 22.62)]);
+        let splitter = Splitter::new(ffmpeg, dir.path().join("pieces"));
+        let refused =
+            splitter.split(&file, Some(16_000), &limits, &probe, PauseRule::DEFAULT).expect("ffmpeg");
+        assert_eq!(refused.map(|_| ()), Err(NoPause { from: 0.0, to: 45.0 }));
+        let rule = PauseRule { at_least_seconds: 0.2, ..PauseRule::DEFAULT };
+        let pieces =
+            splitter.split(&file, Some(16_000), &limits, &probe, rule).expect("ffmpeg").expect("cut");
+        assert_eq!(pieces[1].file.written, "line.wav (piece 2 of 2, 22.52-45.00 s)");
     }
 
     #[test]

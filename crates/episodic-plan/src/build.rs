@@ -75,6 +75,8 @@ struct Builder<'a> {
     shows: HashMap<NodeIndex, String>,
     /// Renders of a segment's later take.
     takes: HashMap<NodeIndex, u32>,
+    /// The pause rule each long line's piece render was cut at.
+    cut_by: HashMap<NodeIndex, episodic_manifest::PauseRule>,
 }
 
 impl<'a> Builder<'a> {
@@ -96,6 +98,7 @@ impl<'a> Builder<'a> {
             asked: HashMap::new(),
             shows: HashMap::new(),
             takes: HashMap::new(),
+            cut_by: HashMap::new(),
         }
     }
 
@@ -180,6 +183,7 @@ impl<'a> Builder<'a> {
             captions: episode.captions,
             shared,
             takes: self.takes,
+            cut_by: self.cut_by,
         }
     }
 

@@ -44,6 +44,8 @@
 //! manifest set), `output_format`, `text` (exact, tags included), `characters` (billed),
 //! `seconds` (estimated, with `"estimated": true`) and `price` (`as_of`, `source`); its cost is
 //! characters × the model's price per character. `totals` adds `speeches` and `characters`.
+//! A join node has `pauses` (`{"quieter_than_db": -35.0, "at_least_seconds": 0.3}`): what counted
+//! as a pause where its line was cut, the manifest's `pauses` or the default.
 
 use crate::{Assessment, NodeKind, Plan, Reason, Status};
 use serde::Serialize;
@@ -156,6 +158,10 @@ pub struct NodeJson<'a> {
     /// is the dearest member's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fallbacks: Vec<FallbackJson<'a>>,
+    /// What counted as a pause where the line was cut (join nodes): `quieter_than_db` and
+    /// `at_least_seconds`, the manifest's `pauses` or the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pauses: Option<&'a episodic_manifest::PauseRule>,
 }
 
 /// The date and source of a price.
@@ -277,6 +283,10 @@ impl<'a> PlanJson<'a> {
                     },
                     shared_by: shared.map(|sharing| sharing.segments.as_slice()),
                     shares: shared.map(|sharing| sharing.what.as_str()),
+                    pauses: match &node.detail {
+                        crate::NodeDetail::Join(spec) => Some(&spec.pauses),
+                        _ => None,
+                    },
                 }
             })
             .collect();

@@ -67,6 +67,9 @@ pub struct Plan {
     pub shared: HashMap<NodeIndex, Sharing>,
     /// Renders whose segment asked for a fresh take (`take: N`, N > 1), by take.
     pub takes: HashMap<NodeIndex, u32>,
+    /// The renders of a long line's pieces, by the pause rule the line was cut at: `plan` names
+    /// the rule when a piece changed.
+    pub cut_by: HashMap<NodeIndex, episodic_manifest::PauseRule>,
 }
 
 /// One render that several segments asked for with identical requests: it is rendered (and

@@ -380,6 +380,9 @@ pub struct JoinSpec {
     pub pieces: Vec<JoinPieceSpec>,
     /// The frame rate of the model's clips, kept by the join.
     pub fps: u32,
+    /// What counted as a pause where the line was cut. Not in the join's key: the pieces' keys
+    /// follow their audio, so a rule that cuts at the same places changes nothing.
+    pub pauses: episodic_manifest::PauseRule,
 }
 
 impl SpeechSpec {

@@ -153,6 +153,10 @@ impl Plan {
                 if let Some(take) = self.takes.get(&index) {
                     parts.insert("take", json!(take));
                 }
+                // Not in the key (the piece's audio is), but what moved the cut when it moved.
+                if let Some(rule) = self.cut_by.get(&index) {
+                    parts.insert("pauses", Value::String(rule.to_string()));
+                }
                 if let Value::Object(args) = &render.args {
                     for (arg, value) in args {
                         match value.get(FILE_PLACEHOLDER).and_then(Value::as_str) {
@@ -214,6 +218,7 @@ impl Plan {
             // The pieces' keys come in below, by their download's id.
             NodeDetail::Join(spec) => {
                 parts.insert("fps", json!(spec.fps));
+
                 for (number, piece) in (1..).zip(&spec.pieces) {
                     parts.insert(
                         format!("length of piece {number}"),

@@ -356,9 +356,11 @@ fn split_lines(out: &mut String, plan: &Plan) {
             .collect();
         let cuts: Vec<String> =
             join.pieces.iter().skip(1).map(|piece| format!("{:.2} s", piece.start)).collect();
+        let rule =
+            if join.pauses.is_default() { String::new() } else { format!(" (pauses {})", join.pauses) };
         let _ = writeln!(
             out,
-            "  {}: {} pieces ({}), cut at {}",
+            "  {}: {} pieces ({}), cut at {}{rule}",
             join.segment,
             join.pieces.len(),
             pieces.join(", "),

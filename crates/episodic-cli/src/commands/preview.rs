@@ -262,6 +262,7 @@ mod tests {
             cfg_scale: None,
             listener: None,
             pieces,
+            pauses: episodic_manifest::PauseRule::DEFAULT,
             model_fallbacks: Vec::new(),
         }
     }

@@ -54,6 +54,8 @@ impl Builder<'_> {
                 &[image, audio],
             );
             self.shows.entry(render).or_insert_with(|| format!("{speaker} speaking"));
+            // A piece shared with another segment keeps the rule of the segment that names it.
+            self.cut_by.entry(render).or_insert(dialogue.pauses);
             let download = self.download(render);
             specs.push(JoinPieceSpec {
                 download: self.graph[download].id.clone(),
@@ -63,7 +65,8 @@ impl Builder<'_> {
             });
             downloads.push(download);
         }
-        let spec = JoinSpec { segment: segment.id.clone(), pieces: specs, fps: model.fps };
+        let spec =
+            JoinSpec { segment: segment.id.clone(), pieces: specs, fps: model.fps, pauses: dialogue.pauses };
         let key = NodeKey::of_json(&json!({
             "join": 1,
             "pieces": downloads.iter().map(|index| self.graph[*index].key.as_str()).collect::<Vec<_>>(),
@@ -73,7 +76,10 @@ impl Builder<'_> {
         }));
         let cuts: Vec<String> =
             spec.pieces.iter().skip(1).map(|piece| format!("{:.2} s", piece.start)).collect();
-        let label = format!("{} pieces, cut at {}", spec.pieces.len(), cuts.join(", "));
+        let mut label = format!("{} pieces, cut at {}", spec.pieces.len(), cuts.join(", "));
+        if !spec.pauses.is_default() {
+            label.push_str(&format!(" (pauses {})", spec.pauses));
+        }
         let join =
             self.add(format!("join/{}/speaker", segment.id), key, label, Usd::ZERO, NodeDetail::Join(spec));
         for download in downloads {
