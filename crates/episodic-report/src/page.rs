@@ -257,7 +257,7 @@ border-bottom:1px solid var(--line);white-space:nowrap}td:last-child{white-space
 .num{text-align:right;font-variant-numeric:tabular-nums}tr.status-failed td{background:rgba(207,34,46,.12)}\
 tr.status-skipped td{color:var(--muted)}\
 .swatch{display:inline-block;width:9px;height:9px;border-radius:2px;margin-right:6px}\
-.kind-upload{background:#56B4E9}.kind-render{background:#E69F00}.kind-download{background:#009E73}\
+.kind-speech{background:#332288}.kind-align{background:#44AA99}.kind-upload{background:#56B4E9}.kind-render{background:#E69F00}.kind-download{background:#009E73}\
 .kind-join{background:#F0E442}.kind-compose{background:#CC79A7}.kind-audio{background:#0072B2}.kind-concat{background:#D55E00}\
 #failures{border-left:4px solid #cf222e;padding-left:12px}#fallbacks{border-left:4px solid #9a6700;padding-left:12px}.hint{color:var(--muted)}\
 svg text{font-size:11px;fill:var(--fg)}svg .label{text-anchor:end;font-family:ui-monospace,monospace}\

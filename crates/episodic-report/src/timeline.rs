@@ -5,8 +5,11 @@ use crate::html::escape;
 use crate::model::NodeLine;
 use std::fmt::Write;
 
-/// Node kinds in plan order, with their colours (colour-blind-safe Okabe–Ito hues).
+/// Node kinds in plan order, with their colours (colour-blind-safe: the seven Okabe–Ito hues,
+/// then two of Paul Tol's for the speech kinds, which Okabe–Ito has no more hues for).
 const KINDS: &[(&str, &str)] = &[
+    ("speech", "#332288"),
+    ("align", "#44AA99"),
     ("upload", "#56B4E9"),
     ("render", "#E69F00"),
     ("download", "#009E73"),
@@ -159,6 +162,14 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_the_plan_makes_has_a_colour_of_its_own() {
+        let kinds = ["speech", "align", "upload", "render", "download", "join", "compose", "audio", "concat"];
+        let colours: std::collections::BTreeSet<_> = kinds.iter().map(|kind| colour(kind)).collect();
+        assert_eq!(colours.len(), kinds.len(), "two kinds share a colour");
+        assert!(!colours.contains(OTHER), "a kind is drawn as unknown");
+    }
 
     fn node(id: &str, kind: &str, times: Option<(f64, f64)>) -> NodeLine {
         NodeLine {
