@@ -119,8 +119,11 @@ impl Section {
         if !self.setup.is_empty() {
             let _ = writeln!(out, "{}\n", self.setup);
         }
-        let _ = writeln!(out, "| figure | value | target | result |");
-        let _ = writeln!(out, "|---|---|---|---|");
+        // A skipped item has notes and no figures: no empty table.
+        if !self.figures.is_empty() {
+            let _ = writeln!(out, "| figure | value | target | result |");
+            let _ = writeln!(out, "|---|---|---|---|");
+        }
         for figure in &self.figures {
             let result = match figure.pass {
                 Some(true) => "pass",
@@ -135,7 +138,9 @@ impl Section {
                 cell(&figure.target)
             );
         }
-        out.push('\n');
+        if !self.figures.is_empty() {
+            out.push('\n');
+        }
         if !self.commands.is_empty() {
             let _ = writeln!(out, "Command{}:\n", if self.commands.len() > 1 { "s" } else { "" });
             let _ = writeln!(out, "```sh");
