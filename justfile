@@ -46,11 +46,12 @@ fuzz SECONDS="60":
     cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run manifest -- -max_total_time={{SECONDS}} -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1
 
 # Benchmarks: release build, criterion micro-benchmarks, then the end-to-end scenarios against the
-# studio; writes BENCHMARKS.md (about 5 minutes on 2 cores, builds aside).
+# studio; writes BENCHMARKS.md (about 20 minutes on 2 cores, builds aside). Through .ci/postgres: the
+# fleet item (10) needs a PostgreSQL server for its shared journal (and moto, from .ci/setup).
 bench:
     cargo build --release --locked --bin episodic --bin episodic-bench
     cargo bench --locked -p episodic-bench --benches
-    "${CARGO_TARGET_DIR:-target}/release/episodic-bench"
+    bash .ci/postgres "${CARGO_TARGET_DIR:-target}/release/episodic-bench"
 
 # Re-take docs/report.png (the README's picture of the HTML report) from the report test's run.
 docs-screenshot:
@@ -60,7 +61,7 @@ docs-screenshot:
 bench-quick:
     cargo build --release --locked --bin episodic --bin episodic-bench
     cargo bench --locked -p episodic-bench --benches -- --quick
-    "${CARGO_TARGET_DIR:-target}/release/episodic-bench" --quick --out "${CARGO_TARGET_DIR:-target}/BENCHMARKS.quick.md"
+    bash .ci/postgres "${CARGO_TARGET_DIR:-target}/release/episodic-bench" --quick --out "${CARGO_TARGET_DIR:-target}/BENCHMARKS.quick.md"
 
 # Run the local fal-compatible studio (add flags: --port 8710 --scale 4 --fail-rate-429 0.3 ...).
 studio *ARGS:

@@ -85,7 +85,7 @@ impl Context {
 
     /// As [`Context::studio`], with `per_second` of render time per second of clip on top of `fixed`.
     pub fn studio_with(&self, queue_delay: Duration, fixed: Duration, per_second: Duration) -> Studio {
-        let config = StudioConfig {
+        self.start_studio(StudioConfig {
             key: Some(KEY.into()),
             scale: 8,
             queue_delay,
@@ -93,7 +93,23 @@ impl Context {
             render_time_per_second: per_second,
             concurrency: 256,
             ..StudioConfig::default()
-        };
+        })
+    }
+
+    /// As [`Context::studio`], its clips at 1/`scale` of fal's size.
+    pub fn studio_scaled(&self, queue_delay: Duration, fixed: Duration, scale: u32) -> Studio {
+        self.start_studio(StudioConfig {
+            key: Some(KEY.into()),
+            scale,
+            queue_delay,
+            fixed_render_time: fixed,
+            concurrency: 256,
+            ..StudioConfig::default()
+        })
+    }
+
+    /// A studio on loopback with `config`.
+    pub fn start_studio(&self, config: StudioConfig) -> Studio {
         self.runtime
             .block_on(Studio::start(
                 config,
@@ -106,6 +122,20 @@ impl Context {
 
     pub fn stop(&self, studio: Studio) {
         self.runtime.block_on(studio.shutdown());
+    }
+
+    /// The variables that point episodic's fal backend (and ElevenLabs, with any key) at `studio`.
+    pub fn fal_env(&self, studio: &Studio) -> Vec<(&'static str, String)> {
+        let urls = studio.urls();
+        vec![
+            ("FAL_KEY", KEY.to_owned()),
+            ("EPISODIC_FAL_QUEUE_URL", urls.queue_url.clone()),
+            ("EPISODIC_FAL_REST_URL", urls.rest_url.clone()),
+            ("EPISODIC_FAL_CDN_URL", urls.cdn_url.clone()),
+            ("EPISODIC_FAL_API_URL", urls.api_url.clone()),
+            ("ELEVENLABS_API_KEY", KEY.to_owned()),
+            ("EPISODIC_ELEVENLABS_URL", urls.elevenlabs_url.clone()),
+        ]
     }
 
     /// `episodic render MANIFEST --backend fal --scale 8` in `dir`, pointed at `studio`.

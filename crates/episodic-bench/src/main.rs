@@ -4,7 +4,8 @@
 //!
 //! Usage: `episodic-bench [--quick] [--only 1,2,...] [--out FILE] [--episodic BIN]`; `--only` takes
 //! item numbers or names (`makespan`, `rerun`, `anchor`, `planner`, `overhead`, `media`, `shared`,
-//! `distinct`, `first-submit`).
+//! `distinct`, `first-submit`, `fleet`, `speech`). With `--only`, an existing output file keeps its
+//! other items: the items run replace theirs (`markdown::merge`).
 //! `episodic-bench plan-child MANIFEST [FACTS]` is the planner scenario's child process (one per size,
 //! so each reports its own peak memory; FACTS is a facts file to recall media probes from).
 
@@ -12,6 +13,7 @@
 
 mod anchor;
 mod context;
+mod fleet_services;
 mod scenarios;
 
 use context::Context;
@@ -21,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// The items, by number and name, for `--only`.
-const ITEMS: [(u32, &str); 9] = [
+const ITEMS: [(u32, &str); 11] = [
     (1, "makespan"),
     (2, "rerun"),
     (3, "anchor"),
@@ -31,6 +33,8 @@ const ITEMS: [(u32, &str); 9] = [
     (7, "shared"),
     (8, "distinct"),
     (9, "first-submit"),
+    (10, "fleet"),
+    (11, "speech"),
 ];
 
 /// An item of `--only`: its number, or its name.
@@ -109,6 +113,12 @@ fn main() {
     if wanted(9) {
         sections.push(scenarios::proportional::first_submit(&ctx));
     }
+    if wanted(10) {
+        sections.push(scenarios::fleet::run(&ctx));
+    }
+    if wanted(11) {
+        sections.push(scenarios::speech::run(&ctx));
+    }
     let invocation = format!(
         "episodic-bench{}{}",
         if quick { " --quick" } else { "" },
@@ -126,6 +136,11 @@ fn main() {
         appendix: std::fs::read_to_string(ctx.repo.join("crates/episodic-bench/FIXES.md"))
             .unwrap_or_default(),
     };
-    std::fs::write(&out, report.render()).expect("write BENCHMARKS.md");
+    // A partial run replaces its own items in an existing file and keeps the others' figures.
+    let text = match (&only, std::fs::read_to_string(&out)) {
+        (Some(_), Ok(existing)) => episodic_bench::markdown::merge(&existing, &report),
+        _ => report.render(),
+    };
+    std::fs::write(&out, text).expect("write BENCHMARKS.md");
     eprintln!("episodic-bench: wrote {} in {:.0} s", out.display(), started.elapsed().as_secs_f64());
 }

@@ -63,6 +63,10 @@ pub struct StudioConfig {
     /// Speech and alignment requests allowed at once; one more is answered 429
     /// `too_many_concurrent_requests` at once, unbilled. `None` is unlimited.
     pub tts_concurrency: Option<usize>,
+    /// How long a speech request takes before its audio is voiced, beside the voicing itself:
+    /// ElevenLabs answers a line in seconds, the local voicer in milliseconds, and a benchmark
+    /// of speech overlapping renders needs the real order of magnitude. Zero adds nothing.
+    pub tts_latency: Duration,
 }
 
 impl Default for StudioConfig {
@@ -88,6 +92,7 @@ impl Default for StudioConfig {
             elevenlabs_key: None,
             tts_quota_chars: None,
             tts_concurrency: None,
+            tts_latency: Duration::ZERO,
         }
     }
 }

@@ -345,6 +345,11 @@ async fn speak(
     {
         return Err(refused);
     }
+    // Admitted: the request holds its concurrency slot for the service's latency, as ElevenLabs'
+    // generation does.
+    if !state.config.tts_latency.is_zero() {
+        tokio::time::sleep(state.config.tts_latency).await;
+    }
     let layout = text::layout(&checked.text);
     let voiced = speech
         .voicer
