@@ -230,6 +230,18 @@ pub fn merge(existing: &str, report: &Report) -> String {
         if line.starts_with(&rerun) {
             continue;
         }
+        // An earlier partial run's line keeps only the items this run did not measure again.
+        if let Some((listed, rest)) = line.strip_prefix("- **Items ").and_then(|tail| tail.split_once(":**"))
+        {
+            let left: Vec<&str> = listed
+                .split(", ")
+                .filter(|item| item.parse::<u32>().map_or(true, |number| !numbers.contains(&number)))
+                .collect();
+            if !left.is_empty() {
+                let _ = writeln!(out, "- **Items {}:**{rest}", left.join(", "));
+            }
+            continue;
+        }
         if line.starts_with("- **Targets:**") {
             let _ = writeln!(out, "- **Targets:** {met} met, {missed} missed");
             let _ = writeln!(out, "{rerun_line}");
@@ -340,5 +352,21 @@ mod tests {
         // Merged again, the same items: one line names the partial run.
         let again = merge(&merged, &partial);
         assert_eq!(again, merged);
+        // A later partial run of item 10 alone takes it from the earlier line, which keeps item 9.
+        let later = Report {
+            invocation: "just bench` → `episodic-bench --only 10".into(),
+            sections: vec![section("10. Fleet", true)],
+            ..partial
+        };
+        let last = merge(&merged, &later);
+        assert!(
+            last.contains("- **Items 10:** rerun alone by `just bench` → `episodic-bench --only 10`"),
+            "{last}"
+        );
+        assert!(
+            last.contains("- **Items 9:** rerun alone by `just bench` → `episodic-bench --only 10,9`"),
+            "{last}"
+        );
+        assert_eq!(last.matches("- **Items").count(), 2, "{last}");
     }
 }
