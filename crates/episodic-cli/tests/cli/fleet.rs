@@ -9,7 +9,7 @@
 //! trials.
 
 use crate::moto::Moto;
-use crate::support::{Bench, DEMO, DEMO_LINES, assert_ok, copy_tree, demo_plan};
+use crate::support::{Bench, DEMO, DEMO_LINES, assert_ok, copy_tree, demo_plan, sha256};
 use episodic_studio::StudioConfig;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -152,11 +152,8 @@ fn two_machines_on_one_postgres_journal_and_s3_store_submit_each_render_once() {
     // Racing machines may both compose a segment (composes are not claimed: they cost CPU, not
     // money), and x264 with other thread counts writes other bytes; the third machine below must
     // take one of the two episodes from the store.
-    let digest = |name: &str| {
-        use sha2::Digest;
-        let path = bench.root().join(format!("pipelines/demo-{name}/out/ninja-news-demo.mp4"));
-        hex::encode(sha2::Sha256::digest(std::fs::read(&path).unwrap_or_else(|err| panic!("{name}: {err}"))))
-    };
+    let digest =
+        |name: &str| sha256(&bench.root().join(format!("pipelines/demo-{name}/out/ninja-news-demo.mp4")));
     let made = [digest("a"), digest("b")];
 
     // A third machine, later, finds every upload and render in the journal and every file in

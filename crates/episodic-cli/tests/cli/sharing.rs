@@ -2,10 +2,9 @@
 //! splitting a batch with no coordinator.
 
 use crate::moto::Moto;
-use crate::support::{BENCH_KEY, Bench, DEMO, assert_ok};
+use crate::support::{BENCH_KEY, Bench, DEMO, assert_ok, sha256};
 use episodic_studio::StudioConfig;
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 
 /// The kinds of node whose files a shared store holds.
@@ -32,11 +31,6 @@ fn finished(stdout: &[u8]) -> Vec<(String, bool)> {
         .filter(|event| event["event"] == "node_finished")
         .map(|event| (event["kind"].as_str().unwrap_or_default().to_owned(), event["cache_hit"] == true))
         .collect()
-}
-
-fn sha256(path: &Path) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("a file to hash")))
 }
 
 #[test]

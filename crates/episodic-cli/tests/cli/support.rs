@@ -258,6 +258,13 @@ pub fn fixtures() -> &'static Path {
     path
 }
 
+/// The sha256 of a file's bytes, in hex: whether two runs wrote the same file.
+pub fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// Copies a folder recursively.
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
