@@ -24,10 +24,12 @@ pub struct Context {
     pub runtime: tokio::runtime::Runtime,
     /// Small sizes for a smoke run.
     pub quick: bool,
+    /// Keep every scenario's scratch folder (`--keep`), to read a figure's events and files after.
+    pub keep: bool,
 }
 
 impl Context {
-    pub fn new(quick: bool, episodic: Option<PathBuf>) -> Context {
+    pub fn new(quick: bool, keep: bool, episodic: Option<PathBuf>) -> Context {
         let this = std::env::current_exe().expect("the harness's own path");
         let bin_dir = this.parent().expect("the harness lives in a folder").to_path_buf();
         let episodic = episodic.unwrap_or_else(|| bin_dir.join("episodic"));
@@ -52,7 +54,19 @@ impl Context {
             ffprobe: episodic_media::locate("ffprobe", None).expect("ffprobe is installed (bash .ci/setup)"),
             runtime,
             quick,
+            keep,
         }
+    }
+
+    /// A scratch folder for one scenario: removed when dropped, unless `--keep` asked to keep it
+    /// (its path is printed then).
+    pub fn scratch(&self) -> tempfile::TempDir {
+        let mut dir = tempfile::tempdir().expect("a scratch folder");
+        if self.keep {
+            dir.disable_cleanup(true);
+            eprintln!("episodic-bench: keeping {}", dir.path().display());
+        }
+        dir
     }
 
     pub fn assets(&self) -> PathBuf {

@@ -2,7 +2,7 @@
 //! `BENCHMARKS.md`. `just bench` builds the release binaries and runs it; `just bench-quick` runs it
 //! with `--quick` (small sizes, about a minute).
 //!
-//! Usage: `episodic-bench [--quick] [--only 1,2,...] [--out FILE] [--episodic BIN]`; `--only` takes
+//! Usage: `episodic-bench [--quick] [--keep] [--only 1,2,...] [--out FILE] [--episodic BIN]`; `--only` takes
 //! item numbers or names (`makespan`, `rerun`, `anchor`, `planner`, `overhead`, `media`, `shared`,
 //! `distinct`, `first-submit`, `fleet`, `speech`). With `--only`, an existing output file keeps its
 //! other items: the items run replace theirs (`markdown::merge`).
@@ -55,6 +55,7 @@ fn main() {
         return;
     }
     let mut quick = false;
+    let mut keep = false;
     let mut only: Option<Vec<u32>> = None;
     let mut out: Option<PathBuf> = None;
     let mut episodic: Option<PathBuf> = None;
@@ -62,6 +63,7 @@ fn main() {
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--quick" => quick = true,
+            "--keep" => keep = true,
             "--only" => {
                 let list = iter.next().expect("--only needs a list like 1,2");
                 only = Some(list.split(',').map(|item| item_number(item.trim())).collect());
@@ -69,7 +71,9 @@ fn main() {
             "--out" => out = Some(PathBuf::from(iter.next().expect("--out needs a file"))),
             "--episodic" => episodic = Some(PathBuf::from(iter.next().expect("--episodic needs a path"))),
             "-h" | "--help" => {
-                println!("episodic-bench [--quick] [--only 1,2,...|NAME,...] [--out FILE] [--episodic BIN]");
+                println!(
+                    "episodic-bench [--quick] [--keep] [--only 1,2,...|NAME,...] [--out FILE] [--episodic BIN]"
+                );
                 println!(
                     "items: {}",
                     ITEMS.iter().map(|(n, name)| format!("{n} {name}")).collect::<Vec<_>>().join(", ")
@@ -81,7 +85,7 @@ fn main() {
     }
     let started = Instant::now();
     let load_at_start = episodic_bench::machine::load_average();
-    let ctx = Context::new(quick, episodic);
+    let ctx = Context::new(quick, keep, episodic);
     let out = out.unwrap_or_else(|| ctx.repo.join("BENCHMARKS.md"));
     let wanted = |n: u32| only.as_ref().is_none_or(|list| list.contains(&n));
     let mut sections = Vec::new();

@@ -183,7 +183,7 @@ pub fn run(ctx: &Context) -> Section {
         }
     };
 
-    let dir = tempfile::tempdir().expect("a scratch folder");
+    let dir = ctx.scratch();
     let dir = dir.path();
     generate::copy_assets(&ctx.assets(), dir).expect("copy the assets");
 

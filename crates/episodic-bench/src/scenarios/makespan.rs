@@ -26,7 +26,7 @@ pub struct Batch {
 
 pub fn run(ctx: &Context) -> (Section, Section, Batch) {
     let segments = if ctx.quick { 6 } else { 20 };
-    let dir = tempfile::tempdir().expect("a scratch folder");
+    let dir = ctx.scratch();
     generate::copy_assets(&ctx.assets(), dir.path()).expect("copy the assets");
     let audio = generate::cut_lines(&ctx.ffmpeg.path, dir.path(), segments).expect("cut speech clips");
     let yaml = generate::dual_anchor_yaml("bench-makespan", segments, &audio, "side_by_side");

@@ -73,7 +73,7 @@ impl Kit<'_> {
 }
 
 pub fn run(ctx: &Context) -> Section {
-    let dir = tempfile::tempdir().expect("a scratch folder");
+    let dir = ctx.scratch();
     generate::copy_assets(&ctx.assets(), dir.path()).expect("copy the assets");
     // The canvas and rate episodic composes at for a pro 16:9 episode, from its own plan.
     let yaml =

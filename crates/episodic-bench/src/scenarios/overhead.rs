@@ -10,7 +10,7 @@ use std::time::Duration;
 
 pub fn run(ctx: &Context) -> Section {
     let segments = if ctx.quick { 20 } else { 60 };
-    let dir = tempfile::tempdir().expect("a scratch folder");
+    let dir = ctx.scratch();
     generate::copy_assets(&ctx.assets(), dir.path()).expect("copy the assets");
     let shipped: Vec<String> = generate::SHIPPED_AUDIO.iter().map(|name| format!("audio/{name}")).collect();
     let yaml = generate::dual_anchor_yaml("bench-overhead", segments, &shipped, "side_by_side");

@@ -73,7 +73,7 @@ fn measure(ctx: &Context, manifest: &Path, facts: Option<&Path>) -> Measured {
 }
 
 pub fn run(ctx: &Context) -> Section {
-    let dir = tempfile::tempdir().expect("a scratch folder");
+    let dir = ctx.scratch();
     generate::copy_assets(&ctx.assets(), dir.path()).expect("copy the assets");
     let shipped: Vec<String> = generate::SHIPPED_AUDIO.iter().map(|name| format!("audio/{name}")).collect();
     let sizes: &[usize] = if ctx.quick { &[100, 1_000] } else { &[100, 1_000, 10_000] };

@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, listeners: Listeners) -> Section {
     let segments = if ctx.quick { 6 } else { 20 };
     let name = listeners.name();
     let episode = format!("bench-{name}");
-    let dir = tempfile::tempdir().expect("a scratch folder");
+    let dir = ctx.scratch();
     let dir = dir.path();
     generate::copy_assets(&ctx.assets(), dir).expect("copy the assets");
     let audio = generate::click_lines(&ctx.ffmpeg.path, dir, segments).expect("write the click lines");
@@ -428,7 +428,7 @@ fn canvas(ffprobe: &Path, file: &Path) -> (u32, u32) {
 /// to its first render submit.
 pub fn first_submit(ctx: &Context) -> Section {
     let segments = 20;
-    let dir = tempfile::tempdir().expect("a scratch folder");
+    let dir = ctx.scratch();
     let dir = dir.path();
     generate::copy_assets(&ctx.assets(), dir).expect("copy the assets");
     let audio = generate::cut_lines(&ctx.ffmpeg.path, dir, segments).expect("cut speech clips");

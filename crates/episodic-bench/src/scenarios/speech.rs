@@ -90,7 +90,7 @@ fn render(ctx: &Context, dir: &Path, manifest: &str, state: &str) -> Run {
 
 pub fn run(ctx: &Context) -> Section {
     let segments = if ctx.quick { 6 } else { 20 };
-    let dir = tempfile::tempdir().expect("a scratch folder");
+    let dir = ctx.scratch();
     let dir = dir.path();
     generate::copy_assets(&ctx.assets(), dir).expect("copy the assets");
     let yaml = generate::dual_anchor_lines_yaml("bench-lines", segments, "side_by_side");
