@@ -8,8 +8,8 @@ pub const EPISODIC_PRICES: &str = "EPISODIC_PRICES";
 pub const EPISODIC_FFPROBE: &str = "EPISODIC_FFPROBE";
 /// The ffmpeg to use instead of the one on PATH.
 pub const EPISODIC_FFMPEG: &str = "EPISODIC_FFMPEG";
-/// `ffprobe` makes every probe ask ffprobe instead of reading WAV, MP3, PNG, JPEG and WebP
-/// headers natively (which give the same answers, without ffprobe's ~0.1 s start-up).
+/// `ffprobe` makes every probe ask ffprobe instead of reading WAV, MP3, PNG, JPEG, WebP and
+/// MP4/QuickTime headers natively (which give the same answers, without ffprobe's ~0.1 s start-up).
 pub const EPISODIC_PROBE: &str = "EPISODIC_PROBE";
 /// The shared artifact store (same as `render --artifacts`): `s3://bucket/prefix` or a folder.
 pub const EPISODIC_ARTIFACTS_URL: &str = "EPISODIC_ARTIFACTS_URL";

@@ -1,5 +1,6 @@
-//! Reading what ffprobe would say of a WAV, MP3, PNG, JPEG or WebP from its headers, without
-//! starting ffprobe (70–130 ms a file, nearly all of it loading ffmpeg's libraries).
+//! Reading what ffprobe would say of a WAV, MP3, PNG, JPEG or WebP from its headers (and of an
+//! MP4 or QuickTime file from its index, in [`isobmff`]), without starting ffprobe (70–130 ms a
+//! file, nearly all of it loading ffmpeg's libraries).
 //!
 //! A reader answers only when it understands the whole file the way ffmpeg 5.1 reads it, and
 //! then answers exactly what ffprobe reports for every field of [`MediaInfo`] (the demuxer's name,
@@ -23,24 +24,72 @@ use crate::probe::{MediaInfo, StreamInfo, StreamKind};
 use std::io::Read;
 use std::path::Path;
 
+mod isobmff;
+
 /// Files larger than this are left to ffprobe rather than read whole.
 const MAX_BYTES: u64 = 256 << 20;
 
 /// What ffprobe would report for `path` (absolute, as ffprobe is given it) and where its first
 /// audio stream's packets end, or `None` when the file is not fully understood.
 pub(crate) fn read(path: &Path) -> Option<(MediaInfo, Option<f64>)> {
+    match open(path)? {
+        Opened::Movie(movie) => Some((movie.info.clone(), movie.end_of(StreamKind::Audio)?)),
+        Opened::Bytes(name, bytes) => parse(&name, &bytes),
+    }
+}
+
+/// What ffprobe would report for `path`, and where its first audio stream's packets end when
+/// that is reproduced too (not for PCM in a QuickTime file, nor a cut MP4): what
+/// [`crate::Probe::probe`] asks.
+pub(crate) fn read_info(path: &Path) -> Option<(MediaInfo, Option<Option<f64>>)> {
+    match open(path)? {
+        Opened::Movie(movie) => {
+            let end = movie.end_of(StreamKind::Audio);
+            Some((movie.info, end))
+        }
+        Opened::Bytes(name, bytes) => parse(&name, &bytes).map(|(info, end)| (info, Some(end))),
+    }
+}
+
+/// What ffprobe would report for the MP4 or QuickTime clip at `path` and where its first video
+/// stream's packets end, or `None` when that is not reproduced (any other kind of file, a cut one).
+pub(crate) fn read_clip(path: &Path) -> Option<(MediaInfo, Option<f64>)> {
+    match open(path)? {
+        Opened::Movie(movie) => Some((movie.info.clone(), movie.end_of(StreamKind::Video)?)),
+        Opened::Bytes(..) => None,
+    }
+}
+
+/// A file opened for a native reading: an ISO-BMFF movie is read from its index alone, anything
+/// else whole.
+enum Opened {
+    Movie(isobmff::Movie),
+    Bytes(String, Vec<u8>),
+}
+
+fn open(path: &Path) -> Option<Opened> {
     let name = path.to_str()?;
     let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    if len > MAX_BYTES || !file.metadata().ok()?.is_file() {
+    let metadata = file.metadata().ok()?;
+    let len = metadata.len();
+    if !metadata.is_file() {
+        return None;
+    }
+    let mut head = [0u8; 16];
+    let have = file.read(&mut head).ok()?;
+    if crate::sniff(&head[..have]) == crate::FileKind::Mp4 {
+        return isobmff::read(&mut file, len).map(Opened::Movie);
+    }
+    if len > MAX_BYTES {
         return None;
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?);
+    bytes.extend_from_slice(&head[..have]);
     file.read_to_end(&mut bytes).ok()?;
     if bytes.len() as u64 != len {
         return None;
     }
-    parse(name, &bytes)
+    Some(Opened::Bytes(name.to_owned(), bytes))
 }
 
 /// [`read`] over a file's bytes; `name` is the path ffprobe would be given.

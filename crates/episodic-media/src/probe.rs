@@ -14,7 +14,8 @@ use std::sync::Arc;
 pub struct Probe {
     tool: Tool,
     facts: Arc<FactStore>,
-    /// Read WAV, MP3, PNG, JPEG and WebP headers natively where that gives ffprobe's answer.
+    /// Read WAV, MP3, PNG, JPEG, WebP and MP4/QuickTime headers natively where that gives
+    /// ffprobe's answer.
     native_headers: bool,
 }
 
@@ -101,6 +102,12 @@ impl Probe {
         if self.native_headers { crate::header::read(path) } else { None }
     }
 
+    /// The native reading of `path` for [`Probe::probe`]: where the first audio stream's packets
+    /// end is `None` when not reproduced.
+    fn native_info(&self, path: &Path) -> Option<(MediaInfo, Option<Option<f64>>)> {
+        if self.native_headers { crate::header::read_info(path) } else { None }
+    }
+
     /// Where ffprobe is.
     pub fn path(&self) -> &Path {
         &self.tool.path
@@ -118,11 +125,11 @@ impl Probe {
         if let Some(info) = stamp.as_ref().and_then(|stamp| self.facts.recall(&key, stamp, Known::info)) {
             return Ok(info);
         }
-        if let Some((info, end)) = self.native(&key) {
+        if let Some((info, end)) = self.native_info(&key) {
             if let Some(stamp) = &stamp {
                 self.facts.learn(&key, stamp, |known| {
                     known.set_info(info.clone());
-                    if info.audio().is_some() {
+                    if let Some(end) = end.filter(|_| info.audio().is_some()) {
                         known.set_audio_end(end);
                     }
                 });
@@ -169,11 +176,19 @@ impl Probe {
     /// really holds, whatever its header says. A clip cut short after its index was written
     /// (an MP4 with `moov` first) still declares its full length; only its packets show the cut.
     /// Reads packet headers only, nothing is decoded. The probe is remembered as [`Probe::probe`]'s.
+    /// An MP4 whose every sample lies inside the file is read from its index, without ffprobe.
     pub fn probe_clip(&self, path: &Path) -> Result<(MediaInfo, Option<f64>), MediaError> {
-        let raw = self.run_json(path, &["-show_entries", "packet=stream_index,pts_time,duration_time"])?;
-        let end = raw.stream_end("video");
-        let info = raw.into_info();
         let key = absolute(path);
+        let native = if self.native_headers { crate::header::read_clip(&key) } else { None };
+        let (info, end) = match native {
+            Some(read) => read,
+            None => {
+                let raw =
+                    self.run_json(path, &["-show_entries", "packet=stream_index,pts_time,duration_time"])?;
+                let end = raw.stream_end("video");
+                (raw.into_info(), end)
+            }
+        };
         if let Some(stamp) = Stamp::of(&key) {
             self.facts.learn(&key, &stamp, |known| known.set_info(info.clone()));
         }

@@ -125,3 +125,22 @@ fn the_demos_media_are_read_without_running_ffprobe() {
     assert_eq!(output.code, 0, "{}", output.stderr);
     assert_eq!(calls(&log), Vec::<String>::new(), "WAV, MP3 and PNG headers are read natively");
 }
+
+#[test]
+fn a_render_reads_its_clips_segments_and_audio_without_running_ffprobe() {
+    // Every file a render makes or fetches is MP4 or QuickTime (clips, segments, the episode's
+    // audio, the episode): their index says what ffprobe would, so none of them starts it. Only
+    // a cut download would (its packets are counted), and the studio cuts none here.
+    let bench = crate::support::Bench::new(episodic_studio::StudioConfig::default());
+    let log = bench.root().join("probes.log");
+    let ffprobe = logging_ffprobe(bench.root(), &log);
+    let output = bench.command(&[]).env("EPISODIC_FFPROBE", &ffprobe).output().expect("run episodic render");
+    crate::support::assert_ok(&output);
+    let probed = calls(&log);
+    let movies: Vec<&String> = probed
+        .iter()
+        .filter(|target| [".mp4", ".mov", ".m4a"].iter().any(|ext| target.ends_with(ext)))
+        .collect();
+    assert_eq!(movies, Vec::<&String>::new(), "MP4 and QuickTime files went to ffprobe");
+    assert!(bench.output_path().is_file());
+}
