@@ -118,6 +118,136 @@ pub async fn compose_with(
     out: &Path,
     extras: ComposeExtras<'_>,
 ) -> Result<(), MediaError> {
+    let prepared = prepare(probe, &ComposeJob { composition: *c, out, extras }, 0, "").await?;
+    let mut line = decoding(ffmpeg, &prepared.inputs);
+    line.extend(args(["-filter_complex", prepared.graph.join(";").as_str()]));
+    line.extend(prepared.outputs.iter().cloned());
+    ffmpeg.run(&line).await?;
+    prepared.commit()
+}
+
+/// One segment of [`compose_batch`]: what [`compose_with`] takes.
+#[derive(Debug, Clone, Copy)]
+pub struct ComposeJob<'a> {
+    /// What the segment is made of.
+    pub composition: Composition<'a>,
+    /// Where it is written.
+    pub out: &'a Path,
+    /// Its thumbnail and captions.
+    pub extras: ComposeExtras<'a>,
+}
+
+/// Composes every job in one run of ffmpeg, each exactly as [`compose_with`] would, and says how
+/// each ended (in the order given). ffmpeg's start (loading its libraries, about 70 ms of CPU) is
+/// paid once for them all, and a listener clip several segments share is opened once: what a
+/// backlog of small composes is mostly made of. When the shared run fails, each job is composed
+/// alone, so a bad segment fails by itself, with its own error, and the others are still made.
+pub async fn compose_batch(
+    ffmpeg: &Ffmpeg,
+    probe: &Probe,
+    jobs: &[ComposeJob<'_>],
+) -> Vec<Result<(), MediaError>> {
+    if jobs.len() <= 1 {
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            results.push(compose_with(ffmpeg, probe, &job.composition, job.out, job.extras).await);
+        }
+        return results;
+    }
+    let mut inputs = 0usize;
+    let mut prepared = Vec::with_capacity(jobs.len());
+    for (index, job) in jobs.iter().enumerate() {
+        match prepare(probe, job, inputs, &format!("_{index}")).await {
+            Ok(ready) => {
+                inputs += ready.input_count;
+                prepared.push(Ok(ready));
+            }
+            Err(err) => prepared.push(Err(err)),
+        }
+    }
+    let mut line = Vec::new();
+    let mut graph = Vec::new();
+    let mut outputs = Vec::new();
+    for ready in prepared.iter().flatten() {
+        line.extend(decoding(ffmpeg, &ready.inputs));
+        graph.extend(ready.graph.iter().cloned());
+        // The thread limit `Ffmpeg::run` places reaches only the last output: each segment's
+        // encoder gets its own.
+        if let Some(threads) = ffmpeg.threads() {
+            let (file, options) =
+                ready.outputs.split_last().map_or((None, &ready.outputs[..]), |(f, o)| (Some(f), o));
+            outputs.extend(options.iter().cloned());
+            outputs.extend(args(["-threads", threads.to_string().as_str()]));
+            outputs.extend(file.cloned());
+        } else {
+            outputs.extend(ready.outputs.iter().cloned());
+        }
+    }
+    line.extend(args(["-filter_complex", graph.join(";").as_str()]));
+    line.extend(outputs);
+    let ran = if prepared.iter().flatten().count() > 0 { ffmpeg.run(&line).await } else { Ok(()) };
+    match ran {
+        Ok(()) => prepared.into_iter().map(|ready| ready.and_then(Prepared::commit)).collect(),
+        Err(_) => {
+            drop(prepared);
+            let mut results = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                results.push(compose_with(ffmpeg, probe, &job.composition, job.out, job.extras).await);
+            }
+            results
+        }
+    }
+}
+
+/// `inputs` with the thread limit, when `ffmpeg` has one, given to each input's decoder as well:
+/// an H.264 decoder otherwise starts a thread per core for each clip, and a compose sharing the
+/// cores (or a batch opening forty clips) spends more CPU switching between them than decoding
+/// (17 % of a 10-segment batch's CPU at the benchmarks' canvas).
+fn decoding(ffmpeg: &Ffmpeg, inputs: &[OsString]) -> Vec<OsString> {
+    let Some(threads) = ffmpeg.threads() else { return inputs.to_vec() };
+    let mut line = Vec::with_capacity(inputs.len() * 2);
+    for arg in inputs {
+        if arg == "-i" {
+            line.extend(args(["-threads", threads.to_string().as_str()]));
+        }
+        line.push(arg.clone());
+    }
+    line
+}
+
+/// One segment's part of an ffmpeg run: its inputs, its filter chains, its outputs, and the
+/// temporary files they are written to until the run succeeds.
+struct Prepared {
+    inputs: Vec<OsString>,
+    /// How many `-i` inputs `inputs` holds.
+    input_count: usize,
+    graph: Vec<String>,
+    outputs: Vec<OsString>,
+    partial: Partial,
+    picture: Option<Partial>,
+    /// The captions' script, read by ffmpeg while it runs, removed when this is dropped.
+    _captions: Option<tempfile::TempPath>,
+}
+
+impl Prepared {
+    /// Moves the finished files into place: the thumbnail first, so a segment never lacks it.
+    fn commit(self) -> Result<(), MediaError> {
+        if let Some(picture) = self.picture {
+            picture.commit()?;
+        }
+        self.partial.commit()
+    }
+}
+
+/// Checks `job`, probes its main clip and writes its captions' script; its inputs are numbered
+/// from `base` and its filter labels end in `tag`, so several jobs can share one run.
+async fn prepare(
+    probe: &Probe,
+    job: &ComposeJob<'_>,
+    base: usize,
+    tag: &str,
+) -> Result<Prepared, MediaError> {
+    let (c, out, extras) = (&job.composition, job.out, job.extras);
     check(c)?;
     if let Some((_, width)) = extras.thumbnail
         && !(2..=8192).contains(&width)
@@ -143,18 +273,25 @@ pub async fn compose_with(
         Some((script, font)) => Some(burn_captions(script, font.folder())?),
         None => None,
     };
-    let mut line = compose_args(
+    let parts = compose_parts(
         c,
         main_audio,
         picture.as_ref().map(|(picture, width)| (*width, picture.path())),
         burn.as_deref(),
+        base,
+        tag,
     );
-    line.push(file_arg(partial.path()));
-    ffmpeg.run(&line).await?;
-    if let Some((picture, _)) = picture {
-        picture.commit()?;
-    }
-    partial.commit()
+    let mut outputs = parts.outputs;
+    outputs.push(file_arg(partial.path()));
+    Ok(Prepared {
+        input_count: parts.input_count,
+        inputs: parts.inputs,
+        graph: parts.graph,
+        outputs,
+        partial,
+        picture: picture.map(|(picture, _)| picture),
+        _captions: captions.map(|(script, _)| script),
+    })
 }
 
 /// Writes the captions' script to a hidden temporary file beside `out` (removed when dropped), and
@@ -208,36 +345,67 @@ fn boxes(layout: Layout, (width, height): (u32, u32)) -> Vec<(u32, u32)> {
     }
 }
 
-/// ffmpeg's arguments up to the segment's output file; `main_audio` is `None` when the main clip is
-/// silent, else its channel count when known. With `thumbnail` (a width and a PNG path), the middle
-/// frame at that width is a first output. `burn` is a filter drawing captions on the finished
-/// frame (after the colour conversion, so libass blends onto the pixels that are encoded, and the
-/// thumbnail shows them). The segment is always the last output: options ffmpeg adds before the
-/// last file (the thread limit of [`Ffmpeg::with_threads`]) then reach its x264 encode, the part
-/// of a compose that threads matter for, not the one-frame PNG.
+/// ffmpeg's arguments up to the segment's output file, as one line (see [`compose_parts`]).
+#[cfg(test)]
 fn compose_args(
     c: &Composition<'_>,
     main_audio: Option<Option<u32>>,
     thumbnail: Option<(u32, &Path)>,
     burn: Option<&str>,
 ) -> Vec<OsString> {
+    let parts = compose_parts(c, main_audio, thumbnail, burn, 0, "");
+    let mut line = parts.inputs;
+    line.extend(args(["-filter_complex", parts.graph.join(";").as_str()]));
+    line.extend(parts.outputs);
+    line
+}
+
+/// One segment's share of an ffmpeg run.
+struct Parts {
+    /// `-i` options and files.
+    inputs: Vec<OsString>,
+    input_count: usize,
+    /// Filter chains, to be joined with `;` into the run's `-filter_complex`.
+    graph: Vec<String>,
+    /// Output options up to (not including) the segment's file.
+    outputs: Vec<OsString>,
+}
+
+/// ffmpeg's arguments for one segment, its inputs numbered from `base` and its filter labels
+/// ending in `tag` (empty for a run of its own); `main_audio` is `None` when the main clip is
+/// silent, else its channel count when known. With `thumbnail` (a width and a PNG path), the
+/// middle frame at that width is an output before the segment. `burn` is a filter drawing
+/// captions on the finished frame (after the colour conversion, so libass blends onto the pixels
+/// that are encoded, and the thumbnail shows them). The segment is always the last output: options
+/// ffmpeg adds before the last file (the thread limit of [`Ffmpeg::with_threads`]) then reach its
+/// x264 encode, the part of a compose that threads matter for, not the one-frame PNG.
+fn compose_parts(
+    c: &Composition<'_>,
+    main_audio: Option<Option<u32>>,
+    thumbnail: Option<(u32, &Path)>,
+    burn: Option<&str>,
+    base: usize,
+    tag: &str,
+) -> Parts {
     let encode = c.encode;
     let frames = encode.frames(c.seconds);
     let samples = encode.samples(frames);
-    let mut line = args(["-i"]);
-    line.push(file_arg(c.main));
+    let mut inputs = args(["-i"]);
+    inputs.push(file_arg(c.main));
     if let Some((listener, fill)) = c.listener {
         if fill == Fill::Loop {
-            line.extend(args(["-stream_loop", "-1"]));
+            inputs.extend(args(["-stream_loop", "-1"]));
         }
-        line.extend(["-i".into(), file_arg(listener)]);
+        inputs.extend(["-i".into(), file_arg(listener)]);
     }
+    let input_count = 1 + usize::from(c.listener.is_some());
 
     let fps = encode.fps;
     // Each clip: the output rate, fitted to its box, its last frame held as long as needed, then cut.
     let clip = |input: usize, (width, height): (u32, u32), label: &str| {
         format!(
-            "[{input}:v]fps={fps},{fit},tpad=stop=-1:stop_mode=clone,trim=end_frame={frames}[{label}]",
+            "[{input}:v]fps={fps},{fit},tpad=stop=-1:stop_mode=clone,trim=end_frame={frames}[{label}{tag}]",
+            input = base + input,
             fit = fit(width, height)
         )
     };
@@ -249,7 +417,7 @@ fn compose_args(
     }
     if let [whole] = boxes[..] {
         graph.push(clip(0, whole, "main"));
-        graph.push(format!("[main]{finish}[v]"));
+        graph.push(format!("[main{tag}]{finish}[v{tag}]"));
     } else {
         let (main_box, other_box) = match c.main_seat {
             Seat::First => (boxes[0], boxes[1]),
@@ -260,39 +428,38 @@ fn compose_args(
             Some(_) => clip(1, other_box, "other"),
             // A monologue in a two-shot layout: the listener's seat stays empty, not taken.
             None => format!(
-                "color=c={BACKDROP}:s={w}x{h}:r={fps},trim=end_frame={frames},setsar=1[other]",
+                "color=c={BACKDROP}:s={w}x{h}:r={fps},trim=end_frame={frames},setsar=1[other{tag}]",
                 w = other_box.0,
                 h = other_box.1
             ),
         });
         let stack = if c.layout == Layout::SideBySide { "hstack" } else { "vstack" };
         let order = match c.main_seat {
-            Seat::First => "[main][other]",
-            Seat::Second => "[other][main]",
+            Seat::First => format!("[main{tag}][other{tag}]"),
+            Seat::Second => format!("[other{tag}][main{tag}]"),
         };
-        graph.push(format!("{order}{stack}=inputs=2,{finish}[v]"));
+        graph.push(format!("{order}{stack}=inputs=2,{finish}[v{tag}]"));
     }
     // Audio: the main clip's alone, padded with silence and cut to the video's exact length.
-    graph.push(encode.segment_audio(main_audio.map(|channels| (0, channels)), samples, "a"));
+    let audio = format!("a{tag}");
+    graph.push(encode.segment_audio(main_audio.map(|channels| (base, channels)), samples, &audio));
 
-    let (video, picture) = match thumbnail {
+    let (video, mut outputs) = match thumbnail {
         Some((width, path)) => {
             graph.push(format!(
-                "[v]split=2[segment][middle];[middle]select=eq(n\\,{}),scale={width}:-2,setsar=1[thumb]",
+                "[v{tag}]split=2[segment{tag}][middle{tag}];[middle{tag}]select=eq(n\\,{}),scale={width}:-2,setsar=1[thumb{tag}]",
                 frames / 2
             ));
-            let mut picture = args(["-map", "[thumb]", "-frames:v", "1"]);
+            let mut picture = args(["-map", format!("[thumb{tag}]").as_str(), "-frames:v", "1"]);
             picture.extend(crate::thumbnail::png_args());
             picture.push(file_arg(path));
-            ("[segment]", picture)
+            (format!("[segment{tag}]"), picture)
         }
-        None => ("[v]", Vec::new()),
+        None => (format!("[v{tag}]"), Vec::new()),
     };
-    line.extend(args(["-filter_complex", graph.join(";").as_str()]));
-    line.extend(picture);
-    line.extend(args(["-map", video, "-map", "[a]"]));
-    line.extend(encode.segment_args());
-    line
+    outputs.extend(args(["-map", video.as_str(), "-map", format!("[{audio}]").as_str()]));
+    outputs.extend(encode.segment_args());
+    Parts { inputs, input_count, graph, outputs }
 }
 
 #[cfg(test)]

@@ -29,7 +29,8 @@ mod tool;
 pub use audio::{AudioPart, episode_audio};
 pub use compare::{Grid, Labelled, compare_grid};
 pub use compose::{
-    BurnIn, ComposeExtras, Composition, Fill, Layout, Seat, compose, compose_with, compose_with_thumbnail,
+    BurnIn, ComposeExtras, ComposeJob, Composition, Fill, Layout, Seat, compose, compose_batch, compose_with,
+    compose_with_thumbnail,
 };
 pub use concat::{concat, reencode_concat};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};

@@ -2,9 +2,10 @@
 //! and its output checked with ffprobe and by looking at pixels and samples.
 
 use episodic_media::{
-    AudioPart, Composition, EncodeSettings, Ffmpeg, FileKind, Fill, Layout, MediaError, MediaInfo, Probe,
-    Seat, compose, compose_with_thumbnail, concat, contact_sheet, episode_audio, find_font, locate,
-    placeholder, reencode_concat, sheet_size, sniff_file, thumbnail,
+    AudioPart, ComposeExtras, ComposeJob, Composition, EncodeSettings, Ffmpeg, FileKind, Fill, Layout,
+    MediaError, MediaInfo, Probe, Seat, compose, compose_batch, compose_with, compose_with_thumbnail, concat,
+    contact_sheet, episode_audio, find_font, locate, placeholder, reencode_concat, sheet_size, sniff_file,
+    thumbnail,
 };
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -370,6 +371,91 @@ async fn one_run_writes_the_segment_and_its_middle_frame() {
     assert!(is_blue(kit.colour_at(&png, 0.0, (120, 45))));
     let err = compose_with_thumbnail(&kit.ffmpeg, &kit.probe, &c, &out, &png, 1).await.unwrap_err();
     assert!(err.to_string().contains("1 px wide"), "{err}");
+}
+
+#[tokio::test]
+async fn a_batch_writes_each_segment_as_a_run_of_its_own_would_and_a_bad_one_fails_alone() {
+    let kit = kit();
+    let (speaker, listener, seconds) = cast(&kit).await;
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    let two_shot = |layout, seat, fill| Composition {
+        layout,
+        canvas: SIZE,
+        fps: FPS,
+        seconds,
+        main: &speaker,
+        main_seat: seat,
+        listener: Some((&listener, fill)),
+        encode: &encode,
+    };
+    // A listener shared by two segments, a looping one, a solo segment: one run.
+    let segments = [
+        two_shot(Layout::SideBySide, Seat::First, Fill::Trim),
+        two_shot(Layout::Stacked, Seat::Second, Fill::Loop),
+        Composition {
+            layout: Layout::Solo,
+            listener: None,
+            seconds: 1.5,
+            ..two_shot(Layout::Solo, Seat::First, Fill::Trim)
+        },
+    ];
+    let outs: Vec<PathBuf> = (0..segments.len()).map(|i| kit.path(&format!("batch-{i}.mov"))).collect();
+    let thumbs: Vec<PathBuf> = (0..segments.len()).map(|i| kit.path(&format!("batch-{i}.png"))).collect();
+    let jobs: Vec<ComposeJob> = segments
+        .iter()
+        .zip(outs.iter().zip(&thumbs))
+        .map(|(composition, (out, thumb))| ComposeJob {
+            composition: *composition,
+            out,
+            extras: ComposeExtras { thumbnail: Some((thumb, 160)), captions: None },
+        })
+        .collect();
+    let ffmpeg = kit.ffmpeg.clone().with_threads(1);
+    let results = compose_batch(&ffmpeg, &kit.probe, &jobs).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for (index, (composition, out)) in segments.iter().zip(&outs).enumerate() {
+        let alone = kit.path(&format!("alone-{index}.mov"));
+        let alone_thumb = kit.path(&format!("alone-{index}.png"));
+        let extras = ComposeExtras { thumbnail: Some((&alone_thumb, 160)), captions: None };
+        compose_with(&ffmpeg, &kit.probe, composition, &alone, extras).await.unwrap();
+        assert_eq!(kit.frame_checksums(out), kit.frame_checksums(&alone), "segment {index}: its frames");
+        assert_eq!(kit.decoded_pcm(out), kit.decoded_pcm(&alone), "segment {index}: its sound");
+        assert_eq!(
+            kit.frame_checksums(&thumbs[index]),
+            kit.frame_checksums(&alone_thumb),
+            "thumbnail {index}"
+        );
+        assert_clip(&kit.probe(out), composition.seconds, true);
+    }
+    // A clip with no pictures in the middle of a batch: it fails, with its own error; the
+    // others are still made.
+    let sound_only = kit.speech("sound-only.mp3", 1.0);
+    let broken = Composition { main: &sound_only, ..segments[0] };
+    // And one whose listener is gone, which only ffmpeg finds: the shared run fails, each is
+    // composed again alone.
+    let gone = kit.path("gone.mp4");
+    let lost = Composition { listener: Some((&gone, Fill::Trim)), ..segments[0] };
+    let again: Vec<PathBuf> = (0..4).map(|i| kit.path(&format!("again-{i}.mov"))).collect();
+    let jobs = [
+        ComposeJob { composition: segments[0], out: &again[0], extras: ComposeExtras::default() },
+        ComposeJob { composition: broken, out: &again[1], extras: ComposeExtras::default() },
+        ComposeJob { composition: segments[2], out: &again[2], extras: ComposeExtras::default() },
+        ComposeJob { composition: lost, out: &again[3], extras: ComposeExtras::default() },
+    ];
+    let results = compose_batch(&ffmpeg, &kit.probe, &jobs).await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    let err = results[1].as_ref().unwrap_err().to_string();
+    assert!(err.contains("no video stream"), "{err}");
+    let err = results[3].as_ref().unwrap_err().to_string();
+    assert!(err.contains("gone.mp4"), "{err}");
+    assert!(again[0].is_file() && !again[1].exists() && again[2].is_file() && !again[3].exists());
+    let leftovers: Vec<_> = std::fs::read_dir(kit.dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".part") || name.ends_with(".ass"))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "no temporary file is left behind");
+    assert_eq!(kit.frame_checksums(&again[2]), kit.frame_checksums(&outs[2]));
 }
 
 #[tokio::test]
