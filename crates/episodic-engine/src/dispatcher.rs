@@ -352,11 +352,14 @@ impl<'p, E: FnMut(&str, EventKind)> Dispatcher<'p, E> {
             let rank = self.ranks.get(&node_ref).copied().unwrap_or((p, index.index()));
             tasks.spawn(async move {
                 let began = Instant::now();
-                let _permit = limit.acquire(rank).await;
-                // Counted once the slot is ours: the composes this one shares the cores with,
-                // itself included, at most as many as may run at once.
-                let at_once = member.as_ref().map_or(1, Member::count).min(slots);
-                let result = executor::execute(&ctx, &episode, &node, canvas, fps, at_once, &inputs).await;
+                // A compose waits for its slot itself: the composes waiting together run together.
+                let _permit = match member {
+                    None => Some(limit.acquire(rank).await),
+                    Some(_) => None,
+                };
+                let alive = || member.as_ref().map_or(1, Member::count);
+                let turn = executor::Turn { gate: &limit, rank, alive: &alive, slots };
+                let result = executor::execute(&ctx, &episode, &node, canvas, fps, turn, &inputs).await;
                 TaskResult { unit, result, began, ended: Instant::now() }
             });
         }

@@ -193,6 +193,7 @@ impl Engine {
             speech: self.speech.clone(),
             speech_breaker: SpendBreaker::default(),
             cap,
+            composes: crate::executor::ComposeQueue::default(),
         });
         let limits = Limits {
             renders: Gate::new(self.config.render_concurrency),

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `episodic` binary: the real executable, real files, real ffprobe.
 //! One integration binary, so the build links once.
 
+mod backlog;
 mod bad_inputs;
 mod broken_manifests;
 mod cache;

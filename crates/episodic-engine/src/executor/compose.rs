@@ -1,10 +1,11 @@
 //! Compose: one segment laid onto the episode's canvas, encoded as every segment is.
 
+use super::compose_queue::QueuedJob;
 use super::{Context, Done, Inputs, Output, artifact, captions, spoken_seconds, thumbnail};
 use crate::NodeError;
 use episodic_manifest::{Layout, Seat};
 use episodic_media::captions::CaptionFont;
-use episodic_media::{BurnIn, ComposeExtras, Composition, EncodeSettings, Fill};
+use episodic_media::{EncodeSettings, Fill};
 use episodic_plan::{ComposeSpec, ListenerFill};
 
 /// The encoding every segment of an episode shares, so concat can copy the video.
@@ -26,11 +27,22 @@ pub(crate) fn threads_for(at_once: usize, cores: usize) -> Option<u32> {
     u32::try_from((cores / at_once).max(1)).ok()
 }
 
+/// What a compose needs to get its turn at ffmpeg: the slots it waits for (at its rank) and the
+/// composes it shares them with.
+pub(crate) struct Turn<'a> {
+    pub(crate) gate: &'a std::sync::Arc<crate::gate::Gate>,
+    pub(crate) rank: crate::gate::Rank,
+    /// How many composes of the run are not finished, this one included.
+    pub(crate) alive: &'a (dyn Fn() -> usize + Send + Sync),
+    /// How many ffmpeg jobs may run at once.
+    pub(crate) slots: usize,
+}
+
 pub(crate) async fn compose(
     ctx: &Context,
     key: &str,
     spec: &ComposeSpec,
-    at_once: usize,
+    turn: Turn<'_>,
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
     if let Some(path) = artifact::existing(ctx, key).await? {
@@ -48,7 +60,24 @@ pub(crate) async fn compose(
         Some(ListenerFill::Loop) => Fill::Loop,
         _ => Fill::Trim,
     };
-    let composition = Composition {
+    let seconds = spoken_seconds(inputs, spec.speech.as_deref(), spec.seconds)?;
+    // Burned in by the same encode: captions cost no pass of their own.
+    let script = match &spec.burn {
+        Some(burn) => match captions::segment_words(inputs, spec.speech.as_deref(), spec.align.as_deref())? {
+            Some(words) => Some(captions::burn_script(&words, seconds, canvas, *burn)?),
+            None => None,
+        },
+        None => None,
+    };
+    let captions = match script {
+        Some(script) => Some((script, CaptionFont::find()?)),
+        None => None,
+    };
+    let part = artifact::scratch(ctx, "mov");
+    // The thumbnail now rather than at concat: after the last render, concat is all that should
+    // be left.
+    let picture = thumbnail::path_of(&part);
+    let job = QueuedJob {
         layout: match spec.layout {
             Layout::SideBySide => episodic_media::Layout::SideBySide,
             Layout::Stacked => episodic_media::Layout::Stacked,
@@ -56,51 +85,73 @@ pub(crate) async fn compose(
         },
         canvas,
         fps: spec.fps,
-        seconds: spoken_seconds(inputs, spec.speech.as_deref(), spec.seconds)?,
-        main: &main,
+        seconds,
+        main,
         main_seat: match spec.speaker_seat {
             Some(Seat::Right) => episodic_media::Seat::Second,
             _ => episodic_media::Seat::First,
         },
-        listener: listener.as_deref().map(|path| (path, fill)),
-        encode: &encode,
+        listener: listener.map(|path| (path, fill)),
+        encode,
+        out: part.clone(),
+        thumbnail: Some((picture.clone(), thumbnail::WIDTH)),
+        captions,
     };
-    // Burned in by the same encode: captions cost no pass of their own.
-    let script = match &spec.burn {
-        Some(burn) => match captions::segment_words(inputs, spec.speech.as_deref(), spec.align.as_deref())? {
-            Some(words) => Some(captions::burn_script(&words, composition.seconds, canvas, *burn)?),
-            None => None,
-        },
-        None => None,
-    };
-    let font = match script {
-        Some(_) => Some(CaptionFont::find()?),
-        None => None,
-    };
-    let part = artifact::scratch(ctx, "mov");
-    // The thumbnail now rather than at concat: after the last render, concat is all that should
-    // be left.
-    let picture = thumbnail::path_of(&part);
-    // A thread limit set for every run (none today) is kept; otherwise the company decides.
-    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    let ffmpeg = match (ctx.ffmpeg.threads(), threads_for(at_once, cores)) {
-        (None, Some(threads)) => ctx.ffmpeg.clone().with_threads(threads),
-        _ => ctx.ffmpeg.clone(),
-    };
-    let extras = ComposeExtras {
-        thumbnail: Some((&picture, thumbnail::WIDTH)),
-        captions: script.as_deref().zip(font.as_ref()).map(|(script, font)| BurnIn { script, font }),
-    };
-    tokio::select! {
-        composed = episodic_media::compose_with(&ffmpeg, &ctx.probe, &composition, &part, extras) => composed?,
-        () = ctx.aborted() => return Err(NodeError::Interrupted),
-    }
+    composed(ctx, job, &turn).await?;
     let path = artifact::adopt(ctx, key, &part, "mov").await?;
     // Named after the segment's bytes like the segment; lost, concat draws it again.
     let _ = tokio::fs::rename(&picture, thumbnail::path_of(&path)).await;
     // Learned while other renders are still out, so concat recalls it instead of probing.
     ctx.probe.probe_async(&path).await?;
     Ok(Done::fresh(Output::Artifact { path }))
+}
+
+/// Composes `job`: in a run of its own or with the other composes waiting (see
+/// [`super::compose_queue`]), whichever compose gets an ffmpeg slot first running them.
+async fn composed(ctx: &Context, job: QueuedJob, turn: &Turn<'_>) -> Result<(), NodeError> {
+    let mut ticket = ctx.composes.add(turn.rank, job.clone());
+    let outcome = tokio::select! {
+        // Run by another compose's slot: this one never needed one.
+        reply = &mut ticket.reply => reply,
+        permit = turn.gate.acquire(turn.rank) => {
+            if let Some(batch) = ctx.composes.take(&ticket, (turn.alive)(), turn.slots).await {
+                // Counted once the slot is ours: the composes this run shares the cores with,
+                // itself included, at most as many as may run at once.
+                let at_once = (turn.alive)().min(turn.slots);
+                batch.run(ctx, &ffmpeg_for(ctx, at_once)).await;
+            }
+            drop(permit);
+            (&mut ticket.reply).await
+        }
+    };
+    match outcome {
+        Ok(result) => result,
+        // The compose running this job ended before it answered (its task was stopped): compose
+        // it alone.
+        Err(_) => {
+            drop(ticket);
+            let _permit = turn.gate.acquire(turn.rank).await;
+            let lone = [job];
+            let jobs: Vec<_> = lone.iter().map(QueuedJob::job).collect();
+            let ffmpeg = ffmpeg_for(ctx, (turn.alive)().min(turn.slots));
+            tokio::select! {
+                results = episodic_media::compose_batch(&ffmpeg, &ctx.probe, &jobs) => {
+                    results.into_iter().next().unwrap_or(Ok(())).map_err(NodeError::from)
+                }
+                () = ctx.aborted() => Err(NodeError::Interrupted),
+            }
+        }
+    }
+}
+
+/// ffmpeg with its threads split between `at_once` composes; a thread limit set for every run
+/// (none today) is kept.
+fn ffmpeg_for(ctx: &Context, at_once: usize) -> episodic_media::Ffmpeg {
+    let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    match (ctx.ffmpeg.threads(), threads_for(at_once, cores)) {
+        (None, Some(threads)) => ctx.ffmpeg.clone().with_threads(threads),
+        _ => ctx.ffmpeg.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod artifact;
 mod audio;
 mod captions;
 mod compose;
+mod compose_queue;
 mod concat;
 mod download;
 mod join;
@@ -20,7 +21,9 @@ mod upload;
 
 use align::align;
 use audio::audio;
+pub(crate) use compose::Turn;
 use compose::compose;
+pub(crate) use compose_queue::ComposeQueue;
 use concat::concat;
 use download::download;
 use join::join;
@@ -136,6 +139,8 @@ pub(crate) struct Context {
     pub(crate) speech_breaker: SpendBreaker,
     /// The spending cap of the run: `--max-cost`, and the tightest manifest budget.
     pub(crate) cap: Option<Usd>,
+    /// Composes waiting for ffmpeg, to be run together.
+    pub(crate) composes: ComposeQueue,
 }
 
 /// The outputs of a node's inputs, by node id.
@@ -164,8 +169,8 @@ impl Context {
     }
 }
 
-/// Runs one node's executor; `at_once` is, for a compose, how many composes wait for an ffmpeg
-/// slot or hold one as it starts, itself included (it sizes its encoder threads by it).
+/// Runs one node's executor, once its slot is held; a compose waits for its own (`turn`), since
+/// the composes waiting together run together.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn execute(
     ctx: &Context,
@@ -173,7 +178,7 @@ pub(crate) async fn execute(
     node: &episodic_plan::Node,
     canvas: (u32, u32),
     fps: u32,
-    at_once: usize,
+    turn: Turn<'_>,
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
     let key = node.key.as_str();
@@ -183,7 +188,7 @@ pub(crate) async fn execute(
         NodeDetail::Upload(spec) => upload(ctx, key, spec, inputs).await,
         NodeDetail::Render(spec) => render(ctx, episode, &node.id, key, spec, node.cost, inputs).await,
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
-        NodeDetail::Compose(spec) => compose(ctx, key, spec, at_once, inputs).await,
+        NodeDetail::Compose(spec) => compose(ctx, key, spec, turn, inputs).await,
         NodeDetail::Audio(spec) => audio(ctx, key, spec, canvas, inputs).await,
         NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
         NodeDetail::Join(spec) => join(ctx, key, spec, inputs).await,

@@ -1,0 +1,282 @@
+//! Composes waiting together run together: one ffmpeg run for a backlog of segments.
+//!
+//! When a render that many segments wait on lands last (one listener clip shared by every
+//! segment where its character listens, or every segment's own 5 s listener clip), every compose
+//! becomes ready at once and the episode waits for all of them. A compose at a small canvas is
+//! mostly ffmpeg starting (about 70 ms of CPU loading its libraries) and opening its clips;
+//! composing the waiting segments in one run per ffmpeg slot pays that once per slot, not once
+//! per segment ([`episodic_media::compose_batch`], BENCHMARKS.md).
+//!
+//! Each compose puts its job in the queue before it waits for an ffmpeg slot. The compose that
+//! gets a slot takes its own job and the best-ranked others, as many as the slots share the queue
+//! between them, and runs them; the others receive their result without ever holding a slot. A
+//! compose that is alone in the queue runs alone, as before. A compose whose task ends (a stop,
+//! a failure elsewhere) takes its job back out if nobody has started it.
+
+use super::Context;
+use crate::NodeError;
+use crate::gate::Rank;
+use episodic_media::captions::CaptionFont;
+use episodic_media::{BurnIn, ComposeExtras, ComposeJob, Composition, EncodeSettings, Fill, Layout, Seat};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How long the compose that got a slot waits for composes still being prepared (checking the
+/// artifact store, writing their captions) before it takes its batch: they became ready in the
+/// same moment, and a batch taken without them would leave them a run of their own.
+const GATHER: Duration = Duration::from_millis(20);
+
+/// Pixels a batch may compose at once: four 1080p segments. Beyond a few segments at 1080p,
+/// ffmpeg's start is a small share of a compose, and every segment of a run holds its own decoders
+/// and encoder in memory.
+const BATCH_PIXELS: u64 = 4 * 1920 * 1080;
+
+/// At most this many segments in one run, whatever the canvas.
+const MAX_BATCH: usize = 32;
+
+/// One compose's work, owned, so that whichever compose runs it can.
+#[derive(Debug, Clone)]
+pub(crate) struct QueuedJob {
+    pub(crate) layout: Layout,
+    pub(crate) canvas: (u32, u32),
+    pub(crate) fps: u32,
+    pub(crate) seconds: f64,
+    pub(crate) main: PathBuf,
+    pub(crate) main_seat: Seat,
+    pub(crate) listener: Option<(PathBuf, Fill)>,
+    pub(crate) encode: EncodeSettings,
+    pub(crate) out: PathBuf,
+    pub(crate) thumbnail: Option<(PathBuf, u32)>,
+    pub(crate) captions: Option<(String, CaptionFont)>,
+}
+
+impl QueuedJob {
+    pub(crate) fn job(&self) -> ComposeJob<'_> {
+        ComposeJob {
+            composition: Composition {
+                layout: self.layout,
+                canvas: self.canvas,
+                fps: self.fps,
+                seconds: self.seconds,
+                main: &self.main,
+                main_seat: self.main_seat,
+                listener: self.listener.as_ref().map(|(path, fill)| (path.as_path(), *fill)),
+                encode: &self.encode,
+            },
+            out: &self.out,
+            extras: ComposeExtras {
+                thumbnail: self.thumbnail.as_ref().map(|(path, width)| (path.as_path(), *width)),
+                captions: self.captions.as_ref().map(|(script, font)| BurnIn { script, font }),
+            },
+        }
+    }
+
+    /// How many segments of this canvas one run may take.
+    fn batch_limit(&self) -> usize {
+        let pixels = u64::from(self.canvas.0) * u64::from(self.canvas.1);
+        usize::try_from(BATCH_PIXELS / pixels.max(1)).unwrap_or(MAX_BATCH).clamp(1, MAX_BATCH)
+    }
+}
+
+/// The composes waiting to run, shared by every compose of a run.
+#[derive(Debug, Default)]
+pub(crate) struct ComposeQueue {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    waiting: Vec<Waiting>,
+    /// Jobs taken into runs that have not ended.
+    running: usize,
+    next: u64,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    id: u64,
+    rank: Rank,
+    job: QueuedJob,
+    reply: oneshot::Sender<Result<(), NodeError>>,
+}
+
+/// A job in the queue: its result arrives on `reply`. Dropped before anyone took it, the job
+/// leaves the queue.
+pub(crate) struct Ticket<'q> {
+    queue: &'q ComposeQueue,
+    id: u64,
+    pub(crate) reply: oneshot::Receiver<Result<(), NodeError>>,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.queue.lock().waiting.retain(|waiting| waiting.id != self.id);
+    }
+}
+
+/// Jobs taken into a run; counted as running until dropped.
+pub(crate) struct Batch<'q> {
+    queue: &'q ComposeQueue,
+    jobs: Vec<Waiting>,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        let mut state = self.queue.lock();
+        state.running = state.running.saturating_sub(self.jobs.len());
+    }
+}
+
+impl ComposeQueue {
+    /// Puts a compose's job in the queue, at `rank` among the others.
+    pub(crate) fn add(&self, rank: Rank, job: QueuedJob) -> Ticket<'_> {
+        let (reply, receiver) = oneshot::channel();
+        let mut state = self.lock();
+        let id = state.next;
+        state.next += 1;
+        state.waiting.push(Waiting { id, rank, job, reply });
+        Ticket { queue: self, id, reply: receiver }
+    }
+
+    /// For the compose holding `ticket`, which has just got an ffmpeg slot: its own job and the
+    /// best-ranked others, its share of the queue among `slots` runs, or `None` when another run
+    /// already took its job. `alive` is how many composes of the run are not finished (this one
+    /// included): while fewer are queued or running, some are still being prepared, and are
+    /// waited for, briefly.
+    pub(crate) async fn take(&self, ticket: &Ticket<'_>, alive: usize, slots: usize) -> Option<Batch<'_>> {
+        let started = Instant::now();
+        loop {
+            let accounted = {
+                let state = self.lock();
+                state.waiting.len() + state.running
+            };
+            if accounted >= alive || started.elapsed() >= GATHER {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let mut state = self.lock();
+        let own = state.waiting.iter().position(|waiting| waiting.id == ticket.id)?;
+        let limit = state.waiting[own].job.batch_limit();
+        // An even share per slot of the segments not yet composed, those other runs are
+        // composing included: the second slot takes the half the first left, and segments that
+        // join the queue later (a second listener clip landing a moment after the first) are
+        // spread again by whichever slot frees first.
+        let share = (state.waiting.len() + state.running).div_ceil(slots.max(1)).clamp(1, limit);
+        let mut jobs = vec![state.waiting.swap_remove(own)];
+        state.waiting.sort_by_key(|waiting| (waiting.rank, waiting.id));
+        // Only segments encoded alike share a run: the same canvas, rate and settings.
+        let mut index = 0;
+        while jobs.len() < share && index < state.waiting.len() {
+            let same = state.waiting[index].job.encode == jobs[0].job.encode
+                && state.waiting[index].job.batch_limit() == limit;
+            if same {
+                jobs.push(state.waiting.remove(index));
+            } else {
+                index += 1;
+            }
+        }
+        state.running += jobs.len();
+        Some(Batch { queue: self, jobs })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Batch<'_> {
+    /// How many segments this run composes.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Composes every job of the batch in one ffmpeg run and sends each its result.
+    pub(crate) async fn run(mut self, ctx: &Context, ffmpeg: &episodic_media::Ffmpeg) {
+        let owned: Vec<QueuedJob> = self.jobs.iter().map(|waiting| waiting.job.clone()).collect();
+        let jobs: Vec<ComposeJob<'_>> = owned.iter().map(QueuedJob::job).collect();
+        let results = tokio::select! {
+            results = episodic_media::compose_batch(ffmpeg, &ctx.probe, &jobs) => {
+                results.into_iter().map(|result| result.map_err(NodeError::from)).collect()
+            }
+            () = ctx.aborted() => jobs.iter().map(|_| Err(NodeError::Interrupted)).collect::<Vec<_>>(),
+        };
+        let jobs = std::mem::take(&mut self.jobs);
+        {
+            let mut state = self.queue.lock();
+            state.running = state.running.saturating_sub(jobs.len());
+        }
+        for (waiting, result) in jobs.into_iter().zip(results) {
+            // A compose that stopped waiting no longer needs its answer.
+            let _ = waiting.reply.send(result);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(canvas: (u32, u32)) -> QueuedJob {
+        QueuedJob {
+            layout: Layout::SideBySide,
+            canvas,
+            fps: 30,
+            seconds: 2.0,
+            main: PathBuf::from("speaker.mp4"),
+            main_seat: Seat::First,
+            listener: None,
+            encode: EncodeSettings::new(canvas.0, canvas.1, 30),
+            out: PathBuf::from("segment.mov"),
+            thumbnail: None,
+            captions: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_slots_share_the_backlog_best_rank_first_and_a_taken_job_is_not_taken_again() {
+        let queue = ComposeQueue::default();
+        let tickets: Vec<Ticket> = (0..5).map(|index| queue.add((0, 10 - index), job((240, 134)))).collect();
+        // Ticket 2 got the first of two slots: itself and the best-ranked others, 3 of 5.
+        let first = queue.take(&tickets[2], 5, 2).await.expect("its job is waiting");
+        let ranks: Vec<Rank> = first.jobs.iter().map(|waiting| waiting.rank).collect();
+        assert_eq!(ranks, [(0, 8), (0, 6), (0, 7)]);
+        assert!(queue.take(&tickets[4], 5, 2).await.is_none(), "ticket 4's job is in the first run");
+        // The next slot takes its half: all that is left.
+        let second = queue.take(&tickets[0], 5, 2).await.expect("its job is waiting");
+        assert_eq!(second.len(), 2, "the rest");
+        assert_eq!(queue.lock().running, 5);
+        drop(first);
+        drop(second);
+        assert_eq!(queue.lock().running, 0);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_ticket_leaves_the_queue_and_big_canvases_batch_less() {
+        let queue = ComposeQueue::default();
+        let lone = queue.add((0, 1), job((1920, 1080)));
+        drop(lone);
+        assert!(queue.lock().waiting.is_empty());
+        let tickets: Vec<Ticket> = (0..12).map(|index| queue.add((0, index), job((1920, 1080)))).collect();
+        let batch = queue.take(&tickets[0], 12, 1).await.expect("waiting");
+        assert_eq!(batch.len(), 4, "four 1080p segments at most");
+        // Segments encoded otherwise never share a run.
+        let other = queue.add((0, 0), job((1280, 720)));
+        let next = queue.take(&other, 9, 1).await.expect("waiting");
+        assert_eq!(next.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn composes_still_being_prepared_are_waited_for_briefly() {
+        let queue = ComposeQueue::default();
+        let ticket = queue.add((0, 0), job((240, 134)));
+        let started = Instant::now();
+        // Three are alive, one is queued: the other two never come, and the wait is bounded.
+        let batch = queue.take(&ticket, 3, 2).await.expect("waiting");
+        assert_eq!(batch.len(), 1);
+        assert!(started.elapsed() >= GATHER && started.elapsed() < Duration::from_secs(1));
+    }
+}
