@@ -2,9 +2,11 @@
 //! normalised to the episode's canvas, frame rate and audio, and exactly as long as asked.
 //!
 //! Every segment leaves here encoded with the same [`EncodeSettings`], so the episode can be joined by
-//! copying video. Both streams are cut or padded to the same number of frames and samples, so audio and
-//! video line up at every segment boundary and never drift over an episode. A segment is a QuickTime
-//! file whose audio is PCM ([`EncodeSettings::segment_args`]): concat encodes the episode's audio once.
+//! copying video. A segment is exactly as many frames as its length asks; one that keeps its sound
+//! ([`Composition::sound`]) has it cut or padded to the same number of samples, as 16-bit PCM in a
+//! QuickTime file ([`EncodeSettings::segment_args`]). The engine's segments are pictures only: the
+//! episode's sound is cut from the same clips by the same chain ([`crate::episode_audio`]) and
+//! encoded once, and concat copies both.
 
 use crate::captions::CaptionFont;
 use crate::encode::{EncodeSettings, check_seconds};
@@ -64,6 +66,11 @@ pub struct Composition<'a> {
     pub listener: Option<(&'a Path, Fill)>,
     /// How the segment is encoded.
     pub encode: &'a EncodeSettings,
+    /// Whether the segment keeps the main clip's sound (as 16-bit PCM). The engine composes
+    /// pictures only: the episode's sound is made by its own node from the same clips, and concat
+    /// copies only the segments' video, so a segment's track was decoded, resampled and written
+    /// for nobody (15 % of a compose's CPU at the benchmarks' canvas).
+    pub sound: bool,
 }
 
 /// Captions a compose draws into its segment, in the same filter graph and encode.
@@ -442,7 +449,9 @@ fn compose_parts(
     }
     // Audio: the main clip's alone, padded with silence and cut to the video's exact length.
     let audio = format!("a{tag}");
-    graph.push(encode.segment_audio(main_audio.map(|channels| (base, channels)), samples, &audio));
+    if c.sound {
+        graph.push(encode.segment_audio(main_audio.map(|channels| (base, channels)), samples, &audio));
+    }
 
     let (video, mut outputs) = match thumbnail {
         Some((width, path)) => {
@@ -457,8 +466,14 @@ fn compose_parts(
         }
         None => (format!("[v{tag}]"), Vec::new()),
     };
-    outputs.extend(args(["-map", video.as_str(), "-map", format!("[{audio}]").as_str()]));
-    outputs.extend(encode.segment_args());
+    outputs.extend(args(["-map", video.as_str()]));
+    if c.sound {
+        outputs.extend(args(["-map", format!("[{audio}]").as_str()]));
+        outputs.extend(encode.segment_args());
+    } else {
+        outputs.extend(encode.video_args());
+        outputs.extend(crate::encode::container_args_for("mov"));
+    }
     Parts { inputs, input_count, graph, outputs }
 }
 
@@ -481,6 +496,7 @@ mod tests {
             main_seat: seat,
             listener,
             encode,
+            sound: true,
         }
     }
 

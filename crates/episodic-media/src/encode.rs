@@ -248,7 +248,7 @@ pub(crate) fn container_args() -> Vec<OsString> {
 }
 
 /// As [`container_args`], in `format` (`mp4`, or `mov` for a segment with PCM audio).
-fn container_args_for(format: &str) -> Vec<OsString> {
+pub(crate) fn container_args_for(format: &str) -> Vec<OsString> {
     crate::ffmpeg::args([
         "-map_metadata",
         "-1",

@@ -160,6 +160,7 @@ fn composition<'a>(speaker: &'a Path, canvas: (u32, u32), encode: &'a EncodeSett
         main_seat: Seat::First,
         listener: None::<(&Path, Fill)>,
         encode,
+        sound: true,
     }
 }
 

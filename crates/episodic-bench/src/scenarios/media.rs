@@ -47,6 +47,8 @@ impl Kit<'_> {
             main_seat: Seat::First,
             listener: Some((&self.listener, Fill::Trim)),
             encode,
+            // Its sound too, as before: the re-encoding join of item 6 reads it.
+            sound: true,
         };
         let started = Instant::now();
         compose(ffmpeg, &self.probe, &composition, out).await.expect("compose a 1080p segment");
