@@ -114,7 +114,7 @@ async fn composed(ctx: &Context, job: QueuedJob, turn: &Turn<'_>) -> Result<(), 
         // Run by another compose's slot: this one never needed one.
         reply = &mut ticket.reply => reply,
         permit = turn.gate.acquire(turn.rank) => {
-            if let Some(batch) = ctx.composes.take(&ticket, (turn.alive)(), turn.slots).await {
+            if let Some(batch) = ctx.composes.take(&ticket, turn.slots).await {
                 // Counted once the slot is ours: the composes this run shares the cores with,
                 // itself included, at most as many as may run at once.
                 let at_once = (turn.alive)().min(turn.slots);

@@ -23,10 +23,15 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// How long the compose that got a slot waits for composes still being prepared (checking the
-/// artifact store, writing their captions) before it takes its batch: they became ready in the
-/// same moment, and a batch taken without them would leave them a run of their own.
-const GATHER: Duration = Duration::from_millis(20);
+/// How long, at most, the compose that got a slot waits for composes still being prepared
+/// (checking the journal and the artifact store, writing their captions) before it takes its
+/// batch: they became ready in the same moment, and a batch taken without them would leave them
+/// a run of their own.
+const GATHER: Duration = Duration::from_millis(60);
+
+/// How long the queue must stop growing before a batch is taken: a few milliseconds against
+/// the tenth of a second the smallest compose takes.
+const QUIET: Duration = Duration::from_millis(3);
 
 /// Pixels a batch may compose at once: four 1080p segments. Beyond a few segments at 1080p,
 /// ffmpeg's start is a small share of a compose, and every segment of a run holds its own decoders
@@ -64,6 +69,8 @@ impl QueuedJob {
                 main_seat: self.main_seat,
                 listener: self.listener.as_ref().map(|(path, fill)| (path.as_path(), *fill)),
                 encode: &self.encode,
+                // The episode's sound is the audio node's; concat copies the segments' video.
+                sound: false,
             },
             out: &self.out,
             extras: ComposeExtras {
@@ -142,28 +149,32 @@ impl ComposeQueue {
 
     /// For the compose holding `ticket`, which has just got an ffmpeg slot: its own job and the
     /// best-ranked others, its share of the queue among `slots` runs, or `None` when another run
-    /// already took its job. `alive` is how many composes of the run are not finished (this one
-    /// included): while fewer are queued or running, some are still being prepared, and are
-    /// waited for, briefly.
-    pub(crate) async fn take(&self, ticket: &Ticket<'_>, alive: usize, slots: usize) -> Option<Batch<'_>> {
+    /// already took its job. Composes that became ready with this one may still be on their way
+    /// into the queue (checking the journal, writing their captions): it waits until the queue
+    /// stops growing for `QUIET`, at most `GATHER`.
+    pub(crate) async fn take(&self, ticket: &Ticket<'_>, slots: usize) -> Option<Batch<'_>> {
+        let queued = |state: &State| state.waiting.iter().any(|waiting| waiting.id == ticket.id);
+        let mut seen = {
+            let state = self.lock();
+            if !queued(&state) {
+                return None;
+            }
+            state.waiting.len()
+        };
         let started = Instant::now();
-        loop {
-            let accounted = {
-                let state = self.lock();
-                state.waiting.len() + state.running
-            };
-            if accounted >= alive || started.elapsed() >= GATHER {
+        while started.elapsed() < GATHER {
+            tokio::time::sleep(QUIET).await;
+            let now = self.lock().waiting.len();
+            if now <= seen {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            seen = now;
         }
         let mut state = self.lock();
         let own = state.waiting.iter().position(|waiting| waiting.id == ticket.id)?;
         let limit = state.waiting[own].job.batch_limit();
         // An even share per slot of the segments not yet composed, those other runs are
-        // composing included: the second slot takes the half the first left, and segments that
-        // join the queue later (a second listener clip landing a moment after the first) are
-        // spread again by whichever slot frees first.
+        // composing included: the second slot takes the half the first left.
         let share = (state.waiting.len() + state.running).div_ceil(slots.max(1)).clamp(1, limit);
         let mut jobs = vec![state.waiting.swap_remove(own)];
         state.waiting.sort_by_key(|waiting| (waiting.rank, waiting.id));
@@ -241,12 +252,12 @@ mod tests {
         let queue = ComposeQueue::default();
         let tickets: Vec<Ticket> = (0..5).map(|index| queue.add((0, 10 - index), job((240, 134)))).collect();
         // Ticket 2 got the first of two slots: itself and the best-ranked others, 3 of 5.
-        let first = queue.take(&tickets[2], 5, 2).await.expect("its job is waiting");
+        let first = queue.take(&tickets[2], 2).await.expect("its job is waiting");
         let ranks: Vec<Rank> = first.jobs.iter().map(|waiting| waiting.rank).collect();
         assert_eq!(ranks, [(0, 8), (0, 6), (0, 7)]);
-        assert!(queue.take(&tickets[4], 5, 2).await.is_none(), "ticket 4's job is in the first run");
+        assert!(queue.take(&tickets[4], 2).await.is_none(), "ticket 4's job is in the first run");
         // The next slot takes its half: all that is left.
-        let second = queue.take(&tickets[0], 5, 2).await.expect("its job is waiting");
+        let second = queue.take(&tickets[0], 2).await.expect("its job is waiting");
         assert_eq!(second.len(), 2, "the rest");
         assert_eq!(queue.lock().running, 5);
         drop(first);
@@ -261,22 +272,41 @@ mod tests {
         drop(lone);
         assert!(queue.lock().waiting.is_empty());
         let tickets: Vec<Ticket> = (0..12).map(|index| queue.add((0, index), job((1920, 1080)))).collect();
-        let batch = queue.take(&tickets[0], 12, 1).await.expect("waiting");
+        let batch = queue.take(&tickets[0], 1).await.expect("waiting");
         assert_eq!(batch.len(), 4, "four 1080p segments at most");
         // Segments encoded otherwise never share a run.
         let other = queue.add((0, 0), job((1280, 720)));
-        let next = queue.take(&other, 9, 1).await.expect("waiting");
+        let next = queue.take(&other, 1).await.expect("waiting");
         assert_eq!(next.len(), 1);
     }
 
     #[tokio::test]
-    async fn composes_still_being_prepared_are_waited_for_briefly() {
-        let queue = ComposeQueue::default();
+    async fn composes_arriving_together_are_waited_for_until_the_queue_is_quiet() {
+        let queue = std::sync::Arc::new(ComposeQueue::default());
         let ticket = queue.add((0, 0), job((240, 134)));
+        // Three more arrive a millisecond apart while the first has its slot.
+        let arriving = {
+            let queue = std::sync::Arc::clone(&queue);
+            tokio::spawn(async move {
+                let mut tickets = Vec::new();
+                for index in 1..4 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    tickets.push(queue.add((0, index), job((240, 134))));
+                }
+                // Held until their results would come.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            })
+        };
         let started = Instant::now();
-        // Three are alive, one is queued: the other two never come, and the wait is bounded.
-        let batch = queue.take(&ticket, 3, 2).await.expect("waiting");
-        assert_eq!(batch.len(), 1);
-        assert!(started.elapsed() >= GATHER && started.elapsed() < Duration::from_secs(1));
+        let batch = queue.take(&ticket, 1).await.expect("waiting");
+        assert_eq!(batch.len(), 4, "all four, in one run");
+        assert!(started.elapsed() < GATHER + Duration::from_millis(50));
+        drop(batch);
+        let _ = arriving.await;
+        // Alone, the wait is one quiet spell.
+        let lone = queue.add((0, 9), job((240, 134)));
+        let started = Instant::now();
+        assert_eq!(queue.take(&lone, 2).await.expect("waiting").len(), 1);
+        assert!(started.elapsed() < GATHER);
     }
 }
