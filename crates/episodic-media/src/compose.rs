@@ -164,18 +164,23 @@ pub async fn compose_batch(
     // A listener clip several segments of the batch show alike (the same file, fill, box and
     // rate: one character's listening clip shared by the segments where it listens) is decoded
     // and fitted once, then split: 10 % of a batch's CPU at the benchmarks' canvas.
-    let mut groups: Vec<(&Path, Fill, (u32, u32), u32, Vec<usize>)> = Vec::new();
+    let mut groups: Vec<SharedListener> = Vec::new();
     for (index, job) in jobs.iter().enumerate() {
         let c = &job.composition;
         let (Some((path, fill)), Some(size)) = (c.listener, listener_box(c)) else { continue };
-        match groups.iter_mut().find(|g| g.0 == path && g.1 == fill && g.2 == size && g.3 == c.fps) {
-            Some(group) => group.4.push(index),
-            None => groups.push((path, fill, size, c.fps, vec![index])),
+        let same =
+            |g: &&mut SharedListener| g.path == path && g.fill == fill && g.size == size && g.fps == c.fps;
+        match groups.iter_mut().find(same) {
+            Some(group) => group.members.push(index),
+            None => groups.push(SharedListener { path, fill, size, fps: c.fps, members: vec![index] }),
         }
     }
-    groups.retain(|group| group.4.len() > 1);
+    groups.retain(|group| group.members.len() > 1);
     let shared_label = |index: usize| {
-        groups.iter().position(|group| group.4.contains(&index)).map(|g| format!("listener_{g}_{index}"))
+        groups
+            .iter()
+            .position(|group| group.members.contains(&index))
+            .map(|g| format!("listener_{g}_{index}"))
     };
     let mut inputs = 0usize;
     let mut prepared = Vec::with_capacity(jobs.len());
@@ -192,7 +197,7 @@ pub async fn compose_batch(
     let mut line = Vec::new();
     let mut graph = Vec::new();
     let mut outputs = Vec::new();
-    for (g, (path, fill, (width, height), fps, members)) in groups.iter().enumerate() {
+    for (g, SharedListener { path, fill, size: (width, height), fps, members }) in groups.iter().enumerate() {
         // Only the segments that were prepared take a branch: a split output left unread fails
         // the run.
         let branches: Vec<String> = members
@@ -260,6 +265,15 @@ fn decoding(ffmpeg: &Ffmpeg, inputs: &[OsString]) -> Vec<OsString> {
         line.push(arg.clone());
     }
     line
+}
+
+/// A listener clip that several segments of a batch show alike, and which segments (by index).
+struct SharedListener<'a> {
+    path: &'a Path,
+    fill: Fill,
+    size: (u32, u32),
+    fps: u32,
+    members: Vec<usize>,
 }
 
 /// One segment's part of an ffmpeg run: its inputs, its filter chains, its outputs, and the

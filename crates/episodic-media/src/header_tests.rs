@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// ffprobe, or `None` (with a message) when it is not installed; in CI its absence is a failure.
-fn ffprobe() -> Option<Probe> {
+pub(crate) fn ffprobe() -> Option<Probe> {
     match locate("ffprobe", None) {
         Ok(tool) => Some(Probe::new(tool)),
         Err(err) if std::env::var_os("CI").is_none() => {
@@ -28,7 +28,8 @@ fn ffmpeg(dir: &Path, args: &[&str]) {
     assert!(output.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-fn close(a: Option<f64>, b: Option<f64>) -> bool {
+/// Whether two lengths agree to ffprobe's printed microsecond.
+pub(crate) fn close(a: Option<f64>, b: Option<f64>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => (a - b).abs() <= 1e-6,

@@ -3,20 +3,14 @@
 //! damaged files.
 
 use super::*;
+use crate::header::tests::close;
 use crate::{Probe, locate};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// ffprobe, or `None` (with a message) when it is not installed; in CI its absence is a failure.
+/// ffprobe itself, never the native readers: what they must agree with.
 fn ffprobe() -> Option<Probe> {
-    match locate("ffprobe", None) {
-        Ok(tool) => Some(Probe::new(tool).ffprobe_only()),
-        Err(err) if std::env::var_os("CI").is_none() => {
-            eprintln!("SKIPPED: ffprobe is not installed ({err})");
-            None
-        }
-        Err(err) => panic!("ffprobe is required in CI: {err}"),
-    }
+    crate::header::tests::ffprobe().map(Probe::ffprobe_only)
 }
 
 fn ffmpeg(dir: &Path, args: &str, name: &str) -> PathBuf {
@@ -35,14 +29,6 @@ fn movie(path: &Path) -> Option<Movie> {
     let mut file = std::fs::File::open(path).expect("the file");
     let len = file.metadata().expect("its size").len();
     read(&mut file, len)
-}
-
-fn close(a: Option<f64>, b: Option<f64>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => (a - b).abs() <= 1e-6,
-        _ => false,
-    }
 }
 
 /// Compares the native reading of `path` with ffprobe's, field by field, and each stream's packet
