@@ -96,9 +96,46 @@ pub(crate) struct ComposeQueue {
 #[derive(Debug, Default)]
 struct State {
     waiting: Vec<Waiting>,
-    /// Jobs taken into runs that have not ended.
-    running: usize,
+    /// The runs that have not ended.
+    runs: Vec<Run>,
+    /// How long a segment took in the last run that ended (its wall over its segments).
+    per_segment: Option<Duration>,
     next: u64,
+}
+
+/// A run of ffmpeg composing `size` segments since `started`.
+#[derive(Debug)]
+struct Run {
+    id: u64,
+    size: usize,
+    started: Instant,
+}
+
+impl State {
+    /// Segments in runs that have not ended.
+    #[cfg(test)]
+    fn running(&self) -> usize {
+        self.runs.iter().map(|run| run.size).sum()
+    }
+
+    /// How many segments' work the runs still have, by the last run's pace: a run about to end
+    /// counts for little. Before any run has ended, every segment taken counts whole.
+    fn work_left(&self) -> f64 {
+        self.runs
+            .iter()
+            .map(|run| match self.per_segment {
+                Some(pace) if !pace.is_zero() => {
+                    (run.size as f64 - run.started.elapsed().as_secs_f64() / pace.as_secs_f64()).max(0.0)
+                }
+                _ => run.size as f64,
+            })
+            .sum()
+    }
+
+    fn end(&mut self, id: u64) -> Option<Run> {
+        let at = self.runs.iter().position(|run| run.id == id)?;
+        Some(self.runs.swap_remove(at))
+    }
 }
 
 #[derive(Debug)]
@@ -123,16 +160,16 @@ impl Drop for Ticket<'_> {
     }
 }
 
-/// Jobs taken into a run; counted as running until dropped.
+/// Jobs taken into a run; counted as running until it ends or is dropped.
 pub(crate) struct Batch<'q> {
     queue: &'q ComposeQueue,
+    id: u64,
     jobs: Vec<Waiting>,
 }
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        let mut state = self.queue.lock();
-        state.running = state.running.saturating_sub(self.jobs.len());
+        self.queue.lock().end(self.id);
     }
 }
 
@@ -173,9 +210,11 @@ impl ComposeQueue {
         let mut state = self.lock();
         let own = state.waiting.iter().position(|waiting| waiting.id == ticket.id)?;
         let limit = state.waiting[own].job.batch_limit();
-        // An even share per slot of the segments not yet composed, those other runs are
-        // composing included: the second slot takes the half the first left.
-        let share = (state.waiting.len() + state.running).div_ceil(slots.max(1)).clamp(1, limit);
+        // An even share per slot of the work not yet done, what other runs still have to do
+        // included: the second slot takes the half the first left, and a slot that frees while
+        // another run is about to end takes half of what waits, not the other run's share too.
+        let work = state.waiting.len() as f64 + state.work_left();
+        let share = ((work / slots.max(1) as f64).ceil() as usize).clamp(1, limit);
         let mut jobs = vec![state.waiting.swap_remove(own)];
         state.waiting.sort_by_key(|waiting| (waiting.rank, waiting.id));
         // Only segments encoded alike share a run: the same canvas, rate and settings.
@@ -189,8 +228,10 @@ impl ComposeQueue {
                 index += 1;
             }
         }
-        state.running += jobs.len();
-        Some(Batch { queue: self, jobs })
+        let id = state.next;
+        state.next += 1;
+        state.runs.push(Run { id, size: jobs.len(), started: Instant::now() });
+        Some(Batch { queue: self, id, jobs })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -216,9 +257,15 @@ impl Batch<'_> {
             () = ctx.aborted() => jobs.iter().map(|_| Err(NodeError::Interrupted)).collect::<Vec<_>>(),
         };
         let jobs = std::mem::take(&mut self.jobs);
+        // A run that failed or was stopped says nothing of the pace.
+        let clean = results.iter().all(Result::is_ok);
         {
             let mut state = self.queue.lock();
-            state.running = state.running.saturating_sub(jobs.len());
+            if let Some(run) = state.end(self.id)
+                && clean
+            {
+                state.per_segment = u32::try_from(run.size.max(1)).ok().map(|n| run.started.elapsed() / n);
+            }
         }
         for (waiting, result) in jobs.into_iter().zip(results) {
             // A compose that stopped waiting no longer needs its answer.
@@ -259,10 +306,10 @@ mod tests {
         // The next slot takes its half: all that is left.
         let second = queue.take(&tickets[0], 2).await.expect("its job is waiting");
         assert_eq!(second.len(), 2, "the rest");
-        assert_eq!(queue.lock().running, 5);
+        assert_eq!(queue.lock().running(), 5);
         drop(first);
         drop(second);
-        assert_eq!(queue.lock().running, 0);
+        assert_eq!(queue.lock().running(), 0);
     }
 
     #[tokio::test]
@@ -278,6 +325,28 @@ mod tests {
         let other = queue.add((0, 0), job((1280, 720)));
         let next = queue.take(&other, 1).await.expect("waiting");
         assert_eq!(next.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_run_about_to_end_leaves_the_freed_slot_half_of_what_waits() {
+        let queue = ComposeQueue::default();
+        let first: Vec<Ticket> = (0..5).map(|index| queue.add((0, index), job((240, 134)))).collect();
+        let running = queue.take(&first[0], 1).await.expect("waiting");
+        assert_eq!(running.len(), 5);
+        let second: Vec<Ticket> = (10..20).map(|index| queue.add((0, index), job((240, 134)))).collect();
+        {
+            // The last run went at 10 ms a segment, and this one has run 45 of its 50 ms.
+            let mut state = queue.lock();
+            state.per_segment = Some(Duration::from_millis(10));
+            state.runs[0].started = Instant::now() - Duration::from_millis(45);
+        }
+        let next = queue.take(&second[0], 2).await.expect("waiting");
+        assert_eq!(next.len(), 6, "half of the ten waiting and the half segment left, not 8");
+        drop(next);
+        // Before any run has ended, a run's segments count whole.
+        queue.lock().per_segment = None;
+        let last = queue.take(&second[9], 2).await.expect("waiting");
+        assert_eq!(last.len(), 4, "all four left: with the first run's five counted whole, a share is 5");
     }
 
     #[tokio::test]
