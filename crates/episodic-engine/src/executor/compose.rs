@@ -131,12 +131,11 @@ async fn composed(ctx: &Context, job: QueuedJob, turn: &Turn<'_>) -> Result<(), 
         Err(_) => {
             drop(ticket);
             let _permit = turn.gate.acquire(turn.rank).await;
-            let lone = [job];
-            let jobs: Vec<_> = lone.iter().map(QueuedJob::job).collect();
+            let lone = job.job();
             let ffmpeg = ffmpeg_for(ctx, (turn.alive)().min(turn.slots));
             tokio::select! {
-                results = episodic_media::compose_batch(&ffmpeg, &ctx.probe, &jobs) => {
-                    results.into_iter().next().unwrap_or(Ok(())).map_err(NodeError::from)
+                composed = episodic_media::compose_with(&ffmpeg, &ctx.probe, &lone.composition, lone.out, lone.extras) => {
+                    composed.map_err(NodeError::from)
                 }
                 () = ctx.aborted() => Err(NodeError::Interrupted),
             }
