@@ -8,8 +8,8 @@
 //! per segment ([`episodic_media::compose_batch`], BENCHMARKS.md).
 //!
 //! Each compose puts its job in the queue before it waits for an ffmpeg slot. The compose that
-//! gets a slot takes its own job and the best-ranked others, as many as the slots share the queue
-//! between them, and runs them; the others receive their result without ever holding a slot. A
+//! gets a slot takes its own job and the best-ranked others, its slot's share of the work (seconds
+//! of video, not segments: ten long segments take a run longer than ten short ones), and runs them; the others receive their result without ever holding a slot. A
 //! compose that is alone in the queue runs alone, as before. A compose whose task ends (a stop,
 //! a failure elsewhere) takes its job back out if nobody has started it.
 
@@ -80,6 +80,12 @@ impl QueuedJob {
         }
     }
 
+    /// The work this job is to a run: the seconds of video it composes. Decoding, filtering and
+    /// encoding all go by the frame, and the segments of a run share one canvas and rate.
+    fn work(&self) -> f64 {
+        self.seconds.max(0.0)
+    }
+
     /// How many segments of this canvas one run may take.
     fn batch_limit(&self) -> usize {
         let pixels = u64::from(self.canvas.0) * u64::from(self.canvas.1);
@@ -98,16 +104,17 @@ struct State {
     waiting: Vec<Waiting>,
     /// The runs that have not ended.
     runs: Vec<Run>,
-    /// How long a segment took in the last run that ended (its wall over its segments).
-    per_segment: Option<Duration>,
+    /// How long a second of video took in the last run that ended (its wall over its work).
+    pace: Option<Duration>,
     next: u64,
 }
 
-/// A run of ffmpeg composing `size` segments since `started`.
+/// A run of ffmpeg composing `size` segments, `work` seconds of video, since `started`.
 #[derive(Debug)]
 struct Run {
     id: u64,
     size: usize,
+    work: f64,
     started: Instant,
 }
 
@@ -118,16 +125,16 @@ impl State {
         self.runs.iter().map(|run| run.size).sum()
     }
 
-    /// How many segments' work the runs still have, by the last run's pace: a run about to end
-    /// counts for little. Before any run has ended, every segment taken counts whole.
+    /// How much work the runs still have, by the last run's pace: a run about to end counts for
+    /// little. Before any run has ended, every run counts whole.
     fn work_left(&self) -> f64 {
         self.runs
             .iter()
-            .map(|run| match self.per_segment {
+            .map(|run| match self.pace {
                 Some(pace) if !pace.is_zero() => {
-                    (run.size as f64 - run.started.elapsed().as_secs_f64() / pace.as_secs_f64()).max(0.0)
+                    (run.work - run.started.elapsed().as_secs_f64() / pace.as_secs_f64()).max(0.0)
                 }
-                _ => run.size as f64,
+                _ => run.work,
             })
             .sum()
     }
@@ -213,24 +220,33 @@ impl ComposeQueue {
         // An even share per slot of the work not yet done, what other runs still have to do
         // included: the second slot takes the half the first left, and a slot that frees while
         // another run is about to end takes half of what waits, not the other run's share too.
-        let work = state.waiting.len() as f64 + state.work_left();
-        let share = ((work / slots.max(1) as f64).ceil() as usize).clamp(1, limit);
+        let waiting: f64 = state.waiting.iter().map(|waiting| waiting.job.work()).sum();
+        let share = (waiting + state.work_left()) / slots.max(1) as f64;
         let mut jobs = vec![state.waiting.swap_remove(own)];
+        let mut taken = jobs[0].job.work();
         state.waiting.sort_by_key(|waiting| (waiting.rank, waiting.id));
-        // Only segments encoded alike share a run: the same canvas, rate and settings.
+        // Only segments encoded alike share a run: the same canvas, rate and settings. A job
+        // joins while that brings the run nearer its share; on a tie it joins, as a job left
+        // over would cost a run of its own.
         let mut index = 0;
-        while jobs.len() < share && index < state.waiting.len() {
-            let same = state.waiting[index].job.encode == jobs[0].job.encode
-                && state.waiting[index].job.batch_limit() == limit;
-            if same {
-                jobs.push(state.waiting.remove(index));
-            } else {
+        while jobs.len() < limit && index < state.waiting.len() {
+            let candidate = &state.waiting[index].job;
+            let same = candidate.encode == jobs[0].job.encode && candidate.batch_limit() == limit;
+            if !same {
                 index += 1;
+                continue;
             }
+            if taken + candidate.work() / 2.0 > share {
+                // A shorter one further down may still fit.
+                index += 1;
+                continue;
+            }
+            taken += candidate.work();
+            jobs.push(state.waiting.remove(index));
         }
         let id = state.next;
         state.next += 1;
-        state.runs.push(Run { id, size: jobs.len(), started: Instant::now() });
+        state.runs.push(Run { id, size: jobs.len(), work: taken, started: Instant::now() });
         Some(Batch { queue: self, id, jobs })
     }
 
@@ -264,7 +280,8 @@ impl Batch<'_> {
             if let Some(run) = state.end(self.id)
                 && clean
             {
-                state.per_segment = u32::try_from(run.size.max(1)).ok().map(|n| run.started.elapsed() / n);
+                state.pace = (run.work > 0.0)
+                    .then(|| Duration::from_secs_f64(run.started.elapsed().as_secs_f64() / run.work));
             }
         }
         for (waiting, result) in jobs.into_iter().zip(results) {
@@ -313,6 +330,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn two_slots_split_segments_of_different_lengths_by_their_seconds_not_their_number() {
+        let queue = ComposeQueue::default();
+        // Twenty segments of 2.5 s to 4.4 s, the best-ranked the shortest.
+        let tickets: Vec<Ticket> = (0..20)
+            .map(|index| {
+                let mut job = job((240, 134));
+                job.seconds = 2.5 + 0.1 * index as f64;
+                queue.add((0, index), job)
+            })
+            .collect();
+        let first = queue.take(&tickets[0], 2).await.expect("waiting");
+        let second = queue.take(&tickets[19], 2).await.expect("waiting");
+        let seconds = |batch: &Batch| batch.jobs.iter().map(|waiting| waiting.job.seconds).sum::<f64>();
+        assert_eq!(first.len() + second.len(), 20, "nothing left over for a third run");
+        // Counted by segments, the first run would take the ten shortest: 29.5 s against 39.5 s.
+        assert!(
+            (seconds(&first) - seconds(&second)).abs() <= 4.4,
+            "{} s and {} s",
+            seconds(&first),
+            seconds(&second)
+        );
+        assert!(first.len() > 10, "the short ones, more of them: {}", first.len());
+    }
+
+    #[tokio::test]
     async fn a_dropped_ticket_leaves_the_queue_and_big_canvases_batch_less() {
         let queue = ComposeQueue::default();
         let lone = queue.add((0, 1), job((1920, 1080)));
@@ -335,18 +377,19 @@ mod tests {
         assert_eq!(running.len(), 5);
         let second: Vec<Ticket> = (10..20).map(|index| queue.add((0, index), job((240, 134)))).collect();
         {
-            // The last run went at 10 ms a segment, and this one has run 45 of its 50 ms.
+            // The last run went at 10 ms a segment (5 ms a second of video), and this one has
+            // run 45 of its 50 ms.
             let mut state = queue.lock();
-            state.per_segment = Some(Duration::from_millis(10));
+            state.pace = Some(Duration::from_millis(5));
             state.runs[0].started = Instant::now() - Duration::from_millis(45);
         }
         let next = queue.take(&second[0], 2).await.expect("waiting");
-        assert_eq!(next.len(), 6, "half of the ten waiting and the half segment left, not 8");
+        assert_eq!(next.len(), 5, "half of the ten waiting and the second of video left, not 8");
         drop(next);
         // Before any run has ended, a run's segments count whole.
-        queue.lock().per_segment = None;
+        queue.lock().pace = None;
         let last = queue.take(&second[9], 2).await.expect("waiting");
-        assert_eq!(last.len(), 4, "all four left: with the first run's five counted whole, a share is 5");
+        assert_eq!(last.len(), 5, "all five left: with the first run's 10 s counted whole, a share is 10 s");
     }
 
     #[tokio::test]
