@@ -46,6 +46,11 @@ pub async fn thumbnail(
 
 /// Lays `thumbnails` (PNGs) out on one PNG, `columns` wide, in reading order; each picture is fitted
 /// into a cell the size of the largest.
+///
+/// Pictures that already fill their cells (every thumbnail of one episode, drawn at one width) are
+/// tiled here without ffmpeg, pixel for pixel what ffmpeg's `tile` draws: the sheet is made after
+/// the last compose, where an ffmpeg run's start and decode beside concat's was most of the
+/// render's tail. Anything else (sizes that differ, other colour types) goes to ffmpeg.
 pub async fn contact_sheet(
     ffmpeg: &Ffmpeg,
     thumbnails: &[PathBuf],
@@ -57,6 +62,99 @@ pub async fn contact_sheet(
             detail: format!("a contact sheet of {} pictures in {columns} columns", thumbnails.len()),
         });
     }
+    let (pictures, out) = (thumbnails.to_vec(), out_png.to_path_buf());
+    let tiled = tokio::task::spawn_blocking(move || tile_natively(&pictures, columns, &out)).await;
+    match tiled {
+        Ok(Ok(Tiled::Written)) => Ok(()),
+        Ok(Ok(Tiled::NeedsFfmpeg)) | Err(_) => {
+            contact_sheet_with_ffmpeg(ffmpeg, thumbnails, columns, out_png).await
+        }
+        Ok(Err(err)) => Err(err),
+    }
+}
+
+/// Whether the sheet was tiled here, or its pictures need ffmpeg's scaler.
+#[derive(Debug, PartialEq, Eq)]
+enum Tiled {
+    Written,
+    NeedsFfmpeg,
+}
+
+/// The sheet tiled from 8-bit RGB PNGs of one size (what ffmpeg writes from a video frame). The
+/// cells are left as they are and the rest is `BACKDROP`, as `tile` draws on an RGB frame.
+fn tile_natively(thumbnails: &[PathBuf], columns: u32, out_png: &Path) -> Result<Tiled, MediaError> {
+    let mut pictures = Vec::with_capacity(thumbnails.len());
+    for path in thumbnails {
+        let io = |source| MediaError::Io { path: path.clone(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let Ok(mut reader) = png::Decoder::new(std::io::BufReader::new(file)).read_info() else {
+            return Ok(Tiled::NeedsFfmpeg);
+        };
+        let info = reader.info();
+        let plain = info.color_type == png::ColorType::Rgb
+            && info.bit_depth == png::BitDepth::Eight
+            && !info.interlaced
+            && info.frame_control.is_none();
+        let size = (info.width, info.height);
+        let Some(length) = reader.output_buffer_size().filter(|_| plain) else {
+            return Ok(Tiled::NeedsFfmpeg);
+        };
+        let mut rgb = vec![0; length];
+        if reader.next_frame(&mut rgb).is_err() {
+            return Ok(Tiled::NeedsFfmpeg);
+        }
+        pictures.push((size, rgb));
+    }
+    let cell = pictures[0].0;
+    if pictures.iter().any(|(size, _)| *size != cell) {
+        return Ok(Tiled::NeedsFfmpeg);
+    }
+    let (width, height) = sheet_size(pictures.len(), columns, cell);
+    let (columns, _) = grid(pictures.len(), columns);
+    let backdrop = backdrop_rgb();
+    let mut sheet: Vec<u8> =
+        backdrop.iter().copied().cycle().take(width as usize * height as usize * 3).collect();
+    let row_bytes = cell.0 as usize * 3;
+    for (index, (_, rgb)) in pictures.iter().enumerate() {
+        let (column, row) = (index as u32 % columns, index as u32 / columns);
+        let left = (SHEET_MARGIN + column * (cell.0 + SHEET_PADDING)) as usize;
+        let top = (SHEET_MARGIN + row * (cell.1 + SHEET_PADDING)) as usize;
+        for (line, source) in rgb.chunks_exact(row_bytes).enumerate() {
+            let at = ((top + line) * width as usize + left) * 3;
+            sheet[at..at + row_bytes].copy_from_slice(source);
+        }
+    }
+    let partial = Partial::beside(out_png)?;
+    let io = |source| MediaError::Io { path: partial.path().to_path_buf(), source };
+    let file = std::fs::File::create(partial.path()).map_err(io)?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let encoded = |err: png::EncodingError| MediaError::Invalid {
+        detail: format!("cannot write the contact sheet `{}`: {err}", out_png.display()),
+    };
+    let mut writer = encoder.write_header().map_err(encoded)?;
+    writer.write_image_data(&sheet).map_err(encoded)?;
+    writer.finish().map_err(encoded)?;
+    partial.commit()?;
+    Ok(Tiled::Written)
+}
+
+/// `BACKDROP` (`0xRRGGBB`) as bytes.
+fn backdrop_rgb() -> [u8; 3] {
+    let value = u32::from_str_radix(BACKDROP.trim_start_matches("0x"), 16).unwrap_or(0);
+    let [_, red, green, blue] = value.to_be_bytes();
+    [red, green, blue]
+}
+
+/// The sheet drawn by ffmpeg: each picture scaled and padded into its cell, then tiled.
+async fn contact_sheet_with_ffmpeg(
+    ffmpeg: &Ffmpeg,
+    thumbnails: &[PathBuf],
+    columns: u32,
+    out_png: &Path,
+) -> Result<(), MediaError> {
     let mut cell = (0, 0);
     for path in thumbnails {
         let (width, height) = png_size(path).await?;
@@ -139,6 +237,61 @@ mod tests {
             ),
             "{graph}"
         );
+    }
+
+    /// RGB bytes and size of a PNG.
+    fn decoded(path: &Path) -> ((u32, u32), Vec<u8>) {
+        let mut reader = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()))
+            .read_info()
+            .unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut rgb).unwrap();
+        assert_eq!(info.color_type, png::ColorType::Rgb, "{}", path.display());
+        ((info.width, info.height), rgb)
+    }
+
+    /// Frames of a moving test picture as ffmpeg writes a segment's thumbnail: YUV 4:2:0 to PNG.
+    fn thumbnails(ffmpeg: &Ffmpeg, dir: &Path, sizes: &[(u32, u32)]) -> Vec<PathBuf> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(index, (width, height))| {
+                let png = dir.join(format!("{index:03}.png"));
+                let source = format!("testsrc2=size={width}x{height}:rate=10,trim=start_frame={index}");
+                let mut line =
+                    args(["-f", "lavfi", "-i", &source, "-frames:v", "1", "-vf", "format=yuv420p"]);
+                line.extend(png_args());
+                line.push(file_arg(&png));
+                runtime.block_on(ffmpeg.run(&line)).unwrap();
+                png
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sheet_tiled_here_is_pixel_for_pixel_what_ffmpeg_tiles() {
+        let ffmpeg = Ffmpeg::new(crate::locate("ffmpeg", None).expect("these tests run ffmpeg: install it"));
+        let dir = tempfile::tempdir().unwrap();
+        // Five in two columns: the last row has an empty cell, drawn as backdrop.
+        let pictures = thumbnails(&ffmpeg, dir.path(), &[(320, 178); 5]);
+        let (native, drawn) = (dir.path().join("native.png"), dir.path().join("ffmpeg.png"));
+        assert_eq!(tile_natively(&pictures, 2, &native).unwrap(), Tiled::Written);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(contact_sheet_with_ffmpeg(&ffmpeg, &pictures, 2, &drawn)).unwrap();
+        let (size, rgb) = decoded(&native);
+        assert_eq!(size, sheet_size(5, 2, (320, 178)));
+        assert!(rgb == decoded(&drawn).1, "the sheets differ");
+        assert_eq!(&rgb[..3], &backdrop_rgb(), "the margin");
+        assert_eq!(backdrop_rgb(), [0x14, 0x16, 0x1c]);
+
+        // Pictures of different sizes need ffmpeg's scaler, and get it through `contact_sheet`.
+        let mixed = thumbnails(&ffmpeg, dir.path(), &[(320, 178), (160, 90)]);
+        let sheet = dir.path().join("mixed.png");
+        assert_eq!(tile_natively(&mixed, 2, &sheet).unwrap(), Tiled::NeedsFfmpeg);
+        assert!(!sheet.exists());
+        runtime.block_on(contact_sheet(&ffmpeg, &mixed, 2, &sheet)).unwrap();
+        assert_eq!(decoded(&sheet).0, sheet_size(2, 2, (320, 178)));
     }
 
     #[tokio::test]
