@@ -550,7 +550,8 @@ fn compose_parts(
         outputs.extend(encode.segment_args());
     } else {
         outputs.extend(encode.video_args());
-        outputs.extend(crate::encode::container_args_for("mov"));
+        // Pictures only: an MP4, which concat joins without ffmpeg (`mp4_join`).
+        outputs.extend(crate::encode::container_args());
     }
     Parts { inputs, input_count, graph, outputs }
 }

@@ -1,7 +1,8 @@
 //! Joining an episode's segments into one file.
 //!
-//! [`concat`] copies both streams: the video of every segment untouched (the concat demuxer with
-//! `-c:v copy`), and the episode's audio, encoded once for the whole episode by
+//! [`concat`] copies both streams: the video of every segment untouched (its samples written under
+//! a new index by [`crate::mp4_join`], or by the concat demuxer with `-c:v copy` for files that
+//! module does not read), and the episode's audio, encoded once for the whole episode by
 //! [`crate::episode_audio`] while the composes ran. Copying each segment's own AAC instead would not
 //! be gapless: every AAC track starts with an encoder-delay frame and ends with a padded one, and
 //! stream-copied into one track those become about 30 ms of extra sound at each boundary, so speech
@@ -17,6 +18,7 @@
 use crate::encode::{EncodeSettings, container_args};
 use crate::ffmpeg::{Ffmpeg, args, file_arg};
 use crate::filter::fit;
+use crate::mp4_join::{self, Joined};
 use crate::output::Partial;
 use crate::{MediaError, MediaInfo, Probe, StreamKind};
 use std::ffi::OsString;
@@ -42,6 +44,14 @@ pub async fn concat(
         check_uniform(part, encode)?;
     }
     check_audio(&probe.probe_async(audio).await?, audio, &parts)?;
+    // Joined here when every file is one the native joiner reads (segments composed by this
+    // version); ffmpeg otherwise (segments cached as QuickTime with sound by older ones).
+    let (owned, sound, target) = (segments.to_vec(), audio.to_path_buf(), out.to_path_buf());
+    match tokio::task::spawn_blocking(move || mp4_join::join(&owned, &sound, &target)).await {
+        Ok(Ok(Joined::Written)) => return Ok(()),
+        Ok(Err(err)) => return Err(err),
+        Ok(Ok(Joined::NeedsFfmpeg(_))) | Err(_) => {}
+    }
     let list_dir =
         tempfile::tempdir().map_err(|source| MediaError::Write { path: out.to_path_buf(), source })?;
     let list = list_dir.path().join("segments.ffconcat");

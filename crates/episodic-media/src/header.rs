@@ -24,7 +24,7 @@ use crate::probe::{MediaInfo, StreamInfo, StreamKind};
 use std::io::Read;
 use std::path::Path;
 
-mod isobmff;
+pub(crate) mod isobmff;
 
 /// Files larger than this are left to ffprobe rather than read whole.
 const MAX_BYTES: u64 = 256 << 20;

@@ -18,6 +18,7 @@ mod filter;
 mod font;
 mod header;
 mod join;
+mod mp4_join;
 mod output;
 pub mod placeholder;
 mod probe;

@@ -628,6 +628,114 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
     assert_ne!(kit.frame_checksums(&reencoded), expected, "re-encoded, not copied");
 }
 
+/// Presentation time and checksum of every frame or audio packet of `stream` (`v` or `a`).
+fn timed_packets(kit: &Kit, file: &Path, stream: &str, decode: bool) -> Vec<(String, String)> {
+    let map = format!("0:{stream}");
+    let mut args = vec!["-i", utf8(file), "-map", map.as_str()];
+    if !decode {
+        args.extend(["-c", "copy"]);
+    }
+    args.extend(["-f", "framemd5", "-"]);
+    String::from_utf8(kit.ffmpeg_raw(&args))
+        .expect("framemd5 is text")
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            (fields[2].to_string(), fields[5].to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn picture_only_segments_join_without_ffmpeg_as_ffmpeg_joins_them() {
+    let kit = kit();
+    let (speaker, listener, seconds) = cast(&kit).await;
+    let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
+    let lengths = [seconds, 1.3, 2.2, 0.7];
+    let mut segments = Vec::new();
+    for (index, length) in lengths.into_iter().enumerate() {
+        let out = kit.path(&format!("segment-{index}.mp4"));
+        let c = Composition {
+            layout: Layout::SideBySide,
+            canvas: SIZE,
+            fps: FPS,
+            seconds: length,
+            main: &speaker,
+            main_seat: Seat::First,
+            listener: Some((&listener, Fill::Loop)),
+            encode: &encode,
+            sound: false,
+        };
+        compose(&kit.ffmpeg, &kit.probe, &c, &out).await.unwrap();
+        segments.push(out);
+    }
+    let audio = kit.path("episode.m4a");
+    let parts: Vec<AudioPart> =
+        lengths.iter().map(|length| AudioPart { main: &speaker, seconds: *length }).collect();
+    episode_audio(&kit.ffmpeg, &kit.probe, &parts, &encode, &audio).await.unwrap();
+    let joined = kit.path("episode.mp4");
+    concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &joined).await.unwrap();
+
+    // What ffmpeg's concat demuxer makes of the same files, by hand.
+    let list = kit.path("list.ffconcat");
+    let lines: Vec<String> = segments.iter().map(|segment| format!("file '{}'", utf8(segment))).collect();
+    std::fs::write(&list, format!("ffconcat version 1.0\n{}\n", lines.join("\n"))).unwrap();
+    let reference = kit.path("reference.mp4");
+    kit.ffmpeg_raw(&[
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        utf8(&list),
+        "-i",
+        utf8(&audio),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c",
+        "copy",
+        "-movflags",
+        "+faststart",
+        utf8(&reference),
+    ]);
+
+    // Every packet is its segment's, byte for byte (the demuxer adds parameter sets in-band).
+    let segment_packets: Vec<(u64, String)> =
+        segments.iter().flat_map(|segment| kit.video_packets(segment)).collect();
+    assert_eq!(kit.video_packets(&joined), segment_packets, "packets copied as they are");
+    assert_ne!(
+        kit.video_packets(&reference),
+        segment_packets,
+        "the demuxer's packets differ: this was not it"
+    );
+    // Decoded, the same frames at the same times, and the same sound at the same times.
+    assert_eq!(timed_packets(&kit, &joined, "v", true), timed_packets(&kit, &reference, "v", true));
+    assert_eq!(timed_packets(&kit, &joined, "a", false), timed_packets(&kit, &reference, "a", false));
+    assert_eq!(kit.decoded_pcm(&joined), kit.decoded_pcm(&reference));
+    let (info, expected) = (kit.probe(&joined), kit.probe(&reference));
+    let lengths =
+        |info: &MediaInfo| (info.video().unwrap().duration.unwrap(), info.audio().unwrap().duration.unwrap());
+    let ((video, sound), (video_then, sound_then)) = (lengths(&info), lengths(&expected));
+    assert!(
+        (video - video_then).abs() < 1e-4 && (sound - sound_then).abs() < 1e-6,
+        "{video} {sound} vs {video_then} {sound_then}"
+    );
+    assert!((info.duration.unwrap() - expected.duration.unwrap()).abs() < 1e-3);
+    // Its index first, so it plays while it downloads; read by the native reader and ffprobe alike.
+    let bytes = std::fs::read(&joined).unwrap();
+    let moov = bytes.windows(4).position(|window| window == b"moov").unwrap();
+    let mdat = bytes.windows(4).position(|window| window == b"mdat").unwrap();
+    assert!(moov < mdat, "moov at {moov}, mdat at {mdat}");
+    let ffprobe = Probe::new(locate("ffprobe", None).unwrap()).ffprobe_only();
+    assert_eq!(
+        Probe::new(locate("ffprobe", None).unwrap()).probe(&joined).unwrap(),
+        ffprobe.probe(&joined).unwrap()
+    );
+}
+
 #[tokio::test]
 async fn concat_refuses_segments_that_cannot_be_copied() {
     let kit = kit();
@@ -779,7 +887,9 @@ const SYNC_FPS: u32 = 30;
 
 /// Where each segment's sound starts against its first frame in an episode of `count` segments made
 /// as a run makes them (compose, episode audio, concat), in seconds, boundary by boundary.
-async fn sync_errors(kit: &Kit, count: usize) -> Vec<f64> {
+/// `sound`: segments with their own sound (QuickTime, joined by ffmpeg's concat demuxer) or
+/// pictures only as the engine composes them (MP4, joined natively).
+async fn sync_errors(kit: &Kit, count: usize, sound: bool) -> Vec<f64> {
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, SYNC_FPS);
     let listener = kit.path("sync-listener.mp4");
     let grey = format!("color=c=0x404040:s=160x180:r={SYNC_FPS}:d=1");
@@ -815,7 +925,7 @@ async fn sync_errors(kit: &Kit, count: usize) -> Vec<f64> {
             "128k",
             utf8(&main),
         ]);
-        let segment = kit.path(&format!("sync-{count}-segment-{index}.mov"));
+        let segment = kit.path(&format!("sync-{count}-{sound}-segment-{index}.mov"));
         let c = Composition {
             layout: Layout::SideBySide,
             canvas: SIZE,
@@ -825,7 +935,7 @@ async fn sync_errors(kit: &Kit, count: usize) -> Vec<f64> {
             main_seat: Seat::First,
             listener: Some((&listener, Fill::Loop)),
             encode: &encode,
-            sound: true,
+            sound,
         };
         compose(&kit.ffmpeg, &kit.probe, &c, &segment).await.expect("a segment");
         mains.push((main, seconds));
@@ -833,9 +943,9 @@ async fn sync_errors(kit: &Kit, count: usize) -> Vec<f64> {
     }
     let parts: Vec<AudioPart> =
         mains.iter().map(|(main, seconds)| AudioPart { main, seconds: *seconds }).collect();
-    let audio = kit.path(&format!("sync-{count}.m4a"));
+    let audio = kit.path(&format!("sync-{count}-{sound}.m4a"));
     episode_audio(&kit.ffmpeg, &kit.probe, &parts, &encode, &audio).await.expect("the episode's audio");
-    let episode = kit.path(&format!("sync-{count}.mp4"));
+    let episode = kit.path(&format!("sync-{count}-{sound}.mp4"));
     concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &episode).await.expect("the episode");
 
     // As long as its segments, both streams, as the concat that encoded the audio itself made it.
@@ -924,8 +1034,9 @@ async fn sync_errors(kit: &Kit, count: usize) -> Vec<f64> {
 async fn every_segment_starts_its_sound_with_its_first_frame() {
     let kit = kit();
     let mut worst = Vec::new();
-    for count in [3, 8] {
-        let errors = sync_errors(&kit, count).await;
+    // Joined natively (as the engine's segments are), and by ffmpeg (segments with sound).
+    for (count, sound) in [(3, false), (8, false), (3, true)] {
+        let errors = sync_errors(&kit, count, sound).await;
         for (boundary, error) in errors.iter().enumerate() {
             assert!(
                 error.abs() <= 0.001,
@@ -939,4 +1050,5 @@ async fn every_segment_starts_its_sound_with_its_first_frame() {
     }
     // Eight segments are no further out than three.
     assert!(worst[1] <= worst[0] + 0.000_25, "{worst:?}");
+    assert!(worst[2] <= 0.001, "{worst:?}");
 }

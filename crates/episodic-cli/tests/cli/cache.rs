@@ -136,7 +136,7 @@ fn gc_frees_exactly_what_an_edit_left_unneeded_and_a_rerun_renders_nothing() {
     for path in vanished.keys() {
         let owner = path
             .strip_suffix(".thumb.png")
-            .map(|stem| format!("{stem}.mov"))
+            .map(|stem| format!("{stem}.mp4"))
             .unwrap_or_else(|| (*path).clone());
         assert!(removed_paths.contains(&owner), "{path} vanished but was not removed");
     }

@@ -73,7 +73,7 @@ pub(crate) async fn compose(
         Some(script) => Some((script, CaptionFont::find()?)),
         None => None,
     };
-    let part = artifact::scratch(ctx, "mov");
+    let part = artifact::scratch(ctx, "mp4");
     // The thumbnail now rather than at concat: after the last render, concat is all that should
     // be left.
     let picture = thumbnail::path_of(&part);
@@ -98,7 +98,7 @@ pub(crate) async fn compose(
         captions,
     };
     composed(ctx, job, &turn).await?;
-    let path = artifact::adopt(ctx, key, &part, "mov").await?;
+    let path = artifact::adopt(ctx, key, &part, "mp4").await?;
     // Named after the segment's bytes like the segment; lost, concat draws it again.
     let _ = tokio::fs::rename(&picture, thumbnail::path_of(&path)).await;
     // Learned while other renders are still out, so concat recalls it instead of probing.

@@ -109,20 +109,19 @@ struct State {
     next: u64,
 }
 
-/// A run of ffmpeg composing `size` segments, `work` seconds of video, since `started`.
+/// A run of ffmpeg composing `work` seconds of video since `started`.
 #[derive(Debug)]
 struct Run {
     id: u64,
-    size: usize,
     work: f64,
     started: Instant,
 }
 
 impl State {
-    /// Segments in runs that have not ended.
+    /// Seconds of video in runs that have not ended.
     #[cfg(test)]
-    fn running(&self) -> usize {
-        self.runs.iter().map(|run| run.size).sum()
+    fn running(&self) -> f64 {
+        self.runs.iter().map(|run| run.work).sum()
     }
 
     /// How much work the runs still have, by the last run's pace: a run about to end counts for
@@ -246,7 +245,7 @@ impl ComposeQueue {
         }
         let id = state.next;
         state.next += 1;
-        state.runs.push(Run { id, size: jobs.len(), work: taken, started: Instant::now() });
+        state.runs.push(Run { id, work: taken, started: Instant::now() });
         Some(Batch { queue: self, id, jobs })
     }
 
@@ -323,10 +322,10 @@ mod tests {
         // The next slot takes its half: all that is left.
         let second = queue.take(&tickets[0], 2).await.expect("its job is waiting");
         assert_eq!(second.len(), 2, "the rest");
-        assert_eq!(queue.lock().running(), 5);
+        assert_eq!(queue.lock().running(), 10.0, "five segments of 2 s");
         drop(first);
         drop(second);
-        assert_eq!(queue.lock().running(), 0);
+        assert_eq!(queue.lock().running(), 0.0);
     }
 
     #[tokio::test]

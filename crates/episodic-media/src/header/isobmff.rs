@@ -62,7 +62,7 @@ pub(crate) fn read<F: Read + Seek>(file: &mut F, len: u64) -> Option<Movie> {
 
 /// The body of the one top-level `moov`, or `None` when there is none, more than one, a fragment,
 /// or a box that runs past the end of the file.
-fn find_moov<F: Read + Seek>(file: &mut F, len: u64) -> Option<Vec<u8>> {
+pub(crate) fn find_moov<F: Read + Seek>(file: &mut F, len: u64) -> Option<Vec<u8>> {
     let mut at = 0u64;
     let mut found: Option<(u64, u64)> = None;
     while at < len {
@@ -123,7 +123,7 @@ fn read_up_to<F: Read>(file: &mut F, buf: &mut [u8]) -> Option<usize> {
 }
 
 /// The boxes directly inside `bytes`, as (type, body); `None` when one runs past the end.
-fn children(bytes: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
+pub(crate) fn children(bytes: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
     let mut boxes = Vec::new();
     let mut at = 0usize;
     while at < bytes.len() {
@@ -145,7 +145,7 @@ fn children(bytes: &[u8]) -> Option<Vec<([u8; 4], &[u8])>> {
 }
 
 /// The only child of `kind`; `None` when it is missing or repeated.
-fn only<'a>(boxes: &[([u8; 4], &'a [u8])], kind: &[u8; 4]) -> Option<&'a [u8]> {
+pub(crate) fn only<'a>(boxes: &[([u8; 4], &'a [u8])], kind: &[u8; 4]) -> Option<&'a [u8]> {
     let mut found = boxes.iter().filter(|(k, _)| k == kind).map(|(_, body)| *body);
     let first = found.next()?;
     found.next().is_none().then_some(first)
@@ -590,11 +590,11 @@ fn be16(bytes: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(bytes.get(at..at.checked_add(2)?)?.try_into().ok()?))
 }
 
-fn be32(bytes: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn be32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.get(at..at.checked_add(4)?)?.try_into().ok()?))
 }
 
-fn be64(bytes: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn be64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.get(at..at.checked_add(8)?)?.try_into().ok()?))
 }
 
