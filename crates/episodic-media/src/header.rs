@@ -1032,4 +1032,4 @@ impl<'a> BoolDecoder<'a> {
 
 #[cfg(test)]
 #[path = "header_tests.rs"]
-mod tests;
+pub(crate) mod tests;

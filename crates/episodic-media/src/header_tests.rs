@@ -18,7 +18,8 @@ pub(crate) fn ffprobe() -> Option<Probe> {
     }
 }
 
-fn ffmpeg(dir: &Path, args: &[&str]) {
+/// Runs ffmpeg in `dir` for a fixture; fails the test when it fails.
+pub(crate) fn ffmpeg(dir: &Path, args: &[&str]) {
     let output = Command::new("ffmpeg")
         .current_dir(dir)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])

@@ -383,10 +383,8 @@ impl Plan {
             copy_samples(&mut audio_file, &sound.track, audio_range.clone(), &mut writer)
                 .map_err(io(audio))?;
         }
-        writer.flush().map_err(written)?;
-        let file = writer.into_inner().map_err(|err| written(err.into_error()))?;
-        file.sync_all().map_err(written)?;
-        drop(file);
+        // Flushed and closed before the rename; like ffmpeg's output, not synced to disk here.
+        writer.into_inner().map_err(|err| written(err.into_error()))?;
         partial.commit()
     }
 
@@ -531,26 +529,26 @@ fn patch(body: &mut [u8], at: usize, wide: bool, value: u64) {
     }
 }
 
-/// `edts` with one edit of `length` (movie time scale) from `start` in the media.
+/// `edts` with one edit of `length` (movie time scale) from `start` in the media: 32-bit fields
+/// where they fit, as ffmpeg writes them.
 fn edit(length: u64, start: u64) -> Vec<u8> {
-    let elst = match (u32::try_from(length), i32::try_from(start)) {
-        (Ok(length), Ok(start)) => [
-            &[0, 0, 0, 0][..],
-            &1u32.to_be_bytes(),
-            &length.to_be_bytes(),
-            &start.to_be_bytes(),
-            &0x0001_0000u32.to_be_bytes(),
-        ]
-        .concat(),
-        _ => [
-            &[1, 0, 0, 0][..],
-            &1u32.to_be_bytes(),
-            &length.to_be_bytes(),
-            &start.to_be_bytes(),
-            &0x0001_0000u32.to_be_bytes(),
-        ]
-        .concat(),
+    let narrow = match (u32::try_from(length), i32::try_from(start)) {
+        (Ok(length), Ok(start)) => Some((length, start)),
+        _ => None,
     };
+    let mut elst = vec![u8::from(narrow.is_none()), 0, 0, 0];
+    elst.extend(1u32.to_be_bytes());
+    match narrow {
+        Some((length, start)) => {
+            elst.extend(length.to_be_bytes());
+            elst.extend(start.to_be_bytes());
+        }
+        None => {
+            elst.extend(length.to_be_bytes());
+            elst.extend(start.to_be_bytes());
+        }
+    }
+    elst.extend(0x0001_0000u32.to_be_bytes());
     boxed(b"elst", &elst)
 }
 
@@ -683,17 +681,7 @@ fn copy_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-
-    fn ffmpeg(dir: &Path, args: &[&str]) {
-        let output = Command::new("ffmpeg")
-            .current_dir(dir)
-            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-            .args(args)
-            .output()
-            .expect("these tests run ffmpeg: install it");
-        assert!(output.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    }
+    use crate::header::tests::ffmpeg;
 
     #[test]
     fn tables_are_written_run_length_encoded() {

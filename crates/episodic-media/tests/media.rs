@@ -125,6 +125,35 @@ impl Kit {
         self.decoded_pcm(video).len() / 4
     }
 
+    /// Segments of `lengths`, the speaker first and the listener looping: with their own sound
+    /// (QuickTime) or pictures only (MP4), as `sound` says.
+    async fn segments(
+        &self,
+        (speaker, listener): (&Path, &Path),
+        lengths: &[(Layout, f64)],
+        encode: &EncodeSettings,
+        sound: bool,
+    ) -> Vec<PathBuf> {
+        let mut segments = Vec::new();
+        for (index, (layout, seconds)) in lengths.iter().enumerate() {
+            let out = self.path(&format!("segment-{index}-{sound}.mov"));
+            let c = Composition {
+                layout: *layout,
+                canvas: SIZE,
+                fps: FPS,
+                seconds: *seconds,
+                main: speaker,
+                main_seat: Seat::First,
+                listener: Some((listener, Fill::Loop)),
+                encode,
+                sound,
+            };
+            compose(&self.ffmpeg, &self.probe, &c, &out).await.expect("a segment");
+            segments.push(out);
+        }
+        segments
+    }
+
     /// Size and checksum of every video packet, read without decoding.
     fn video_packets(&self, video: &Path) -> Vec<(u64, String)> {
         self.framemd5(&["-i", utf8(video), "-map", "0:v", "-c", "copy", "-f", "framemd5", "-"])
@@ -568,24 +597,8 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
     let kit = kit();
     let (speaker, listener, seconds) = cast(&kit).await;
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
-    let mut segments = Vec::new();
     let lengths = [(Layout::SideBySide, seconds), (Layout::Stacked, 1.3), (Layout::SideBySide, 2.2)];
-    for (index, (layout, length)) in lengths.into_iter().enumerate() {
-        let out = kit.path(&format!("segment-{index}.mov"));
-        let c = Composition {
-            layout,
-            canvas: SIZE,
-            fps: FPS,
-            seconds: length,
-            main: &speaker,
-            main_seat: Seat::First,
-            listener: Some((&listener, Fill::Loop)),
-            encode: &encode,
-            sound: true,
-        };
-        compose(&kit.ffmpeg, &kit.probe, &c, &out).await.unwrap();
-        segments.push(out);
-    }
+    let segments = kit.segments((&speaker, &listener), &lengths, &encode, true).await;
     let total: f64 =
         segments.iter().map(|segment| kit.probe(segment).video().unwrap().duration.unwrap()).sum();
 
@@ -652,27 +665,11 @@ async fn picture_only_segments_join_without_ffmpeg_as_ffmpeg_joins_them() {
     let kit = kit();
     let (speaker, listener, seconds) = cast(&kit).await;
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
-    let lengths = [seconds, 1.3, 2.2, 0.7];
-    let mut segments = Vec::new();
-    for (index, length) in lengths.into_iter().enumerate() {
-        let out = kit.path(&format!("segment-{index}.mp4"));
-        let c = Composition {
-            layout: Layout::SideBySide,
-            canvas: SIZE,
-            fps: FPS,
-            seconds: length,
-            main: &speaker,
-            main_seat: Seat::First,
-            listener: Some((&listener, Fill::Loop)),
-            encode: &encode,
-            sound: false,
-        };
-        compose(&kit.ffmpeg, &kit.probe, &c, &out).await.unwrap();
-        segments.push(out);
-    }
+    let lengths = [seconds, 1.3, 2.2, 0.7].map(|length| (Layout::SideBySide, length));
+    let segments = kit.segments((&speaker, &listener), &lengths, &encode, false).await;
     let audio = kit.path("episode.m4a");
     let parts: Vec<AudioPart> =
-        lengths.iter().map(|length| AudioPart { main: &speaker, seconds: *length }).collect();
+        lengths.iter().map(|(_, length)| AudioPart { main: &speaker, seconds: *length }).collect();
     episode_audio(&kit.ffmpeg, &kit.probe, &parts, &encode, &audio).await.unwrap();
     let joined = kit.path("episode.mp4");
     concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &joined).await.unwrap();
@@ -716,9 +713,9 @@ async fn picture_only_segments_join_without_ffmpeg_as_ffmpeg_joins_them() {
     assert_eq!(timed_packets(&kit, &joined, "a", false), timed_packets(&kit, &reference, "a", false));
     assert_eq!(kit.decoded_pcm(&joined), kit.decoded_pcm(&reference));
     let (info, expected) = (kit.probe(&joined), kit.probe(&reference));
-    let lengths =
+    let stream_lengths =
         |info: &MediaInfo| (info.video().unwrap().duration.unwrap(), info.audio().unwrap().duration.unwrap());
-    let ((video, sound), (video_then, sound_then)) = (lengths(&info), lengths(&expected));
+    let ((video, sound), (video_then, sound_then)) = (stream_lengths(&info), stream_lengths(&expected));
     assert!(
         (video - video_then).abs() < 1e-4 && (sound - sound_then).abs() < 1e-6,
         "{video} {sound} vs {video_then} {sound_then}"
