@@ -375,13 +375,11 @@ impl Plan {
             let path = path.to_path_buf();
             move |source| MediaError::Io { path, source }
         };
-        let mut audio_file = File::open(audio).map_err(io(audio))?;
+        let audio_file = File::open(audio).map_err(io(audio))?;
         for ((path, movie), audio_range) in segments.iter().zip(videos).zip(&self.audio_chunks) {
-            let mut file = File::open(path).map_err(io(path))?;
-            copy_samples(&mut file, &movie.track, 0..movie.track.sizes.len(), &mut writer)
-                .map_err(io(path))?;
-            copy_samples(&mut audio_file, &sound.track, audio_range.clone(), &mut writer)
-                .map_err(io(audio))?;
+            let file = File::open(path).map_err(io(path))?;
+            copy_samples(&file, &movie.track, 0..movie.track.sizes.len(), &mut writer).map_err(io(path))?;
+            copy_samples(&audio_file, &sound.track, audio_range.clone(), &mut writer).map_err(io(audio))?;
         }
         // Flushed and closed before the rename; like ffmpeg's output, not synced to disk here.
         writer.into_inner().map_err(|err| written(err.into_error()))?;
@@ -652,7 +650,7 @@ fn chunk_places(places: &[u64], wide: bool) -> Vec<u8> {
 
 /// Copies samples `range` of `track` from `file`, a read per run of adjacent samples.
 fn copy_samples(
-    file: &mut File,
+    mut file: &File,
     track: &Track,
     range: std::ops::Range<usize>,
     out: &mut impl Write,
@@ -667,7 +665,8 @@ fn copy_samples(
             sample += 1;
         }
         file.seek(SeekFrom::Start(start))?;
-        let copied = std::io::copy(&mut Read::by_ref(file).take(end - start), out)?;
+        // `Take<&File>` into a `BufWriter<File>`: std copies file to file in the kernel.
+        let copied = std::io::copy(&mut file.take(end - start), out)?;
         if copied != end - start {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
