@@ -154,9 +154,27 @@ impl Kit {
         segments
     }
 
+    /// The episode's audio for segments of `lengths` spoken by `speaker`, and `segments` joined
+    /// with it by `concat`: (`episode.m4a`, `episode.mp4`).
+    async fn episode(
+        &self,
+        speaker: &Path,
+        lengths: &[(Layout, f64)],
+        segments: &[PathBuf],
+        encode: &EncodeSettings,
+    ) -> (PathBuf, PathBuf) {
+        let audio = self.path("episode.m4a");
+        let parts: Vec<AudioPart> =
+            lengths.iter().map(|(_, length)| AudioPart { main: speaker, seconds: *length }).collect();
+        episode_audio(&self.ffmpeg, &self.probe, &parts, encode, &audio).await.expect("the episode's audio");
+        let episode = self.path("episode.mp4");
+        concat(&self.ffmpeg, &self.probe, segments, &audio, encode, &episode).await.expect("the episode");
+        (audio, episode)
+    }
+
     /// Size and checksum of every video packet, read without decoding.
     fn video_packets(&self, video: &Path) -> Vec<(u64, String)> {
-        self.framemd5(&["-i", utf8(video), "-map", "0:v", "-c", "copy", "-f", "framemd5", "-"])
+        self.framemd5(&["-i", utf8(video), "-map", "0:v", "-c", "copy", "-f", "framemd5", "-"], 4)
             .into_iter()
             .map(|(size, hash)| (size.parse().expect("a packet size"), hash))
             .collect()
@@ -164,21 +182,21 @@ impl Kit {
 
     /// A checksum of every decoded video frame.
     fn frame_checksums(&self, video: &Path) -> Vec<String> {
-        self.framemd5(&["-i", utf8(video), "-map", "0:v", "-f", "framemd5", "-"])
+        self.framemd5(&["-i", utf8(video), "-map", "0:v", "-f", "framemd5", "-"], 4)
             .into_iter()
             .map(|(_, hash)| hash)
             .collect()
     }
 
-    /// The size and hash columns of a framemd5 listing.
-    fn framemd5(&self, args: &[&str]) -> Vec<(String, String)> {
+    /// Column `column` (2: the time, 4: the size) and the hash of each line of a framemd5 listing.
+    fn framemd5(&self, args: &[&str], column: usize) -> Vec<(String, String)> {
         String::from_utf8(self.ffmpeg_raw(args))
             .expect("framemd5 is text")
             .lines()
             .filter(|line| !line.starts_with('#'))
             .map(|line| {
                 let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-                (fields[4].to_string(), fields[5].to_string())
+                (fields[column].to_string(), fields[5].to_string())
             })
             .collect()
     }
@@ -602,12 +620,7 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
     let total: f64 =
         segments.iter().map(|segment| kit.probe(segment).video().unwrap().duration.unwrap()).sum();
 
-    let audio = kit.path("episode.m4a");
-    let parts: Vec<AudioPart> =
-        lengths.iter().map(|(_, length)| AudioPart { main: &speaker, seconds: *length }).collect();
-    episode_audio(&kit.ffmpeg, &kit.probe, &parts, &encode, &audio).await.unwrap();
-    let copied = kit.path("episode.mp4");
-    concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &copied).await.unwrap();
+    let (_, copied) = kit.episode(&speaker, &lengths, &segments, &encode).await;
     let info = kit.probe(&copied);
     assert_clip(&info, total, true);
     assert_eq!(info.audio().map(|audio| audio.codec.as_str()), Some("aac"), "an episode's audio is AAC");
@@ -649,15 +662,7 @@ fn timed_packets(kit: &Kit, file: &Path, stream: &str, decode: bool) -> Vec<(Str
         args.extend(["-c", "copy"]);
     }
     args.extend(["-f", "framemd5", "-"]);
-    String::from_utf8(kit.ffmpeg_raw(&args))
-        .expect("framemd5 is text")
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .map(|line| {
-            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-            (fields[2].to_string(), fields[5].to_string())
-        })
-        .collect()
+    kit.framemd5(&args, 2)
 }
 
 #[tokio::test]
@@ -667,12 +672,7 @@ async fn picture_only_segments_join_without_ffmpeg_as_ffmpeg_joins_them() {
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
     let lengths = [seconds, 1.3, 2.2, 0.7].map(|length| (Layout::SideBySide, length));
     let segments = kit.segments((&speaker, &listener), &lengths, &encode, false).await;
-    let audio = kit.path("episode.m4a");
-    let parts: Vec<AudioPart> =
-        lengths.iter().map(|(_, length)| AudioPart { main: &speaker, seconds: *length }).collect();
-    episode_audio(&kit.ffmpeg, &kit.probe, &parts, &encode, &audio).await.unwrap();
-    let joined = kit.path("episode.mp4");
-    concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &joined).await.unwrap();
+    let (audio, joined) = kit.episode(&speaker, &lengths, &segments, &encode).await;
 
     // What ffmpeg's concat demuxer makes of the same files, by hand.
     let list = kit.path("list.ffconcat");
