@@ -28,6 +28,19 @@ use std::path::{Path, PathBuf};
 /// since the last frame's padding is trimmed, and a few ms of rounding either way.
 const AUDIO_SLACK_SECONDS: f64 = 0.025;
 
+/// Which of the two copies [`concat`] made: both give the same packets at the same times, but the
+/// demuxer costs an ffmpeg run (about 0.1 s), so a run that takes it says why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinedBy {
+    /// The samples were copied under a new index by episodic itself.
+    Samples,
+    /// ffmpeg's concat demuxer joined them, because the native joiner could not, for this reason.
+    Demuxer {
+        /// Why the native joiner declined, in words fit for a log line.
+        why: &'static str,
+    },
+}
+
 /// Joins `segments`, made by [`crate::compose`] with `encode`, and `audio`, made by
 /// [`crate::episode_audio`] from the same segments, into `out`: both streams copied.
 pub async fn concat(
@@ -37,7 +50,7 @@ pub async fn concat(
     audio: &Path,
     encode: &EncodeSettings,
     out: &Path,
-) -> Result<(), MediaError> {
+) -> Result<JoinedBy, MediaError> {
     encode.check()?;
     let parts = measure(probe, segments).await?;
     for part in &parts {
@@ -47,11 +60,12 @@ pub async fn concat(
     // Joined here when every file is one the native joiner reads (segments composed by this
     // version); ffmpeg otherwise (segments cached as QuickTime with sound by older ones).
     let (owned, sound, target) = (segments.to_vec(), audio.to_path_buf(), out.to_path_buf());
-    match tokio::task::spawn_blocking(move || mp4_join::join(&owned, &sound, &target)).await {
-        Ok(Ok(Joined::Written)) => return Ok(()),
+    let why = match tokio::task::spawn_blocking(move || mp4_join::join(&owned, &sound, &target)).await {
+        Ok(Ok(Joined::Written)) => return Ok(JoinedBy::Samples),
         Ok(Err(err)) => return Err(err),
-        Ok(Ok(Joined::NeedsFfmpeg(_))) | Err(_) => {}
-    }
+        Ok(Ok(Joined::NeedsFfmpeg(why))) => why,
+        Err(_) => "the native joiner stopped unexpectedly",
+    };
     let list_dir =
         tempfile::tempdir().map_err(|source| MediaError::Write { path: out.to_path_buf(), source })?;
     let list = list_dir.path().join("segments.ffconcat");
@@ -63,7 +77,8 @@ pub async fn concat(
     line.extend(["-i".into(), file_arg(audio)]);
     line.extend(args(["-map", "0:v", "-c:v", "copy", "-map", "1:a", "-c:a", "copy"]));
     line.extend(container_args());
-    write(ffmpeg, line, out).await
+    write(ffmpeg, line, out).await?;
+    Ok(JoinedBy::Demuxer { why })
 }
 
 /// Joins `segments` into `out` by decoding and re-encoding both streams with `encode`; segments of

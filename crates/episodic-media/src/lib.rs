@@ -33,7 +33,7 @@ pub use compose::{
     BurnIn, ComposeExtras, ComposeJob, Composition, Fill, Layout, Seat, compose, compose_batch, compose_with,
     compose_with_thumbnail,
 };
-pub use concat::{concat, reencode_concat};
+pub use concat::{JoinedBy, concat, reencode_concat};
 pub use encode::{EncodeSettings, VIDEO_TIMESCALE};
 pub use error::MediaError;
 pub use facts::FactStore;

@@ -2,10 +2,10 @@
 //! and its output checked with ffprobe and by looking at pixels and samples.
 
 use episodic_media::{
-    AudioPart, ComposeExtras, ComposeJob, Composition, EncodeSettings, Ffmpeg, FileKind, Fill, Layout,
-    MediaError, MediaInfo, Probe, Seat, compose, compose_batch, compose_with, compose_with_thumbnail, concat,
-    contact_sheet, episode_audio, find_font, locate, placeholder, reencode_concat, sheet_size, sniff_file,
-    thumbnail,
+    AudioPart, ComposeExtras, ComposeJob, Composition, EncodeSettings, Ffmpeg, FileKind, Fill, JoinedBy,
+    Layout, MediaError, MediaInfo, Probe, Seat, compose, compose_batch, compose_with, compose_with_thumbnail,
+    concat, contact_sheet, episode_audio, find_font, locate, placeholder, reencode_concat, sheet_size,
+    sniff_file, thumbnail,
 };
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -155,21 +155,22 @@ impl Kit {
     }
 
     /// The episode's audio for segments of `lengths` spoken by `speaker`, and `segments` joined
-    /// with it by `concat`: (`episode.m4a`, `episode.mp4`).
+    /// with it by `concat`: (`episode.m4a`, `episode.mp4`, how concat joined them).
     async fn episode(
         &self,
         speaker: &Path,
         lengths: &[(Layout, f64)],
         segments: &[PathBuf],
         encode: &EncodeSettings,
-    ) -> (PathBuf, PathBuf) {
+    ) -> (PathBuf, PathBuf, JoinedBy) {
         let audio = self.path("episode.m4a");
         let parts: Vec<AudioPart> =
             lengths.iter().map(|(_, length)| AudioPart { main: speaker, seconds: *length }).collect();
         episode_audio(&self.ffmpeg, &self.probe, &parts, encode, &audio).await.expect("the episode's audio");
         let episode = self.path("episode.mp4");
-        concat(&self.ffmpeg, &self.probe, segments, &audio, encode, &episode).await.expect("the episode");
-        (audio, episode)
+        let joined_by =
+            concat(&self.ffmpeg, &self.probe, segments, &audio, encode, &episode).await.expect("the episode");
+        (audio, episode, joined_by)
     }
 
     /// Size and checksum of every video packet, read without decoding.
@@ -620,7 +621,11 @@ async fn segments_join_by_copying_video_and_stay_in_sync() {
     let total: f64 =
         segments.iter().map(|segment| kit.probe(segment).video().unwrap().duration.unwrap()).sum();
 
-    let (_, copied) = kit.episode(&speaker, &lengths, &segments, &encode).await;
+    let (_, copied, joined_by) = kit.episode(&speaker, &lengths, &segments, &encode).await;
+    assert!(
+        matches!(joined_by, JoinedBy::Demuxer { .. }),
+        "segments with sound are ffmpeg's to join: {joined_by:?}"
+    );
     let info = kit.probe(&copied);
     assert_clip(&info, total, true);
     assert_eq!(info.audio().map(|audio| audio.codec.as_str()), Some("aac"), "an episode's audio is AAC");
@@ -672,7 +677,8 @@ async fn picture_only_segments_join_without_ffmpeg_as_ffmpeg_joins_them() {
     let encode = EncodeSettings::new(SIZE.0, SIZE.1, FPS);
     let lengths = [seconds, 1.3, 2.2, 0.7].map(|length| (Layout::SideBySide, length));
     let segments = kit.segments((&speaker, &listener), &lengths, &encode, false).await;
-    let (audio, joined) = kit.episode(&speaker, &lengths, &segments, &encode).await;
+    let (audio, joined, joined_by) = kit.episode(&speaker, &lengths, &segments, &encode).await;
+    assert_eq!(joined_by, JoinedBy::Samples);
 
     // What ffmpeg's concat demuxer makes of the same files, by hand.
     let list = kit.path("list.ffconcat");
@@ -943,7 +949,9 @@ async fn sync_errors(kit: &Kit, count: usize, sound: bool) -> Vec<f64> {
     let audio = kit.path(&format!("sync-{count}-{sound}.m4a"));
     episode_audio(&kit.ffmpeg, &kit.probe, &parts, &encode, &audio).await.expect("the episode's audio");
     let episode = kit.path(&format!("sync-{count}-{sound}.mp4"));
-    concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &episode).await.expect("the episode");
+    let joined_by =
+        concat(&kit.ffmpeg, &kit.probe, &segments, &audio, &encode, &episode).await.expect("the episode");
+    assert_eq!(joined_by == JoinedBy::Samples, !sound, "{joined_by:?}");
 
     // As long as its segments, both streams, as the concat that encoded the audio itself made it.
     let frames: u64 = SYNC_LENGTHS[..count].iter().map(|seconds| encode.frames(*seconds)).sum();

@@ -3,16 +3,18 @@
 //! thumbnail per segment and a contact sheet.
 
 use super::{Context, Done, Inputs, Output, artifact, captions, compose::encoding, thumbnail};
-use crate::NodeError;
+use crate::{EventKind, NodeError};
+use episodic_media::JoinedBy;
 use episodic_plan::ConcatSpec;
 use std::path::{Path, PathBuf};
 
 pub(crate) async fn concat(
     ctx: &Context,
+    episode: &str,
+    node: &str,
     key: &str,
     spec: &ConcatSpec,
-    canvas: (u32, u32),
-    fps: u32,
+    (canvas, fps): ((u32, u32), u32),
     inputs: &Inputs,
 ) -> Result<Done, NodeError> {
     let segments: Vec<PathBuf> = spec
@@ -50,7 +52,19 @@ pub(crate) async fn concat(
                     () = ctx.aborted() => Err(NodeError::Interrupted),
                 }
             };
-            tokio::try_join!(join, pictures(ctx, &segments, &spec.output))?;
+            let (joined_by, ()) = tokio::try_join!(join, pictures(ctx, &segments, &spec.output))?;
+            if let JoinedBy::Demuxer { why } = joined_by {
+                // Same packets either way; said because it costs an ffmpeg run on the tail.
+                ctx.progress(
+                    episode,
+                    EventKind::NodeProgress {
+                        node: node.to_owned(),
+                        queue_position: None,
+                        log: Some(format!("joined by ffmpeg's concat demuxer: {why}")),
+                        request_id: None,
+                    },
+                );
+            }
             (artifact::adopt(ctx, key, &part, "mp4").await?, false)
         }
     };

@@ -190,7 +190,7 @@ pub(crate) async fn execute(
         NodeDetail::Download { render } => download(ctx, key, render, inputs).await,
         NodeDetail::Compose(spec) => compose(ctx, key, spec, turn, inputs).await,
         NodeDetail::Audio(spec) => audio(ctx, key, spec, canvas, inputs).await,
-        NodeDetail::Concat(spec) => concat(ctx, key, spec, canvas, fps, inputs).await,
+        NodeDetail::Concat(spec) => concat(ctx, episode, &node.id, key, spec, (canvas, fps), inputs).await,
         NodeDetail::Join(spec) => join(ctx, key, spec, inputs).await,
     }
 }
