@@ -2,6 +2,7 @@
 //! files, and garbage.
 
 use super::*;
+use super::wav::KSDATAFORMAT_TAIL;
 use crate::{Probe, locate};
 use std::path::PathBuf;
 use std::process::Command;
