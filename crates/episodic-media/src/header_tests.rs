@@ -1,8 +1,8 @@
 //! The native readers against ffprobe itself: shipped assets, files generated with ffmpeg, cut
 //! files, and garbage.
 
-use super::*;
 use super::wav::KSDATAFORMAT_TAIL;
+use super::*;
 use crate::{Probe, locate};
 use std::path::PathBuf;
 use std::process::Command;
